@@ -1,0 +1,79 @@
+"""What a parser returns. Unreadable input is a value too, never an exception."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from config.forms import FormKind
+
+Value = str | int | bool | dt.date | tuple[str, ...]
+"""A typed field value: text, a whole number or MIAT score, yes/no, a date, or the ticked option codes.
+
+A MIAT physical item answered "N/A" is the string ``"N/A"``.
+"""
+
+UnreadableProblem = Literal["scanned", "encrypted", "corrupt", "unrecognised", "too_large", "timeout"]
+"""Why a document gave no form: no text layer, a user password, broken structure, not one of our forms,
+over the size limit, or parsing ran past its time limit."""
+
+FieldErrorCode = Literal[
+    "invalid_date",
+    "invalid_number",
+    "out_of_range",
+    "unknown_option",
+    "unanswered",
+    "invalid_format",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A field that has something written in it that cannot be read as its type (``code`` says how)."""
+
+    key: str
+    code: FieldErrorCode | str
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a field's value came from: the page (1-based) and the label or field name it matched."""
+
+    key: str
+    page: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Form:
+    """One recognised form and the values read from it, keyed as in config/forms/."""
+
+    kind: FormKind
+    filename: str
+    fields: Mapping[str, Value]
+    invalid: tuple[FieldError, ...] = ()
+    found: tuple[Found, ...] = ()
+    source: Literal["acroform", "text", "docx"] = "acroform"
+    pages: int = 1
+
+    readable: Literal[True] = field(default=True, init=False)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A document that gave no form. ``kind`` is set where the file name or title said which form it is."""
+
+    filename: str
+    problem: UnreadableProblem
+    kind: FormKind | None = None
+
+    readable: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "readable", self.problem == "unrecognised")
+
+
+Document = Form | Unreadable
+"""The result of parsing one file."""
