@@ -160,9 +160,7 @@ def load_form_definitions(directory: Path | None = None) -> FormDefinitions:
 
 def _load(directory: Path) -> FormDefinitions:
     common = _read(directory / "common.toml")
-    option_sets = {
-        name: tuple(_option(o) for o in options) for name, options in common.get("option_sets", {}).items()
-    }
+    option_sets = {name: tuple(_option(o) for o in options) for name, options in common.get("option_sets", {}).items()}
     shared = {raw["key"]: raw for raw in common.get("fields", [])}
     forms: dict[FormKind, FormDefinition] = {}
     for kind in FORM_KINDS:
@@ -228,7 +226,7 @@ def _field(raw: Mapping[str, Any], option_sets: Mapping[str, tuple[Option, ...]]
         when = Condition(field=raw["when"]["field"], values=tuple(raw["when"]["is"]))
     if raw.get("required") == "C" and when is None:
         raise FormDefinitionError(f"{source}: {key} is conditional but has no 'when'")
-    definition = FieldDefinition(
+    return FieldDefinition(
         key=key,
         label=raw["label"],
         type=raw["type"],
@@ -243,4 +241,3 @@ def _field(raw: Mapping[str, Any], option_sets: Mapping[str, tuple[Option, ...]]
         max=raw.get("max"),
         allow_na=bool(raw.get("allow_na", False)),
     )
-    return definition

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NMSS_", env_nested_delimiter="__", extra="forbid")
 
     database_url: SecretStr = SecretStr("sqlite:///var/nmss.db")
+    state_dir: Path = Path("var")
     forms_dir: Path | None = None
     poll_interval_seconds: int = Field(default=60, ge=5)
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -87,8 +88,8 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - pydantic's signature; no .env here
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = _config_file.get() or DEFAULT_CONFIG_FILE
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
