@@ -1,0 +1,239 @@
+"""Reading one of the four forms from a PDF.
+
+:func:`parse_pdf` never raises: a file that cannot be read comes back as :class:`Unreadable` saying why
+(encrypted, corrupt, scanned, unrecognised). Only page 1's text is read — it is all the title needs — and
+not even that when filled fields already say which form it is, so a fillable form costs well under half of
+pdfplumber extracting its text, and a long PDF little more than a short one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import itertools
+from collections.abc import Sequence
+from typing import Final
+
+import pdfplumber
+from pdfminer.pdfcolor import PDFColorSpace
+from pdfminer.pdfdevice import PDFTextDevice
+from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
+from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
+from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter, PDFResourceManager
+from pdfminer.pdfpage import PDFPage
+from pdfminer.pdftypes import PDFObjRef
+from pdfminer.utils import Matrix
+from pdfplumber.page import Page
+from pdfplumber.pdf import PDF
+from pdfplumber.utils.exceptions import PdfminerException
+
+from config.forms import FormDefinition, FormDefinitions, FormKind
+from parsers.acroform import AcroField, map_fields, read_acroform
+from parsers.recognise import by_field_names, by_filename, recognise
+from parsers.types import Document, Form, Unreadable
+from parsers.values import type_fields
+
+_TEXT_PAGES: Final = 3
+"""How many leading pages are looked at to tell a scan (images, no text) from an empty page."""
+
+_MAX_PAGES: Final = 10_000
+"""Pages counted at most; a hostile page tree can claim (or loop to) any number."""
+
+_DECISIVE_FIELD_NAMES: Final = 3
+"""Filled fillable forms with at least this many field names unique to one form are that form, title unread."""
+
+_TOLERANCE: Final = 3.0
+"""Points within which two glyphs share a line, and beyond which a gap between them is a space (pdfplumber's
+defaults, so the title reads as pdfplumber would print it)."""
+
+
+def parse_pdf(data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date) -> Document:
+    """The form in PDF ``data``, or why there is none.
+
+    A fillable form gives a :class:`Form` with ``source="acroform"``. A recognised form with nothing in its
+    fillable fields gives a Form with ``source="text"`` and, until flat PDFs are read, no fields. A PDF that
+    needs a password is "encrypted" (an owner password alone does not stop reading); one pdfminer cannot
+    parse, or with no pages, is "corrupt"; pages with images but no text and no field values are "scanned";
+    anything else that is none of the four forms is "unrecognised". ``today`` only resolves two-digit years.
+    """
+    try:
+        return _parse(data, filename, definitions, today)
+    except Exception:  # noqa: BLE001 - hostile bytes can make pdfminer raise anything; none of it may escape
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+
+
+def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data), pages=list(range(1, _TEXT_PAGES + 1)))
+    except PdfminerException as exc:
+        cause = exc.args[0] if exc.args else None
+        kind = _kind_from_name(filename, definitions)
+        if isinstance(cause, PDFEncryptionError):
+            return Unreadable(filename, "encrypted", kind)
+        return Unreadable(filename, "corrupt", kind)
+    try:
+        return _read(pdf, filename, definitions, today)
+    finally:
+        _close(pdf)
+
+
+def _read(pdf: PDF, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
+    first, page_count, page_of = _page_numbers(pdf.doc)
+    if first is None:
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+    fields = read_acroform(pdf.doc.catalog.get("AcroForm"), page_of)
+    names = [f.name for f in fields]
+    filled = any(f.filled for f in fields)
+    # Reading page 1's text costs as much again as reading the fields. When filled fields carry several keys
+    # that only one form has, they settle the question as surely as the title and the text is not read.
+    kind = by_field_names(names, definitions, at_least=_DECISIVE_FIELD_NAMES) if filled else None
+    if kind is None:
+        title_text = page_text(first)
+        if not title_text.strip() and not filled and _is_scan(pdf.pages):
+            return Unreadable(filename, "scanned", recognise("", names, filename, definitions))
+        kind = recognise(title_text, names, filename, definitions)
+    if kind is None:
+        return Unreadable(filename, "unrecognised")
+    form = _from_fields(fields, definitions[kind], filename, page_count, today) if filled else None
+    return form or _from_text(pdf.pages, definitions[kind], filename, page_count, today)
+
+
+def _from_fields(
+    fields: Sequence[AcroField], definition: FormDefinition, filename: str, page_count: int, today: dt.date
+) -> Form | None:
+    """The form's values from its fillable fields, or None when none of them is one of our keys."""
+    mapped = map_fields(fields, definition)
+    if not mapped.values and not mapped.errors:
+        return None
+    values, type_errors = type_fields(mapped.values, definition, today)
+    order = {f.key: i for i, f in enumerate(definition.fields)}
+    invalid = sorted((*mapped.errors, *type_errors), key=lambda e: order.get(e.key, len(order)))
+    reported = set(values) | {e.key for e in invalid}
+    found = sorted(
+        (f for key, f in mapped.found.items() if key in reported), key=lambda f: order.get(f.key, len(order))
+    )
+    return Form(
+        kind=definition.kind,
+        filename=filename,
+        fields=values,
+        invalid=tuple(invalid),
+        found=tuple(found),
+        source="acroform",
+        pages=page_count,
+    )
+
+
+def _from_text(
+    pages: Sequence[Page], definition: FormDefinition, filename: str, page_count: int, today: dt.date
+) -> Form:
+    """A flat (printed or exported) form: the place for parsers/text.py to read labels and values.
+
+    Until then the form is known by kind with no values, so the rules report every required field missing
+    rather than the form going unnoticed. ``pages`` are the leading pages only (the document is opened with
+    pdfplumber's ``pages`` filter); a text reader that needs every page must widen that filter.
+    """
+    del pages, today  # reserved for the text reader
+    return Form(kind=definition.kind, filename=filename, fields={}, source="text", pages=page_count)
+
+
+def page_text(page: PDFPage) -> str:
+    """The text of one page, line by line from the top, words split where glyphs stand apart.
+
+    Cheaper than pdfplumber's ``extract_text`` by a factor of about four, because it builds no layout
+    objects: the title is all that is wanted here, and reading it must not cost more than the form's fields.
+    """
+    resources = PDFResourceManager(caching=True)
+    glyphs = _GlyphCollector(resources)
+    PDFPageInterpreter(resources, glyphs).process_page(page)
+    return _lines(glyphs.glyphs)
+
+
+class _GlyphCollector(PDFTextDevice):
+    """Records each glyph drawn as (x0, x1, y, size, text) in page space, and nothing else."""
+
+    def __init__(self, resources: PDFResourceManager) -> None:
+        super().__init__(resources)
+        self.glyphs: list[tuple[float, float, float, str]] = []
+
+    def render_char(
+        self,
+        matrix: Matrix,
+        font: PDFFont,
+        fontsize: float,
+        scaling: float,
+        rise: float,  # noqa: ARG002 - the signature is pdfminer's
+        cid: int,
+        ncs: PDFColorSpace,  # noqa: ARG002
+        graphicstate: PDFGraphicState,  # noqa: ARG002
+    ) -> float:
+        advance = font.char_width(cid) * fontsize * scaling
+        try:
+            text = font.to_unichr(cid)
+        except PDFUnicodeNotDefined:
+            text = ""  # a glyph with no Unicode mapping cannot be part of a title
+        a, _, _, _, x, y = matrix
+        self.glyphs.append((x, x + advance * a, y, text))
+        return advance
+
+
+def _lines(glyphs: list[tuple[float, float, float, str]]) -> str:
+    lines: list[list[tuple[float, float, float, str]]] = []
+    for glyph in sorted(glyphs, key=lambda g: (-g[2], g[0])):
+        if lines and abs(lines[-1][0][2] - glyph[2]) <= _TOLERANCE:
+            lines[-1].append(glyph)
+        else:
+            lines.append([glyph])
+    out: list[str] = []
+    for line in lines:
+        words: list[str] = []
+        end: float | None = None
+        for x0, x1, _, text in sorted(line, key=lambda g: g[0]):
+            if end is not None and x0 - end > _TOLERANCE:
+                words.append(" ")
+            words.append(text)
+            end = x1
+        out.append("".join(words))
+    return "\n".join(out)
+
+
+def _page_numbers(doc: PDFDocument) -> tuple[PDFPage | None, int, dict[int, int]]:
+    """The first page, how many pages, and object number → 1-based page number for each page and annotation."""
+    numbers: dict[int, int] = {}
+    count = 0
+    first: PDFPage | None = None
+    for number, page in enumerate(itertools.islice(PDFPage.create_pages(doc), _MAX_PAGES), start=1):
+        count = number
+        first = first or page
+        if isinstance(page.pageid, int):
+            numbers.setdefault(page.pageid, number)
+        annots = page.annots
+        if isinstance(annots, PDFObjRef):
+            try:
+                annots = annots.resolve(None)
+            except Exception:  # noqa: BLE001 - a broken annotation list only loses where fields are
+                annots = None
+        for annot in annots if isinstance(annots, list) else ():
+            if isinstance(annot, PDFObjRef):
+                numbers.setdefault(annot.objid, number)
+    return first, count, numbers
+
+
+def _is_scan(pages: Sequence[Page]) -> bool:
+    """Whether the leading pages hold images but no text at all."""
+    if any(char.get("text", "").strip() for page in pages for char in page.chars):
+        return False
+    return any(page.images for page in pages)
+
+
+def _kind_from_name(filename: str, definitions: FormDefinitions) -> FormKind | None:
+    try:
+        return by_filename(filename, definitions)
+    except Exception:  # noqa: BLE001 - only a hint for the team; never worth failing over
+        return None
+
+
+def _close(pdf: PDF) -> None:
+    # The result is already in hand; a failed close loses nothing.
+    with contextlib.suppress(Exception):
+        pdf.close()
