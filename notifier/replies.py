@@ -1,0 +1,234 @@
+"""Mail out: the automatic reply to a referrer, built as an ``EmailMessage`` from plain-text Jinja2 templates.
+
+``build_reply`` is pure: it reads no clock and sends nothing; a ``Sender`` delivers what it returns. Replies
+follow RFC 3834 (``Auto-Submitted: auto-replied``, threading headers, no ``Precedence``) and carry no patient
+data: no names, NHS numbers or dates of birth, no quoted original, no echoed subject (subjects often name
+the patient), no attachment file names. Missing forms and fields are named by their printed labels only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import jinja2
+
+from config.forms import load_form_definitions
+from config.settings import ServiceSettings
+from parsers.mail import Mail
+from rules.automatic import OWN_MESSAGE_ID_PREFIX
+from rules.types import Problem, ReplyKind
+
+LOOP_HEADER = "X-Loop"
+"""Names the service on every reply, so a reply that comes back to us is recognised as our own."""
+
+SUBJECTS: Mapping[ReplyKind, str] = {
+    "incomplete": "Your referral to the {name} - more information needed - reference {reference}",
+    "misrouted": "Your referral to the {name} - Form 1 goes to the patient's pharmacy - reference {reference}",
+    "unreadable": "Your referral to the {name} - received, being checked - reference {reference}",
+}
+"""Subject per reply kind, in plain ASCII so every client shows it as written and a reply keeps the reference.
+Never the original subject: it often carries the patient's name."""
+
+PROBLEM_PHRASES: Mapping[str, str] = {
+    "missing": "is empty",
+    "unanswered": "is not answered",
+    "invalid_date": "is not a valid date",
+    "date_in_future": "cannot be in the future",
+    "implausible_date_of_birth": "is not a plausible date of birth",
+    "invalid_number": "is not a valid number",
+    "out_of_range": "is outside the allowed range",
+    "unknown_option": "has an answer we do not recognise",
+    "invalid_format": "is not in the expected format",
+    "must_be_yes": "must be Yes",
+    "must_be_no": "must be No",
+    "invalid_nhs_number": "is not a valid NHS number",
+    "nhs_number_check_digit": "is not a valid NHS number",
+    "invalid_postcode": "is not a valid UK postcode",
+    "invalid_phone": "is not a valid UK telephone number",
+    "invalid_email": "is not a valid email address",
+    "invalid_ods_code": "is not a valid ODS code",
+    "invalid_gphc_number": "is not a valid GPhC registration number",
+}
+"""How each ``Problem.code`` reads in a reply, after the field's label."""
+
+GENERIC_PHRASE = "needs checking"
+"""What an unknown problem code reads as: the referrer still learns which field to look at."""
+
+OTHER_DETAILS = "Other details"
+"""The heading for problems that belong to no form."""
+
+_MESSAGE_ID_SAFE = re.compile(r"[^A-Za-z0-9-]+")
+_FOREIGN_MESSAGE_ID = re.compile(r"^[\x21-\x3b\x3d\x3f-\x7e]{1,250}$")
+_MAX_REFERENCES = 20
+
+
+class NoReplyAddressError(ValueError):
+    """Raised by ``build_reply`` when the mail has neither a Reply-To nor a From address to answer."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    label: str
+    phrase: str
+
+
+@dataclass(frozen=True)
+class _Group:
+    name: str
+    items: tuple[_Item, ...]
+
+
+def build_reply(
+    kind: ReplyKind,
+    *,
+    mail: Mail,
+    problems: Sequence[Problem],
+    missing_forms: Sequence[str],
+    reference: str,
+    service: ServiceSettings,
+    now: dt.datetime,
+    form_names: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """The automatic reply of ``kind`` to ``mail``, ready for a ``Sender``.
+
+    Args:
+        kind: which reply: what is missing, wrong place, or checked by hand.
+        mail: the message answered; only its addresses and Message-IDs are used.
+        problems: the submission's problems; those with a ``field`` are listed under their form's name
+            (an ``incomplete`` reply only), those with ``code == "missing_form"`` join ``missing_forms``.
+        missing_forms: printed names of forms that were not attached.
+        reference: the submission's reference, quoted in the subject and the body.
+        service: who the service is (name, address, telephone, opening hours).
+        now: when the reply is made; must be timezone-aware. It dates the reply and is part of its Message-ID.
+        form_names: form kind -> printed name for the group headings; default: the packaged form definitions.
+
+    Returns:
+        A text/plain ``EmailMessage`` with To, From, Subject, Date, Message-ID
+        (``<nmss-intake.reply.{kind}.{reference}.{UTC yyyymmddThhmmssZ}@{service.domain}>``: the same inputs
+        always give the same id, so a retried build is recognisably the same reply, while a later reply for
+        the same reference gets a new one), In-Reply-To, References, ``Auto-Submitted: auto-replied``,
+        ``X-Auto-Response-Suppress: All`` and ``X-Loop: {service.address}``. No Precedence header.
+
+    Raises:
+        NoReplyAddressError: the mail has no address to reply to.
+        ValueError: ``now`` is naive, or ``reference`` is empty.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if not reference.strip():
+        raise ValueError("reference must not be empty")
+    names = dict(_default_form_names() if form_names is None else form_names)
+    forms_missing = _unique([*missing_forms, *(p.label for p in problems if p.code == "missing_form")])
+    body = (
+        _environment()
+        .get_template(f"reply_{kind}.txt")
+        .render(
+            service=service,
+            reference=reference,
+            missing_forms=forms_missing,
+            groups=_groups(problems, names),
+        )
+    )
+
+    message = EmailMessage()
+    message["From"] = formataddr((service.name, service.address))
+    message["To"] = _recipient(mail, service)
+    message["Subject"] = SUBJECTS[kind].format(name=service.name, reference=reference)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = reply_message_id(kind, reference, now, service.domain)
+    original = _foreign_id(mail.message_id)
+    if original is not None:
+        message["In-Reply-To"] = f"<{original}>"
+    references = _references(mail, original)
+    if references:
+        message["References"] = " ".join(f"<{r}>" for r in references)
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"
+    message[LOOP_HEADER] = service.address
+    # Plain 7bit keeps the .eml readable and the key sentences unbroken (Python would pick quoted-printable for
+    # any line over 78 characters); labels with non-ASCII characters still go quoted-printable.
+    message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
+    return message
+
+
+def reply_message_id(kind: ReplyKind, reference: str, now: dt.datetime, domain: str) -> str:
+    """The Message-ID of the reply of ``kind`` for ``reference`` made at ``now``, with angle brackets."""
+    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe_reference = _MESSAGE_ID_SAFE.sub("-", reference).strip("-") or "none"
+    return f"<{OWN_MESSAGE_ID_PREFIX}reply.{kind}.{safe_reference}.{stamp}@{domain}>"
+
+
+def problem_phrase(code: str) -> str:
+    """How a problem code reads after a field's label: ``"is empty"``, ``"must be Yes"``, … or "needs checking"."""
+    return PROBLEM_PHRASES.get(code, GENERIC_PHRASE)
+
+
+def _recipient(mail: Mail, service: ServiceSettings) -> str:
+    # A Reply-To pointing back at the service would make us answer ourselves: use the From address then.
+    for candidate in (mail.reply_to, mail.sender):
+        if candidate and "@" in candidate and candidate.lower() not in service.addresses:
+            return candidate
+    raise NoReplyAddressError("the mail has no address to reply to")
+
+
+def _groups(problems: Sequence[Problem], names: Mapping[str, str]) -> list[_Group]:
+    grouped: dict[str, list[_Item]] = {}
+    for problem in problems:
+        if problem.field is None:
+            continue
+        heading = names.get(problem.form, problem.form) if problem.form is not None else OTHER_DETAILS
+        item = _Item(label=_one_line(problem.label), phrase=problem_phrase(problem.code))
+        items = grouped.setdefault(heading, [])
+        if item not in items:
+            items.append(item)
+    return [_Group(name=name, items=tuple(items)) for name, items in grouped.items()]
+
+
+def _references(mail: Mail, original: str | None) -> list[str]:
+    ids = _unique([i for i in (_foreign_id(r) for r in mail.references) if i is not None])
+    if original is not None and original not in ids:
+        ids.append(original)
+    # RFC 5322 lets a long thread be trimmed; keeping the first id keeps the thread's root for clients.
+    if len(ids) > _MAX_REFERENCES:
+        ids = [ids[0], *ids[-(_MAX_REFERENCES - 1) :]]
+    return ids
+
+
+def _foreign_id(message_id: str | None) -> str | None:
+    """A Message-ID from the original that is safe to put back in a header (no spaces, brackets or CR/LF)."""
+    if message_id is None:
+        return None
+    candidate = message_id.strip().strip("<>")
+    return candidate if "@" in candidate and _FOREIGN_MESSAGE_ID.match(candidate) else None
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@functools.cache
+def _default_form_names() -> Mapping[str, str]:
+    return {definition.kind: definition.name for definition in load_form_definitions()}
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    # Plain text out, so no HTML escaping; nothing from the original mail ever reaches a template.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("notifier", "templates"),
+        autoescape=False,  # noqa: S701 - text/plain templates, see the comment above
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

@@ -1,0 +1,488 @@
+"""Mail in: raw RFC 5322 bytes -> a ``Mail`` value with the headers the service needs and the attachments to read.
+
+``read_mail`` is the first step of the pipeline. It never raises, whatever the bytes: Python's ``email``
+package raises on real-world mail in several places (``get_content()`` on multipart parts, unknown charsets,
+broken address headers), so every header read is guarded and parts are walked by hand and decoded with
+``get_payload(decode=True)``. What went wrong is recorded in ``Mail.defects`` as class-like names, never as
+text from the message.
+
+Attachments kept are the ones a later parser may read: PDFs (found by their ``%PDF-`` magic bytes whatever
+the part claims to be, or declared as PDF), Word ``.docx``/``.doc``, Outlook ``.msg`` and TNEF
+``winmail.dat``. Forwarded messages (``message/rfc822``) are searched too, down to ``MAX_DEPTH`` levels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.parser
+import email.policy
+import email.utils
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+from email.message import Message
+from types import MappingProxyType
+from typing import Literal
+
+MAX_DEPTH = 8
+"""How deep forwarded messages and nested multiparts are followed; deeper parts are skipped (defect noted)."""
+
+MAX_PARTS = 1000
+"""How many MIME parts are looked at in one message; a MIME bomb stops here (defect noted)."""
+
+DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+
+MAX_FILENAME_BYTES = 150
+"""Longest sanitised file name, in UTF-8 bytes (file systems stop at 255; screens need far less)."""
+
+AUTOMATIC_HEADERS = (
+    "auto-submitted",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "return-path",
+    "x-loop",
+    "x-auto-response-suppress",
+)
+"""Header names copied into ``Mail.headers`` (plus ``content-type``, the top part's media type)."""
+
+AttachmentKind = Literal["pdf", "docx", "doc", "msg", "tnef"]
+"""What a kept attachment is: which later parser reads it."""
+
+_PDF_MAGIC = b"%PDF-"
+_TNEF_MAGIC = b"\x78\x9f\x3e\x22"
+
+_KIND_BY_TYPE: Mapping[str, AttachmentKind] = {
+    "application/pdf": "pdf",
+    "application/x-pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/msword": "doc",
+    "application/vnd.ms-outlook": "msg",
+    "application/ms-tnef": "tnef",
+    "application/vnd.ms-tnef": "tnef",
+}
+_KIND_BY_EXTENSION: Mapping[str, AttachmentKind] = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".doc": "doc",
+    ".msg": "msg",
+}
+_EXTENSION_BY_KIND: Mapping[AttachmentKind, str] = {
+    "pdf": ".pdf",
+    "docx": ".docx",
+    "doc": ".doc",
+    "msg": ".msg",
+    "tnef": ".dat",
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file worth reading.
+
+    ``filename`` is already sanitised (no folders, no control characters, bounded length). ``content_type``
+    is what the part declared, lower-cased; it may be wrong (PDFs arrive as ``application/octet-stream``).
+    A part over the size limit has ``too_large=True`` and empty ``data``.
+    """
+
+    filename: str
+    content_type: str
+    data: bytes
+    too_large: bool = False
+
+    @property
+    def kind(self) -> AttachmentKind | None:
+        """Which parser reads it: the magic bytes decide, then the file name, then the declared type.
+
+        ``msg`` and ``tnef`` are read by later parsers (extract-msg and tnefparse); until then the caller
+        treats them as forms that could not be read.
+        """
+        return _sniff_kind(self.data, self.filename, self.content_type)
+
+
+@dataclass(frozen=True)
+class Mail:
+    """What the service reads from one email.
+
+    ``subject`` is carried for the team's screens only: subjects often name the patient, so it is never
+    logged or put in a reply. ``headers`` holds the lower-cased names in ``AUTOMATIC_HEADERS`` that were
+    present, plus ``content-type`` (the top part's media type, e.g. ``multipart/report``). Addresses are
+    lower-cased (a bare local part such as ``mailer-daemon`` is kept as it is); ``message_id`` and the ids
+    in ``in_reply_to``/``references`` have no angle brackets.
+    """
+
+    message_id: str | None = None
+    sender: str | None = None
+    reply_to: str | None = None
+    to: tuple[str, ...] = ()
+    date: dt.datetime | None = None
+    subject: str = ""
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    # Left out of the hash (a mapping has none) so a Mail can still go in a set or be a dict key.
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    attachments: tuple[Attachment, ...] = ()
+    defects: tuple[str, ...] = ()
+
+
+def read_mail(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES) -> Mail:
+    """Read one raw message.
+
+    Args:
+        raw: the message exactly as the mailbox gave it (any line endings, any bytes).
+        max_attachment_bytes: a kept part whose decoded size is over this comes back ``too_large`` with no data.
+
+    Returns:
+        A ``Mail``. Unparseable input gives a ``Mail`` with empty fields and a defect, never an exception.
+    """
+    try:
+        return _read(raw, max_attachment_bytes)
+    except Exception as exc:  # noqa: BLE001 - last resort: one bad message must never stop the queue
+        return Mail(defects=(f"ReadFailed:{type(exc).__name__}",))
+
+
+def _read(raw: bytes, max_attachment_bytes: int) -> Mail:
+    defects = _Defects()
+    message = _parse(raw, defects)
+    if message is None:
+        return Mail(defects=defects.collected())
+    headers = _HeaderReader(message, defects)
+    collector = _Collector(max_attachment_bytes, defects)
+    try:
+        collector.visit(message, depth=0)
+    except RecursionError:
+        # A pathological nesting the depth limit did not stop (the parser nests too); keep what was found.
+        defects.add("RecursionLimit")
+    return Mail(
+        message_id=headers.message_id("message-id"),
+        sender=headers.first_address("from"),
+        reply_to=headers.first_address("reply-to"),
+        to=headers.addresses("to"),
+        date=headers.date(),
+        subject=headers.text("subject") or "",
+        in_reply_to=headers.message_id("in-reply-to"),
+        references=headers.message_ids("references"),
+        headers=MappingProxyType(headers.automatic()),
+        attachments=tuple(collector.attachments),
+        defects=defects.collected(),
+    )
+
+
+class _Defects:
+    """Defect names in first-seen order, without repeats: class names only, so no message text leaks."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, None] = {}
+
+    def add(self, name: str) -> None:
+        self._seen.setdefault(name, None)
+
+    def add_from(self, part: Message) -> None:
+        for defect in getattr(part, "defects", ()):
+            self.add(type(defect).__name__)
+
+    def collected(self) -> tuple[str, ...]:
+        return tuple(self._seen)
+
+
+def _parse(raw: bytes, defects: _Defects) -> Message | None:
+    for policy in (email.policy.default, email.policy.compat32):
+        try:
+            return email.parser.BytesParser(policy=policy).parsebytes(raw)
+        except Exception:  # noqa: BLE001 - any parser failure means "try the lenient policy", never a crash
+            defects.add(f"ParseFailed:{'default' if policy is email.policy.default else 'compat32'}")
+    return None
+
+
+class _HeaderReader:
+    """Guarded header reads: the default policy's parsed value where it works, the raw text where it raises."""
+
+    def __init__(self, message: Message, defects: _Defects) -> None:
+        self._message = message
+        self._defects = defects
+
+    def _raw(self, name: str) -> list[str]:
+        try:
+            return [str(v) for k, v in self._message.raw_items() if k.lower() == name]
+        except Exception:  # noqa: BLE001 - a header we cannot even list is treated as absent
+            self._defects.add(f"HeaderUnreadable:{name}")
+            return []
+
+    def text(self, name: str) -> str | None:
+        """The first header of that name as decoded text, or None when absent."""
+        raws = self._raw(name)
+        if not raws:
+            return None
+        try:
+            value = self._message.get(name)
+            if value is not None:
+                return _clean_text(str(value))
+        except Exception:  # noqa: BLE001 - the default policy raises on some real headers
+            self._defects.add(f"HeaderUnreadable:{name}")
+        return _clean_text(_decode_words(raws[0]))
+
+    def addresses(self, name: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for raw in self._raw(name):
+            try:
+                # Encoded-words are left alone: decoded display names can hold commas that split the list.
+                pairs = email.utils.getaddresses([_unescape_surrogates(_unfold(raw))])
+            except Exception:  # noqa: BLE001 - a malformed address list gives no addresses, not a crash
+                self._defects.add(f"HeaderUnreadable:{name}")
+                continue
+            for _display, address in pairs:
+                cleaned = _clean_address(address)
+                if cleaned and cleaned not in found:
+                    found.append(cleaned)
+        return tuple(found)
+
+    def first_address(self, name: str) -> str | None:
+        found = self.addresses(name)
+        return found[0] if found else None
+
+    def message_ids(self, name: str) -> tuple[str, ...]:
+        ids: list[str] = []
+        for raw in self._raw(name):
+            for token in _unfold(raw).replace(">", "> ").split():
+                token = token.strip().strip("<>").strip()
+                # A bare token without "@" is usually a comment or a phrase in a broken References header.
+                if "@" in token and token not in ids:
+                    ids.append(token[:998])
+        return tuple(ids)
+
+    def message_id(self, name: str) -> str | None:
+        ids = self.message_ids(name)
+        if ids:
+            return ids[0]
+        raws = self._raw(name)
+        bare = _unfold(raws[0]).strip().strip("<>").strip() if raws else ""
+        return bare[:998] or None
+
+    def date(self) -> dt.datetime | None:
+        raws = self._raw("date")
+        if not raws:
+            return None
+        try:
+            parsed = email.utils.parsedate_to_datetime(_unfold(raws[0]).strip())
+        except Exception:  # noqa: BLE001 - unparseable dates are common in spam and old clients
+            self._defects.add("InvalidDate")
+            return None
+        # RFC 5322 "-0000" means "UTC, local zone unknown": Python gives a naive datetime for it.
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+    def automatic(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name in AUTOMATIC_HEADERS:
+            raws = self._raw(name)
+            if raws:
+                values[name] = ", ".join(_clean_text(_unfold(r)) for r in raws)
+        values["content-type"] = _content_type(self._message)
+        return values
+
+
+class _Collector:
+    """Walks the part tree by hand (not ``iter_attachments``) and keeps the attachments worth reading."""
+
+    def __init__(self, max_bytes: int, defects: _Defects) -> None:
+        self.attachments: list[Attachment] = []
+        self._max_bytes = max_bytes
+        self._defects = defects
+        self._parts = 0
+
+    def visit(self, part: Message, depth: int) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            self._defects.add("TooManyParts")
+            return
+        if depth > MAX_DEPTH:
+            self._defects.add("NestingTooDeep")
+            return
+        self._defects.add_from(part)
+        for child in self._children(part):
+            self.visit(child, depth + 1)
+        if not _is_container(part):
+            self._keep_if_wanted(part)
+
+    def _children(self, part: Message) -> Iterator[Message]:
+        try:
+            payload = part.get_payload()
+        except Exception:  # noqa: BLE001 - treat an unreadable payload as a leaf with nothing inside
+            self._defects.add("PayloadUnreadable")
+            return
+        if isinstance(payload, list):
+            yield from (p for p in payload if isinstance(p, Message))
+        elif _content_type(part) == "message/rfc822":
+            # A forward sent with a base64 transfer encoding is not parsed into a message: parse it here.
+            inner = _decoded(part)
+            if inner:
+                nested = _parse(inner, self._defects)
+                if nested is not None:
+                    yield nested
+
+    def _keep_if_wanted(self, part: Message) -> None:
+        data = _decoded(part)
+        if data is None:
+            self._defects.add("PayloadUndecodable")
+            return
+        content_type = _content_type(part)
+        name = _filename(part, self._defects)
+        kind = _sniff_kind(data, name or "", content_type)
+        # An OLE file with no usable name or type could be a .doc or a .msg: leave it to the team.
+        if kind is None:
+            return
+        fallback = f"attachment-{len(self.attachments) + 1}{_EXTENSION_BY_KIND[kind]}"
+        filename = sanitise_filename(name, fallback=fallback)
+        if kind == "pdf" and not filename.lower().endswith(".pdf"):
+            # Keeps ``Attachment.kind`` right once a too-large PDF's bytes are dropped.
+            filename = sanitise_filename(filename + ".pdf", fallback=fallback)
+        if len(data) > self._max_bytes:
+            self.attachments.append(Attachment(filename, content_type, b"", too_large=True))
+        else:
+            self.attachments.extend(unpack(Attachment(filename, content_type, data)))
+
+
+def unpack(attachment: Attachment) -> tuple[Attachment, ...]:
+    """The attachments a container file holds, for containers this module can open; else the file itself.
+
+    The slot for Outlook ``.msg`` (extract-msg) and TNEF ``winmail.dat`` (tnefparse): a later change opens
+    ``kind == "msg"`` and ``kind == "tnef"`` here and returns the files inside (their PDFs, .docx …), so
+    every caller of ``read_mail`` sees them with no further change. Until then both come back as they are.
+    """
+    return (attachment,)
+
+
+def sanitise_filename(name: str | None, *, fallback: str) -> str:
+    """A file name safe to show and to save: the last path component only, no control or format characters,
+    no characters Windows forbids, no leading dots, at most ``MAX_FILENAME_BYTES`` with the extension kept.
+
+    Returns ``fallback`` when nothing usable is left (``"../"``, ``""``, ``None``).
+    """
+    if not name:
+        return fallback
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    # Category C covers control characters and the bidi overrides that disguise "gpj.exe" as "exe.jpg".
+    name = "".join("_" if ch in '<>:"|?*' else ch for ch in name if not unicodedata.category(ch).startswith("C"))
+    name = " ".join(name.split()).strip(". ")
+    if not name:
+        return fallback
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension) > 10:
+        stem, dot, extension = name, "", ""
+    while len(f"{stem}{dot}{extension}".encode()) > MAX_FILENAME_BYTES and stem:
+        stem = stem[:-1]
+    name = f"{stem.rstrip(' .')}{dot}{extension}"
+    return name if stem.strip(" .") else fallback
+
+
+def _sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind | None:
+    if data[:1024].find(_PDF_MAGIC) >= 0:
+        return "pdf"
+    if data.startswith(_TNEF_MAGIC):
+        return "tnef"
+    return _declared_kind(filename, content_type)
+
+
+def _declared_kind(filename: str, content_type: str) -> AttachmentKind | None:
+    lowered = filename.lower()
+    if lowered == "winmail.dat" or lowered.endswith("/winmail.dat"):
+        return "tnef"
+    for extension, kind in _KIND_BY_EXTENSION.items():
+        if lowered.endswith(extension):
+            return kind
+    return _KIND_BY_TYPE.get(content_type)
+
+
+def _is_container(part: Message) -> bool:
+    try:
+        return part.is_multipart() or _content_type(part) == "message/rfc822"
+    except Exception:  # noqa: BLE001 - an unreadable structure is read as a leaf
+        return False
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type().lower()
+    except Exception:  # noqa: BLE001 - RFC 2045 says a broken Content-Type is read as text/plain
+        return "text/plain"
+
+
+def _decoded(part: Message) -> bytes | None:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - broken transfer encodings raise in a few corners of the email package
+        return None
+    return data if isinstance(data, bytes) else None
+
+
+def _filename(part: Message, defects: _Defects) -> str | None:
+    """The part's file name: Content-Disposition filename, else Content-Type name; RFC 2231 and 2047 decoded."""
+    name: object = None
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - fall back to the raw parameter below
+        defects.add("FilenameUnreadable")
+    if not name:
+        # The default policy drops parameters it cannot tokenise (an unquoted encoded-word, say);
+        # compat32's looser parameter reader, over the same raw headers, often still finds the name.
+        try:
+            shadow = Message()
+            for key, value in part.raw_items():
+                if key.lower() in ("content-type", "content-disposition"):
+                    shadow[key] = str(value)
+            name = shadow.get_filename()
+        except Exception:  # noqa: BLE001 - no readable name at all: the caller uses a fallback
+            return None
+    if isinstance(name, tuple):
+        # RFC 2231 value with a charset the email package handed back undecoded.
+        charset, _language, text = name
+        name = _from_charset(text.encode("latin-1", "surrogateescape"), charset or "utf-8")
+    if not isinstance(name, str) or not name:
+        return None
+    return _decode_words(_unescape_surrogates(name))
+
+
+def _decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded-words; the text as it stands when they are broken or name an unknown charset."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(_unfold(value))))
+    except Exception:  # noqa: BLE001 - LookupError/UnicodeError/HeaderParseError: keep the raw text
+        return value
+
+
+def _unescape_surrogates(value: str) -> str:
+    """Raw 8-bit header bytes arrive as surrogate escapes: read them as UTF-8, else Windows-1252."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    return _from_charset(raw, "utf-8")
+
+
+def _from_charset(raw: bytes, charset: str) -> str:
+    for candidate in (charset, "utf-8", "cp1252"):
+        try:
+            return raw.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("latin-1")
+
+
+def _unfold(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _clean_text(value: str) -> str:
+    """One line of printable text: folded whitespace collapsed, control characters and surrogates dropped."""
+    value = _unescape_surrogates(value)
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
+def _clean_address(address: str) -> str | None:
+    # A bare local part is kept: "From: MAILER-DAEMON" (no domain) is how some bounces announce themselves.
+    address = _clean_text(address).strip("<> ").lower()
+    if not address or " " in address or address.startswith("@") or address.endswith("@"):
+        return None
+    return address

@@ -1,0 +1,276 @@
+"""read_mail: the headers the service needs and the attachments worth reading, from any bytes at all."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from email.message import EmailMessage
+from email.policy import default
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parsers.mail import MAX_DEPTH, Attachment, read_mail, sanitise_filename
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def _mail(**headers: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = headers.pop("From", "Pharmacy Team <Pharmacy.Team@NHS.net>")
+    message["To"] = headers.pop("To", "agem.norfolkmedicineservices@nhs.net")
+    message["Subject"] = headers.pop("Subject", "Referral")
+    message["Message-ID"] = headers.pop("Message_ID", "<abc.123@mail.example.nhs.net>")
+    message["Date"] = headers.pop("Date", "Tue, 04 Mar 2025 10:15:00 +0000")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content("Please find the referral attached.")
+    return message
+
+
+def _raw_part(headers: str, body: bytes) -> bytes:
+    """A two-part message whose second part has exactly the given headers: for names Python would re-encode."""
+    return (
+        b"From: someone@example.org\r\nTo: nmss@nhs.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--b1\r\n"
+        + headers.encode()
+        + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(body)
+        + b"\r\n--b1--\r\n"
+    )
+
+
+class TestHeaders:
+    def test_sender_reply_to_and_recipients_come_back_as_lower_case_addresses(self) -> None:
+        """Addresses lose their display names and case, so they compare with configured addresses."""
+        mail = read_mail(_mail(Reply_To="Desk <Desk@Example.NHS.net>", Cc="x@y.org").as_bytes())
+        assert mail.sender == "pharmacy.team@nhs.net"
+        assert mail.reply_to == "desk@example.nhs.net"
+        assert mail.to == ("agem.norfolkmedicineservices@nhs.net",)
+
+    def test_message_ids_lose_their_angle_brackets(self) -> None:
+        """Message-ID, In-Reply-To and References come back as bare ids, ready to compare and re-quote."""
+        mail = read_mail(_mail(In_Reply_To="<r2@x.org>", References="<r1@x.org> <r2@x.org>").as_bytes())
+        assert mail.message_id == "abc.123@mail.example.nhs.net"
+        assert mail.in_reply_to == "r2@x.org"
+        assert mail.references == ("r1@x.org", "r2@x.org")
+
+    def test_the_date_is_timezone_aware_even_when_the_zone_is_unknown(self) -> None:
+        """RFC 5322's "-0000" (zone unknown) reads as UTC rather than as a naive datetime."""
+        mail = read_mail(_mail(Date="Tue, 04 Mar 2025 10:15:00 -0000").as_bytes())
+        assert mail.date == dt.datetime(2025, 3, 4, 10, 15, tzinfo=dt.UTC)
+
+    def test_an_unreadable_date_is_none_and_a_defect(self) -> None:
+        """A date nobody can read does not stop the message."""
+        mail = read_mail(_mail(Date="the day after tomorrow").as_bytes())
+        assert mail.date is None
+        assert "InvalidDate" in mail.defects
+
+    def test_headers_for_automatic_detection_are_kept_under_lower_case_names(self) -> None:
+        """Only the headers the automatic-mail rules read are kept, plus the top part's media type."""
+        raw = _mail(Auto_Submitted="auto-replied", X_Loop="someone", X_Mailer="Outlook").as_bytes()
+        headers = read_mail(raw).headers
+        assert headers["auto-submitted"] == "auto-replied"
+        assert headers["x-loop"] == "someone"
+        assert headers["content-type"] == "text/plain"
+        assert "x-mailer" not in headers
+
+    def test_the_subject_is_decoded_for_the_team(self) -> None:
+        """Encoded-word subjects read as text (the team sees them; replies never do)."""
+        mail = read_mail(_mail(Subject="Référence — Mrs Test").as_bytes())
+        assert mail.subject == "Référence — Mrs Test"
+
+    def test_a_message_without_from_has_no_sender(self) -> None:
+        """No From header: sender is None rather than an error."""
+        mail = read_mail(b"Subject: hello\r\n\r\nbody\r\n")
+        assert mail.sender is None
+        assert mail.attachments == ()
+
+
+class TestPdfAttachments:
+    def test_a_pdf_attachment_is_kept_with_its_name_and_bytes(self) -> None:
+        """The everyday case: Content-Disposition attachment, application/pdf."""
+        message = _mail()
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 2.pdf")
+        (attachment,) = read_mail(message.as_bytes()).attachments
+        assert attachment == Attachment("Form 2.pdf", "application/pdf", PDF)
+        assert attachment.kind == "pdf"
+
+    def test_an_inline_pdf_is_kept(self) -> None:
+        """Some clients mark attached PDFs inline."""
+        message = _mail()
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="f.pdf", disposition="inline")
+        assert [a.filename for a in read_mail(message.as_bytes()).attachments] == ["f.pdf"]
+
+    def test_a_pdf_sent_as_octet_stream_with_no_disposition_or_name_is_found_by_its_magic_bytes(self) -> None:
+        """Scanners and old gateways send PDFs as application/octet-stream with no name at all."""
+        raw = _raw_part("Content-Type: application/octet-stream", PDF)
+        (attachment,) = read_mail(raw).attachments
+        assert attachment.filename == "attachment-1.pdf"
+        assert attachment.content_type == "application/octet-stream"
+        assert attachment.data == PDF
+        assert attachment.kind == "pdf"
+
+    def test_a_pdf_inside_a_forwarded_message_is_kept(self) -> None:
+        """A referral forwarded as an attachment (message/rfc822) still yields its form."""
+        inner = _mail()
+        inner.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 1.pdf")
+        outer = _mail()
+        outer.add_attachment(inner)
+        assert [a.filename for a in read_mail(outer.as_bytes()).attachments] == ["Form 1.pdf"]
+
+    def test_a_pdf_two_forwards_deep_is_kept(self) -> None:
+        """Forwards of forwards are followed too."""
+        inner = _mail()
+        inner.add_attachment(PDF, maintype="application", subtype="pdf", filename="MIAT.pdf")
+        middle = _mail()
+        middle.add_attachment(inner)
+        outer = _mail()
+        outer.add_attachment(middle)
+        assert [a.filename for a in read_mail(outer.as_bytes()).attachments] == ["MIAT.pdf"]
+
+    def test_forwards_nested_past_the_limit_are_skipped_without_crashing(self) -> None:
+        """A message nested deeper than MAX_DEPTH stops being searched and says so in its defects."""
+        message = _mail()
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="deep.pdf")
+        for _ in range(MAX_DEPTH + 2):
+            outer = _mail()
+            outer.add_attachment(message)
+            message = outer
+        mail = read_mail(message.as_bytes())
+        assert mail.attachments == ()
+        assert "NestingTooDeep" in mail.defects
+
+    def test_a_part_named_pdf_whose_bytes_are_not_a_pdf_is_still_kept(self) -> None:
+        """A broken PDF is kept so the sender can be told it could not be read, not silently ignored."""
+        message = _mail()
+        message.add_attachment(b"not really", maintype="application", subtype="pdf", filename="scan.pdf")
+        (attachment,) = read_mail(message.as_bytes()).attachments
+        assert attachment.kind == "pdf"
+        assert attachment.data == b"not really"
+
+    def test_an_oversize_pdf_is_flagged_too_large_with_no_data(self) -> None:
+        """Over the limit, the bytes are dropped but the attachment is still reported."""
+        message = _mail()
+        message.add_attachment(PDF + b"x" * 5000, maintype="application", subtype="pdf", filename="big.pdf")
+        (attachment,) = read_mail(message.as_bytes(), max_attachment_bytes=1000).attachments
+        assert attachment.too_large
+        assert attachment.data == b""
+        assert attachment.kind == "pdf"
+
+    def test_an_oversize_unnamed_pdf_still_reads_as_a_pdf(self) -> None:
+        """A too-large octet-stream PDF keeps a .pdf name, so its kind survives losing its bytes."""
+        raw = _raw_part('Content-Type: application/octet-stream; name="scan"', PDF + b"x" * 5000)
+        (attachment,) = read_mail(raw, max_attachment_bytes=1000).attachments
+        assert attachment.filename == "scan.pdf"
+        assert attachment.kind == "pdf"
+
+    def test_pictures_and_text_files_are_not_kept(self) -> None:
+        """Only files a form parser can read come back."""
+        message = _mail()
+        message.add_attachment(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", filename="logo.png")
+        message.add_attachment(b"notes", maintype="text", subtype="plain", filename="notes.txt")
+        assert read_mail(message.as_bytes()).attachments == ()
+
+
+class TestOtherAttachments:
+    def test_word_outlook_and_winmail_dat_files_are_kept_for_later_parsers(self) -> None:
+        """.docx, .doc, .msg and winmail.dat come back with their kind, for the parsers that read them."""
+        message = _mail()
+        docx = "vnd.openxmlformats-officedocument.wordprocessingml.document"
+        message.add_attachment(b"PK\x03\x04", maintype="application", subtype=docx, filename="Form 2.docx")
+        message.add_attachment(b"\xd0\xcf\x11\xe0", maintype="application", subtype="msword", filename="f.doc")
+        message.add_attachment(b"\xd0\xcf\x11\xe0", maintype="application", subtype="octet-stream", filename="a.msg")
+        message.add_attachment(b"\x78\x9f\x3e\x22", maintype="application", subtype="ms-tnef", filename="winmail.dat")
+        kinds = [(a.filename, a.kind) for a in read_mail(message.as_bytes()).attachments]
+        assert kinds == [("Form 2.docx", "docx"), ("f.doc", "doc"), ("a.msg", "msg"), ("winmail.dat", "tnef")]
+
+
+class TestFileNames:
+    def test_an_rfc2231_file_name_is_decoded(self) -> None:
+        """filename*=UTF-8''… names (Outlook, Thunderbird) read as the sender wrote them."""
+        raw = _raw_part(
+            "Content-Type: application/pdf\r\n"
+            "Content-Disposition: attachment; filename*=UTF-8''R%C3%A9f%C3%A9rence%20%E2%80%93%20Form%202.pdf",
+            PDF,
+        )
+        assert [a.filename for a in read_mail(raw).attachments] == ["Référence – Form 2.pdf"]
+
+    def test_an_encoded_word_file_name_is_decoded(self) -> None:
+        """RFC 2047 encoded-words inside name=/filename= (not standard, but common) are decoded."""
+        raw = _raw_part(
+            'Content-Type: application/pdf; name="=?UTF-8?B?TcOpZGljYXRpb24gZm9ybS5wZGY=?="\r\n'
+            'Content-Disposition: attachment; filename="=?UTF-8?B?TcOpZGljYXRpb24gZm9ybS5wZGY=?="',
+            PDF,
+        )
+        assert [a.filename for a in read_mail(raw).attachments] == ["Médication form.pdf"]
+
+    def test_an_unquoted_encoded_word_file_name_is_decoded(self) -> None:
+        """filename==?utf-8?B?…?= (no quotes) defeats Python's default policy; the name is still recovered."""
+        raw = _raw_part(
+            "Content-Type: application/pdf\r\nContent-Disposition: attachment; filename==?utf-8?B?Rm9ybSAyLnBkZg==?=",
+            PDF,
+        )
+        assert [a.filename for a in read_mail(raw).attachments] == ["Form 2.pdf"]
+
+    def test_a_path_traversal_name_keeps_only_its_last_component(self) -> None:
+        """ "../../etc/passwd.pdf" can never point outside wherever the file is saved."""
+        raw = _raw_part('Content-Type: application/pdf; name="../../etc/passwd.pdf"', PDF)
+        assert [a.filename for a in read_mail(raw).attachments] == ["passwd.pdf"]
+
+    def test_a_windows_path_name_keeps_only_its_last_component(self) -> None:
+        """Old clients send C:\\TEMP\\… names."""
+        assert sanitise_filename("C:\\TEMP\\Form 1.pdf", fallback="x.pdf") == "Form 1.pdf"
+
+    def test_control_and_direction_characters_are_removed(self) -> None:
+        """Control characters and right-to-left overrides cannot disguise a name on the team's screens."""
+        assert sanitise_filename("form\x00\u202egpj.pdf\r\n", fallback="x.pdf") == "formgpj.pdf"
+
+    def test_a_very_long_name_is_shortened_keeping_its_extension(self) -> None:
+        """Names are bounded, and still end in .pdf."""
+        name = sanitise_filename("a" * 500 + ".pdf", fallback="x.pdf")
+        assert len(name.encode()) <= 150
+        assert name.endswith(".pdf")
+
+    def test_a_name_with_nothing_usable_left_gets_the_fallback(self) -> None:
+        """ "..", "/" and empty names become attachment-N.pdf."""
+        assert sanitise_filename("../..", fallback="attachment-1.pdf") == "attachment-1.pdf"
+        assert sanitise_filename("", fallback="attachment-2.pdf") == "attachment-2.pdf"
+
+
+class TestNeverRaises:
+    def test_garbage_bytes_give_an_empty_mail(self) -> None:
+        """Bytes that are not an email at all come back as a Mail with no attachments."""
+        for raw in (b"", b"\x00\xff\xfe", b"This is not a valid eml.", b"\r\n\r\n\r\n", b"From:\r\n\r\n"):
+            assert read_mail(raw).attachments == ()
+
+    def test_a_broken_multipart_and_unknown_charset_do_not_raise(self) -> None:
+        """Missing boundaries, unknown charsets and bad base64 are defects, not exceptions."""
+        raw = (
+            b"From: =?x-unknown?q?bad?= <a@b.c>\r\nSubject: =?x-unknown?q?bad?=\r\n"
+            b'Content-Type: multipart/mixed; boundary="never"\r\n\r\n'
+            b'--wrong\r\nContent-Type: application/pdf; name="a.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+            b"!!!not base64!!!\r\n"
+        )
+        mail = read_mail(raw)
+        assert mail.sender == "a@b.c"
+        assert mail.defects
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=3000))
+    def test_any_bytes_at_all_give_a_mail(self, raw: bytes) -> None:
+        """Whatever arrives, read_mail returns."""
+        read_mail(raw)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.data())
+    def test_a_real_message_with_bytes_changed_gives_a_mail(self, data: st.DataObject) -> None:
+        """A well-formed message with random damage (flipped bytes, cut short) never makes read_mail raise."""
+        message = _mail(Reply_To="r@x.org")
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 2.pdf")
+        raw = bytearray(message.as_bytes(policy=default))
+        for _ in range(data.draw(st.integers(0, 20))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        read_mail(bytes(raw[: data.draw(st.integers(0, len(raw)))]))
