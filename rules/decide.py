@@ -1,0 +1,91 @@
+"""The submission table of forms-spec.md: which forms arrived, what is wrong with them, and what happens next.
+
+``decide`` is the functional core of the service: it takes plain data and returns an Outcome that says
+which reply is due and what the team needs to know; the pipeline carries that out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Literal
+
+from config.forms import FormDefinitions, FormKind
+from parsers.types import Form, Unreadable
+from rules.checks import form_problems
+from rules.patients import same_patient
+from rules.types import Outcome, Problem, ReplyKind, Submission
+
+REFERRAL_FORMS: tuple[FormKind, ...] = ("form2", "form1", "miat")
+UNREADABLE = frozenset({"scanned", "encrypted", "corrupt", "too_large", "timeout"})
+
+
+def decide(submission: Submission, definitions: FormDefinitions, today: dt.date) -> Outcome:
+    """What happens to ``submission``, received when its ``received_at`` says, judged as of ``today``."""
+    forms = [d for d in submission.documents if isinstance(d, Form)]
+    unreadable = [d for d in submission.documents if isinstance(d, Unreadable) and d.problem in UNREADABLE]
+    kinds = tuple(dict.fromkeys(form.kind for form in forms))
+    outcome = _decide(forms, unreadable, kinds, definitions, today, submission.automatic)
+    if outcome.reply is not None and submission.automatic is not None:
+        # A machine sent this: answering it risks a mail loop, so the team answers by hand.
+        return Outcome(
+            kind=outcome.kind,
+            forms=outcome.forms,
+            problems=outcome.problems,
+            reply=None,
+            reasons=outcome.reasons,
+            suppressed=submission.automatic,
+        )
+    return outcome
+
+
+def _decide(
+    forms: list[Form],
+    unreadable: list[Unreadable],
+    kinds: tuple[FormKind, ...],
+    definitions: FormDefinitions,
+    today: dt.date,
+    automatic: str | None,
+) -> Outcome:
+    if not forms and not unreadable:
+        return Outcome(kind="automatic" if automatic else "not_a_submission", forms=())
+    if unreadable:
+        problems = tuple(
+            Problem(form=d.kind, field=None, label=definitions[d.kind].name if d.kind else d.problem, code=d.problem)
+            for d in unreadable
+        )
+        return Outcome(kind="review", forms=kinds, problems=problems, reply="unreadable", reasons=("unreadable_form",))
+    repeated = [kind for kind, count in Counter(form.kind for form in forms).items() if count > 1]
+    if repeated:
+        return Outcome(kind="review", forms=kinds, reasons=("same_form_twice",))
+    if not same_patient(forms):
+        return Outcome(kind="review", forms=kinds, reasons=("different_patients",))
+    referral = any(kind in kinds for kind in REFERRAL_FORMS)
+    if referral and "mar" in kinds:
+        return Outcome(kind="review", forms=kinds, reasons=("referral_and_mar_together",))
+    if "mar" in kinds:
+        return _complete_or_incomplete(forms, (), definitions, today, kinds, complete="mar_registration")
+    if "form2" not in kinds and "form1" in kinds:
+        return Outcome(kind="misrouted", forms=kinds, reply="misrouted")
+    missing = tuple(kind for kind in REFERRAL_FORMS if kind not in kinds)
+    return _complete_or_incomplete(forms, missing, definitions, today, kinds, complete="accepted")
+
+
+def _complete_or_incomplete(
+    forms: list[Form],
+    missing_forms: tuple[FormKind, ...],
+    definitions: FormDefinitions,
+    today: dt.date,
+    kinds: tuple[FormKind, ...],
+    *,
+    complete: Literal["accepted", "mar_registration"],
+) -> Outcome:
+    problems = [
+        Problem(form=kind, field=None, label=definitions[kind].name, code="missing_form") for kind in missing_forms
+    ]
+    for form in sorted(forms, key=lambda f: list(definitions.forms).index(f.kind)):
+        problems.extend(form_problems(form, definitions[form.kind], today))
+    if problems:
+        reply: ReplyKind = "incomplete"
+        return Outcome(kind="incomplete", forms=kinds, problems=tuple(problems), reply=reply)
+    return Outcome(kind=complete, forms=kinds)

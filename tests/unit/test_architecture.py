@@ -1,0 +1,59 @@
+"""Imports point inward: the pure core (config, parsers, rules) never reaches the shell or the network."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = {
+    "config": {"parsers", "rules", "notifier", "intake", "samples"},
+    "parsers": {
+        "rules",
+        "notifier",
+        "intake",
+        "sqlmodel",
+        "sqlalchemy",
+        "imapclient",
+        "exchangelib",
+        "httpx",
+        "smtplib",
+        "structlog",
+        "logging",
+    },
+    "rules": {
+        "notifier",
+        "intake",
+        "sqlmodel",
+        "sqlalchemy",
+        "imapclient",
+        "exchangelib",
+        "httpx",
+        "smtplib",
+        "structlog",
+        "logging",
+    },
+    "notifier": {"intake", "sqlmodel", "sqlalchemy"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_a_package_imports_nothing_outside_its_layer(package: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package])
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
