@@ -1,0 +1,13 @@
+"""Errors the shell raises. Expected outcomes (an incomplete form, a scanned PDF) are values, not exceptions."""
+
+
+class IntakeError(Exception):
+    """Root of the service's own errors; the CLI prints these as one line with exit code 1."""
+
+
+class MailboxUnavailable(IntakeError):
+    """The mailbox cannot be reached or read just now: retry at the next poll."""
+
+
+class AlreadyRunning(IntakeError):
+    """Another poller holds this mailbox: two at once would process messages twice."""

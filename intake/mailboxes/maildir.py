@@ -1,0 +1,77 @@
+"""A local Maildir as the intake mailbox: the embedded default, and the mailbox the tests deliver into.
+
+New mail is any file in ``new/`` or ``cur/`` of the top folder. Filing renames the file into the Maildir++
+subfolder ``.<Folder>/cur/``: one ``rename(2)`` on one filesystem, so a kill at any instant leaves the
+message in exactly one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from intake.errors import MailboxUnavailable
+from intake.mailbox import IncomingMail, MailRef
+
+INBOX = "INBOX"
+
+
+class MaildirMailbox:
+    """Reads and files messages in the Maildir at ``path`` (created, with its three folders, on first read)."""
+
+    def __init__(self, path: Path, name: str = "maildir") -> None:
+        self.path = path
+        self.name = name
+        self._seen: dict[str, str] = {}
+
+    def fetch_new(self) -> Iterator[IncomingMail]:
+        """Every message in ``new/`` and ``cur/``, oldest first (by delivery time, then name)."""
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            entries = [entry for sub in ("new", "cur") for entry in os.scandir(self.path / sub) if entry.is_file()]
+        except OSError as exc:
+            raise MailboxUnavailable(f"cannot list Maildir {self.name}") from exc
+        entries.sort(key=lambda entry: (entry.stat().st_mtime_ns, entry.name))
+        for entry in entries:
+            try:
+                raw = Path(entry.path).read_bytes()
+                received = dt.datetime.fromtimestamp(entry.stat().st_mtime, dt.UTC)
+            except FileNotFoundError:
+                continue  # filed by another process since the listing: not ours any more
+            key = _key(entry.name)
+            self._seen[key] = entry.path
+            yield IncomingMail(ref=MailRef(self.name, INBOX, 0, key), raw=raw, received_at=received)
+
+    def file(self, ref: MailRef, folder: str) -> None:
+        """Move the message ``ref`` into ``.<folder>/cur/``; a message no longer in the inbox is left alone."""
+        target = self.path / f".{folder}"
+        for sub in ("tmp", "new", "cur"):
+            (target / sub).mkdir(parents=True, exist_ok=True)
+        known = self._seen.pop(ref.uid, None)
+        for path in [known] if known else self._find(ref.uid):
+            name = Path(path).name
+            if ":" not in name:
+                name += ":2,"  # Maildir's "seen" info, as a mail reader adds when it moves a message to cur/
+            try:
+                Path(path).rename(target / "cur" / name)
+            except FileNotFoundError:
+                continue
+            return
+
+    def _find(self, uid: str) -> list[str]:
+        # After a restart the path is not known, and a mail reader may have changed the flags in the name.
+        return [
+            entry.path for sub in ("new", "cur") for entry in os.scandir(self.path / sub) if _key(entry.name) == uid
+        ]
+
+    def folder(self, folder: str) -> Path:
+        """The path of the Maildir++ subfolder ``folder`` (for tests and the demo's report)."""
+        return self.path / f".{folder}"
+
+
+def _key(filename: str) -> str:
+    # Maildir readers append ":2,FLAGS" when they see a message; the part before it names the message.
+    return filename.split(":", 1)[0]

@@ -1,0 +1,372 @@
+"""The pipeline: take each waiting message exactly once, decide, queue, reply, file it away.
+
+Crash safety comes from the order of steps, each a commit:
+
+1. the ledger row is written (state ``received``) before anything else happens;
+2. the decision, the forms read, the queue row, the reply in the outbox and the audit events commit together
+   (state ``decided``) — or not at all;
+3. only then is the message moved in the mailbox (state ``filed``);
+4. the outbox is sent separately, each email under an idempotency key.
+
+Killed between 1 and 2, the message is decided again on restart (nothing was done yet); between 2 and 3, it is
+only filed; during 4, the same key is sent again, which the sender treats as the same email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from config.forms import FormDefinitions
+from config.settings import LimitSettings, ServiceSettings
+from intake.assess import Assessment, assess, reference_for
+from intake.mailbox import IncomingMail, Mailbox
+from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, ReferralRecord
+from notifier.replies import build_reply
+from notifier.sender import Sender
+from parsers.types import Form, Value
+
+log = structlog.get_logger("intake.pipeline")
+
+FOLDERS = {
+    "accepted": "Accepted",
+    "incomplete": "Incomplete",
+    "misrouted": "Misrouted",
+    "mar_registration": "MAR",
+    "review": "Review",
+    "not_a_submission": "Other",
+    "automatic": "Automatic",
+    "duplicate": "Duplicate",
+    "quarantined": "Quarantine",
+}
+"""The mailbox folder each outcome is filed in, where the team sees it in Outlook."""
+
+MAX_ATTEMPTS = 3
+"""A message that kills the process this many times running is quarantined instead of tried again."""
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the pipeline needs besides the mailbox: the database, the sender, the forms and the clock."""
+
+    engine: Engine
+    sender: Sender
+    definitions: FormDefinitions
+    service: ServiceSettings
+    limits: LimitSettings
+    timezone: dt.tzinfo
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What happened to one message in this run, for the run report (ids and codes only)."""
+
+    ledger_id: int
+    reference: str
+    outcome: str
+    folder: str
+    forms: tuple[str, ...]
+    reply_key: str | None
+
+
+def take_new_mail(mailbox: Mailbox, services: Services) -> list[Taken]:
+    """Take every message waiting in ``mailbox``; the outbox is sent afterwards by ``send_outbox``."""
+    taken = []
+    for incoming in mailbox.fetch_new():
+        result = take_submission(incoming, mailbox, services)
+        if result is not None:
+            taken.append(result)
+    return taken
+
+
+def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services) -> Taken | None:
+    """Take one message; None when the ledger shows it was taken already (it is only filed again)."""
+    ref = incoming.ref
+    sha256 = hashlib.sha256(incoming.raw).hexdigest()
+    with Session(services.engine, expire_on_commit=False) as session:
+        row = session.exec(
+            select(MessageRecord).where(
+                MessageRecord.source == ref.source,
+                MessageRecord.folder == ref.folder,
+                MessageRecord.uidvalidity == ref.uidvalidity,
+                MessageRecord.uid == ref.uid,
+            )
+        ).first()
+        if row is not None and row.state != "received":
+            # Decided before a crash, or listed again before the move landed: finish the move only.
+            _file(session, row, mailbox, incoming)
+            return None
+        if row is None:
+            row = MessageRecord(
+                source=ref.source,
+                folder=ref.folder,
+                uidvalidity=ref.uidvalidity,
+                uid=ref.uid,
+                sha256=sha256,
+                size=len(incoming.raw),
+                received_at=incoming.received_at,
+                taken_at=services.clock(),
+                reference=reference_for(incoming.raw),
+            )
+            original = session.exec(
+                select(MessageRecord)
+                .where(MessageRecord.sha256 == sha256, MessageRecord.duplicate_of.is_(None))  # type: ignore[union-attr]
+                .order_by(MessageRecord.id)  # type: ignore[arg-type]
+            ).first()
+            if original is not None:
+                return _duplicate(session, row, original, mailbox, incoming)
+        row.attempts += 1
+        session.add(row)
+        session.commit()
+        structlog.contextvars.bind_contextvars(ledger_id=row.id, mailbox=ref.source)
+        try:
+            if row.attempts > MAX_ATTEMPTS:
+                raise GaveUp
+            started = time.perf_counter()
+            assessment = _assess(incoming, services)
+            reply_key = _record_decision(session, row, assessment, services)
+        except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
+            return _quarantine(session, row, exc, mailbox, incoming)
+        finally:
+            structlog.contextvars.unbind_contextvars("ledger_id", "mailbox")
+        log.info(
+            "message_decided",
+            ledger_id=row.id,
+            reference=row.reference,
+            outcome=assessment.outcome.kind,
+            forms=list(assessment.outcome.forms),
+            codes=sorted({p.code for p in assessment.outcome.problems}),
+            reasons=list(assessment.outcome.reasons),
+            reply=assessment.outcome.reply,
+            suppressed=assessment.outcome.suppressed,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        _file(session, row, mailbox, incoming)
+        assert row.id is not None
+        return Taken(
+            ledger_id=row.id,
+            reference=row.reference,
+            outcome=assessment.outcome.kind,
+            folder=row.filed_in or "",
+            forms=assessment.outcome.forms,
+            reply_key=reply_key,
+        )
+
+
+class GaveUp(Exception):
+    """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
+
+
+def _assess(incoming: IncomingMail, services: Services) -> Assessment:
+    today = services.clock().astimezone(services.timezone).date()
+    if len(incoming.raw) > services.limits.max_message_bytes:
+        raise MessageTooLarge
+    return assess(
+        incoming.raw,
+        definitions=services.definitions,
+        service=services.service,
+        limits=services.limits,
+        received_at=incoming.received_at,
+        today=today,
+    )
+
+
+class MessageTooLarge(Exception):
+    """Raised when a message is over ``limits.max_message_bytes``: it is quarantined for the team unread."""
+
+
+def _record_decision(session: Session, row: MessageRecord, assessment: Assessment, services: Services) -> str | None:
+    """Commit the decision, the forms, the queue row, the reply and the audit trail in one transaction."""
+    outcome = assessment.outcome
+    now = services.clock()
+    assert row.id is not None
+    for position, document in enumerate(assessment.documents):
+        form = document if isinstance(document, Form) else None
+        session.add(
+            FormRecord(
+                message_id=row.id,
+                position=position,
+                filename=document.filename,
+                kind=document.kind,
+                readable=document.readable,
+                problem=None if form else getattr(document, "problem", None),
+                fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
+                invalid_json=json.dumps([[e.key, e.code] for e in form.invalid] if form else []),
+            )
+        )
+    if outcome.kind in ("accepted", "review", "mar_registration") and outcome.forms:
+        patient = _patient(assessment)
+        session.add(
+            ReferralRecord(
+                reference=row.reference,
+                message_id=row.id,
+                kind="mar_registration" if "mar" in outcome.forms and outcome.kind != "review" else "referral",
+                status="review" if outcome.kind == "review" else "new",
+                outcome=outcome.kind,
+                priority=assessment.triage.priority if assessment.triage else None,
+                flags_json=json.dumps(list(assessment.triage.flags) if assessment.triage else []),
+                reasons_json=json.dumps(list(outcome.reasons)),
+                nhs_number=_str(patient.get("patient.nhs_number")),
+                surname=_str(patient.get("patient.surname")),
+                forenames=_str(patient.get("patient.forenames")),
+                date_of_birth=_date(patient.get("patient.dob")),
+                created_at=now,
+            )
+        )
+    reply_key = None
+    if outcome.reply is not None:
+        reply = build_reply(
+            outcome.reply,
+            mail=assessment.mail,
+            problems=[p for p in outcome.problems if p.field is not None],
+            missing_forms=[p.label for p in outcome.problems if p.code == "missing_form"],
+            reference=row.reference,
+            service=services.service,
+            now=now,
+        )
+        reply_key = f"reply-{row.reference}-{outcome.reply}"
+        session.add(
+            OutboxRecord(
+                key=reply_key,
+                message_id=row.id,
+                kind=f"reply_{outcome.reply}",
+                recipient=str(reply["To"]),
+                raw=reply.as_bytes(),
+                created_at=now,
+            )
+        )
+    if outcome.suppressed is not None:
+        session.add(
+            _audit(row.id, now, "reply_suppressed", {"why": outcome.suppressed, "reply": outcome.reply}, team=True)
+        )
+    session.add(
+        _audit(
+            row.id,
+            now,
+            "decided",
+            {"outcome": outcome.kind, "reasons": list(outcome.reasons)},
+            team=outcome.kind == "review",
+        )
+    )
+    row.state = "decided"
+    row.outcome = outcome.kind
+    row.message_id = assessment.mail.message_id
+    row.filed_in = FOLDERS[outcome.kind]
+    session.add(row)
+    session.commit()
+    return reply_key
+
+
+def _duplicate(
+    session: Session, row: MessageRecord, original: MessageRecord, mailbox: Mailbox, incoming: IncomingMail
+) -> Taken:
+    row.duplicate_of = original.id
+    row.state = "decided"
+    row.outcome = "duplicate"
+    row.filed_in = FOLDERS["duplicate"]
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add(_audit(row.id, row.taken_at, "duplicate", {"of": original.id}))
+    session.commit()
+    log.info("message_duplicate", ledger_id=row.id, reference=row.reference, outcome="duplicate")
+    _file(session, row, mailbox, incoming)
+    return Taken(row.id, row.reference, "duplicate", row.filed_in, (), None)
+
+
+def _quarantine(
+    session: Session, row: MessageRecord, exc: Exception, mailbox: Mailbox, incoming: IncomingMail
+) -> Taken:
+    session.rollback()
+    row.state = "quarantined"
+    row.outcome = "quarantined"
+    row.error = type(exc).__name__
+    row.filed_in = FOLDERS["quarantined"]
+    session.add(row)
+    assert row.id is not None
+    session.add(_audit(row.id, row.taken_at, "quarantined", {"error": row.error}, team=True))
+    session.commit()
+    log.error("message_quarantined", ledger_id=row.id, reference=row.reference, error_type=row.error)
+    _file(session, row, mailbox, incoming)
+    return Taken(row.id, row.reference, "quarantined", row.filed_in, (), None)
+
+
+def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> None:
+    folder = row.filed_in or FOLDERS.get(row.outcome or "", "Review")
+    mailbox.file(incoming.ref, folder)
+    if row.state != "quarantined":
+        row.state = "filed"
+    session.add(row)
+    session.commit()
+    log.debug("message_filed", ledger_id=row.id, folder=folder)
+
+
+def send_outbox(services: Services) -> tuple[int, int]:
+    """Send every pending email in the outbox; returns (sent, failed). A failure stays pending for next time."""
+    sent = failed = 0
+    with Session(services.engine) as session:
+        pending = session.exec(
+            select(OutboxRecord).where(OutboxRecord.state == "pending").order_by(OutboxRecord.id)  # type: ignore[arg-type]
+        ).all()
+        for item in pending:
+            item.attempts += 1
+            message = message_from_bytes(item.raw, _class=EmailMessage, policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            try:
+                services.sender.send(message, key=item.key)
+            except Exception as exc:  # noqa: BLE001 - a sender failure is recorded and retried, not fatal
+                item.last_error = type(exc).__name__
+                failed += 1
+                log.warning("send_failed", outbox_id=item.id, error_type=item.last_error)
+            else:
+                item.state = "sent"
+                item.sent_at = services.clock()
+                sent += 1
+                log.info("sent", outbox_id=item.id, kind=item.kind)
+            session.add(item)
+            session.commit()
+    return sent, failed
+
+
+def _audit(message_id: int, at: dt.datetime, event: str, detail: dict[str, Any], *, team: bool = False) -> AuditEvent:
+    return AuditEvent(at=at, message_id=message_id, event=event, detail=json.dumps(detail), team_item=team)
+
+
+def _patient(assessment: Assessment) -> dict[str, Value]:
+    """The patient's identifiers for the queue, from Form 2 first, then the MIAT, Form 1 and the MAR form."""
+    patient: dict[str, Value] = {}
+    order = {"form2": 0, "miat": 1, "form1": 2, "mar": 3}
+    forms = sorted((d for d in assessment.documents if isinstance(d, Form)), key=lambda f: order[f.kind], reverse=True)
+    for form in forms:
+        patient.update({k: v for k, v in form.fields.items() if k.startswith("patient.")})
+    return patient
+
+
+def _jsonable(value: Value) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _str(value: Value | None) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _date(value: Value | None) -> dt.date | None:
+    return value if isinstance(value, dt.date) else None

@@ -1,0 +1,148 @@
+"""Every command through the real CLI: exit codes and output, errors included."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from intake.cli import cli
+from samples.forms import complete_values, fillable_pdf
+from samples.people import patient
+from samples.scenarios import Scenario
+
+from .conftest import Service, today
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_parse_json_gives_typed_values_for_a_complete_form(service: Service) -> None:
+    values = complete_values("form2", patient(3), today=today(), seed=3)
+    pdf = write(service.root / "form2.pdf", fillable_pdf("form2", values))
+
+    result = service.invoke("parse", pdf, "--json")
+
+    assert result.exit_code == 0, result.output
+    [parsed] = json.loads(result.stdout)
+    assert (parsed["file"], parsed["form"], parsed["readable"], parsed["problem"]) == (pdf, "form2", True, None)
+    assert (parsed["missing"], parsed["invalid"]) == ([], [])
+    fields = parsed["fields"]
+    assert re.fullmatch(r"999\d{7}", fields["patient.nhs_number"])
+    assert fields["patient.dob"] == values["patient.dob"].isoformat()  # type: ignore[union-attr]
+    assert fields["consent.given"] is True
+    assert fields["reasons"] == list(values["reasons"])  # type: ignore[arg-type]
+    assert all(re.fullmatch(r"D\d+", code) for code in fields["reasons"])
+
+
+def test_parse_json_names_the_empty_required_fields(service: Service) -> None:
+    values = complete_values("form1", patient(4), today=today(), seed=4)
+    del values["patient.dob"], values["description"]
+    pdf = write(service.root / "form1.pdf", fillable_pdf("form1", values))
+
+    [parsed] = json.loads(service.invoke("parse", pdf, "--json").stdout)
+
+    assert parsed["form"] == "form1"
+    assert parsed["missing"] == ["patient.dob", "description"]
+
+
+def test_parse_says_plainly_when_a_file_is_not_a_form(service: Service) -> None:
+    text = write(service.root / "letter.pdf", b"Dear team, please see attached.")
+    empty = write(service.root / "empty.pdf", b"")
+
+    parsed = json.loads(service.invoke("parse", text, empty, "--json").stdout)
+
+    assert [(p["form"], p["problem"]) for p in parsed] == [(None, "unrecognised"), (None, "corrupt")]
+    assert [p["readable"] for p in parsed] == [True, False]
+
+
+def test_parse_without_json_prints_a_line_per_file(service: Service) -> None:
+    values = complete_values("mar", patient(5), today=today(), seed=5)
+    pdf = write(service.root / "mar.pdf", fillable_pdf("mar", values))
+
+    result = service.invoke("parse", pdf)
+
+    assert result.stdout.startswith(f"{pdf}: mar, ")
+
+
+def test_check_json_decides_each_sample_without_side_effects(service: Service, scenarios: list[Scenario]) -> None:
+    paths = [write(service.root / f"{s.name}.eml", s.raw) for s in scenarios]
+
+    result = service.invoke("check", *paths, "--json")
+
+    assert result.exit_code == 0, result.output
+    decided = json.loads(result.stdout)
+    assert [d["outcome"] for d in decided] == [s.expected_outcome for s in scenarios]
+    for item in decided:
+        assert set(item) >= {"file", "message_id", "outcome", "forms", "problems", "reply"}
+        assert item["reply"] is (item["outcome"] in ("incomplete", "misrouted"))
+        for problem in item["problems"]:
+            assert set(problem) == {"form", "field", "label", "code"}
+    assert not (service.root / "var").exists(), "check has no side effects"
+
+
+def test_referrals_list_on_a_new_install_says_the_queue_is_empty(service: Service) -> None:
+    result = service.invoke("referrals", "list")
+    assert (result.exit_code, result.stdout) == (0, "The queue is empty.\n")
+
+
+def test_db_upgrade_creates_the_database_and_can_run_again(service: Service) -> None:
+    first = service.invoke("db", "upgrade")
+    second = service.invoke("db", "upgrade")
+    assert first.exit_code == second.exit_code == 0
+    assert second.stdout == "Database is up to date (sqlite:///var/nmss.db).\n"
+    assert (service.root / "var" / "nmss.db").is_file()
+
+
+def test_a_missing_config_file_is_a_one_line_error(service: Service) -> None:
+    result = service.invoke("--config", "nowhere.toml", "referrals", "list")
+    assert (result.exit_code, result.stderr) == (1, "Error: no configuration file at nowhere.toml\n")
+
+
+def test_an_invalid_setting_is_named_without_echoing_secrets(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    (service.root / "nmss-intake.toml").write_text(
+        'poll_interval_seconds = 1\ndatabase_url = "postgresql://u:hunter2@h/db"\n'
+    )
+    result = service.invoke("referrals", "list")
+    assert result.exit_code == 1
+    assert "poll_interval_seconds" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_environment_variables_override_the_config_file(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    (service.root / "nmss-intake.toml").write_text('[mailbox]\npath = "from-file"\n')
+    monkeypatch.setenv("NMSS_MAILBOX__PATH", "from-env")
+    service.invoke("samples", "deliver")
+    assert (service.root / "from-env" / "new").is_dir()
+    assert not (service.root / "from-file").exists()
+
+
+def test_samples_deliver_puts_one_email_of_each_kind_in_the_maildir(service: Service) -> None:
+    result = service.invoke("samples", "deliver")
+    assert result.exit_code == 0
+    delivered = list((service.mailbox / "new").iterdir())
+    assert f"Delivered {len(delivered)} sample email(s) into var/mailbox" in result.stdout
+
+
+def commands(group: object = cli, prefix: str = "") -> list[str]:
+    found = []
+    for name, command in sorted(getattr(group, "commands", {}).items()):
+        if getattr(command, "commands", None):
+            found += commands(command, f"{prefix}{name} ")
+        else:
+            found.append(f"{prefix}{name}")
+    return found
+
+
+@pytest.mark.parametrize("command", commands())
+def test_every_command_has_help_and_is_in_the_readme(service: Service, command: str) -> None:
+    result = service.invoke(*command.split(), "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    assert f"`nmss-intake {command}" in (ROOT / "README.md").read_text()

@@ -1,0 +1,102 @@
+"""Real-world mail from other projects' test suites, through the whole pipeline: every message gets an outcome.
+
+The corpora live beside the repository (../shared/corpora, or NMSS_CORPUS_DIR) and are never copied into it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import Counter
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from config.forms import load_form_definitions
+from config.settings import LimitSettings, ServiceSettings
+from intake.mailboxes.maildir import MaildirMailbox
+from intake.migrate import upgrade
+from intake.pipeline import Services, send_outbox, take_new_mail
+from intake.store import AuditEvent, MessageRecord, OutboxRecord, make_engine
+from notifier.senders.outbox import FileOutbox
+
+CORPORA = Path(os.environ.get("NMSS_CORPUS_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpora"))
+if not (CORPORA / "emails").is_dir():
+    pytest.skip(f"the shared corpora are not at {CORPORA} (set NMSS_CORPUS_DIR)", allow_module_level=True)
+
+EMAILS = sorted((CORPORA / "emails").rglob("*.eml"))
+PDFS = sorted(p for p in (CORPORA / "pdfs").rglob("*") if p.is_file())
+
+
+def services(tmp_path: Path) -> Services:
+    engine = make_engine(f"sqlite:///{tmp_path}/nmss.db")
+    upgrade(engine)
+    return Services(
+        engine=engine,
+        sender=FileOutbox(tmp_path / "outbox"),
+        definitions=load_form_definitions(),
+        service=ServiceSettings(),
+        limits=LimitSettings(),
+        timezone=dt.UTC,
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+
+
+def deliver(maildir: Path, messages: list[bytes]) -> None:
+    (maildir / "new").mkdir(parents=True)
+    for i, raw in enumerate(messages):
+        (maildir / "new" / f"{i:05d}.corpus").write_bytes(raw)
+
+
+def outcomes(service: Services) -> Counter[str]:
+    with Session(service.engine) as session:
+        return Counter(row.outcome or row.state for row in session.exec(select(MessageRecord)).all())
+
+
+def test_every_corpus_email_is_decided_and_filed_and_none_crashes_the_pipeline(tmp_path: Path) -> None:
+    service = services(tmp_path)
+    mailbox = MaildirMailbox(tmp_path / "mailbox")
+    deliver(tmp_path / "mailbox", [path.read_bytes() for path in EMAILS])
+
+    take_new_mail(mailbox, service)
+    sent, failed = send_outbox(service)
+
+    decided = outcomes(service)
+    assert sum(decided.values()) == len(EMAILS)
+    assert decided["quarantined"] == 0, decided
+    assert not list((tmp_path / "mailbox" / "new").iterdir())
+    assert failed == 0
+    with Session(service.engine) as session:
+        replied = session.exec(select(MessageRecord).join(OutboxRecord)).all()
+        suppressed = session.exec(select(AuditEvent).where(AuditEvent.event == "reply_suppressed")).all()
+    # Most of this corpus is bounces, lists and people's mail with no forms: nobody is written to about it,
+    # except a sender whose unreadable PDF will be checked by hand, and never a machine.
+    assert sent == len(replied)
+    assert {row.outcome for row in replied} <= {"review"}
+    assert decided["review"] == len(replied) + len(suppressed)
+    assert decided["automatic"] >= 40
+
+
+def test_every_corpus_pdf_attached_to_an_email_gets_a_clear_outcome(tmp_path: Path) -> None:
+    service = services(tmp_path)
+    mailbox = MaildirMailbox(tmp_path / "mailbox")
+    messages = []
+    for i, path in enumerate(PDFS):
+        message = EmailMessage()
+        message["From"] = "pharmacy.fake@nhs.net"
+        message["To"] = "agem.norfolkmedicineservices@nhs.net"
+        message["Subject"] = "Referral"
+        message["Message-ID"] = f"<corpus-pdf-{i}@example.nhs.net>"
+        message.set_content("Please find attached.")
+        message.add_attachment(path.read_bytes(), maintype="application", subtype="pdf", filename="form.pdf")
+        messages.append(message.as_bytes())
+    deliver(tmp_path / "mailbox", messages)
+
+    take_new_mail(mailbox, service)
+
+    decided = outcomes(service)
+    assert sum(decided.values()) == len(PDFS)
+    assert decided["quarantined"] == 0, decided
+    assert set(decided) <= {"not_a_submission", "review", "duplicate"}, decided
