@@ -1,0 +1,55 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install system-packages demo test lint unit integration e2e clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+system-packages:
+	scripts/install-system-packages
+
+# The embedded defaults: SQLite at var/nmss.db, a Maildir at var/mailbox, replies written to var/outbox.
+demo: install
+	@echo "== Starting from an empty var/ (the embedded defaults' folder)"
+	rm -rf var/mailbox var/outbox var/nmss.db var/nmss.db-wal var/nmss.db-shm
+	$(BIN)/nmss-intake db upgrade
+	@echo; echo "== Sample referral emails with invented patients arrive in the Maildir"
+	$(BIN)/nmss-intake samples deliver
+	@echo; echo "== One run of the service"
+	$(BIN)/nmss-intake run --once 2>var/demo.log
+	@echo; echo "== A second run finds nothing new"
+	$(BIN)/nmss-intake run --once 2>>var/demo.log
+	@echo; echo "== The referral queue"
+	$(BIN)/nmss-intake referrals list
+	@echo; echo "== The automatic replies in var/outbox"
+	@for f in var/outbox/*.eml; do echo "--- $$f"; sed -n '1,200p' "$$f"; echo; done
+	@echo "== The service's log (JSON lines, no patient data) is in var/demo.log"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install system-packages lint
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install system-packages
+	$(BIN)/pytest tests/integration
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
