@@ -7,24 +7,17 @@ point elsewhere. Files are read in place and never copied into the repository.
 from __future__ import annotations
 
 import csv
-import os
 import time
 import unicodedata
-from pathlib import Path
 
 import pytest
 
 from config.settings import ServiceSettings
 from parsers.mail import Mail, read_mail
 from rules.automatic import automatic_reason
+from tests.corpora import require_corpora
 
-CORPUS = Path(os.environ.get("NMSS_CORPUS_DIR", "/work/shared/corpora"))
-
-if not (CORPUS / "emails").is_dir() or not (CORPUS / "index.tsv").is_file():
-    pytest.skip(
-        f"the shared email corpus is not at {CORPUS} (set NMSS_CORPUS_DIR to run these tests)",
-        allow_module_level=True,
-    )
+CORPUS = require_corpora()
 
 SERVICE = ServiceSettings()
 AUTOMATIC_TAGS = frozenset({"dsn", "bounce", "autoreply", "auto-submitted"})

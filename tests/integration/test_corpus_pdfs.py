@@ -1,6 +1,6 @@
 """Every PDF of the shared third-party corpus goes through the parser without raising.
 
-The corpus (/work/shared/corpora, see its README.md and index.tsv) is held-out material from the test suites
+The corpus (../shared/corpora beside the repository, see its README.md and index.tsv) is held-out material from the test suites
 of PDF libraries: encrypted, corrupt, scanned, fillable and very long files. It is read where it lies and
 never copied into the repository.
 """
@@ -8,7 +8,6 @@ never copied into the repository.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +15,11 @@ import pytest
 
 from config.forms import FormDefinitions, load_form_definitions
 from parsers import Form, Unreadable, parse_document
+from tests.corpora import require_corpora
 
-CORPORA = Path(os.environ.get("NMSS_CORPORA", "/work/shared/corpora"))
+CORPORA = require_corpora()
 INDEX = CORPORA / "index.tsv"
 TODAY = dt.date(2025, 6, 15)
-
-if not INDEX.is_file():
-    pytest.skip(f"the shared PDF corpus is not at {CORPORA} (set NMSS_CORPORA)", allow_module_level=True)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,10 @@ The corpora live beside the repository (../shared/corpora, or NMSS_CORPUS_DIR) a
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 
 from config.forms import load_form_definitions
@@ -21,10 +19,9 @@ from intake.migrate import upgrade
 from intake.pipeline import Services, send_outbox, take_new_mail
 from intake.store import AuditEvent, MessageRecord, OutboxRecord, make_engine
 from notifier.senders.outbox import FileOutbox
+from tests.corpora import require_corpora
 
-CORPORA = Path(os.environ.get("NMSS_CORPUS_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpora"))
-if not (CORPORA / "emails").is_dir():
-    pytest.skip(f"the shared corpora are not at {CORPORA} (set NMSS_CORPUS_DIR)", allow_module_level=True)
+CORPORA = require_corpora()
 
 EMAILS = sorted((CORPORA / "emails").rglob("*.eml"))
 PDFS = sorted(p for p in (CORPORA / "pdfs").rglob("*") if p.is_file())
