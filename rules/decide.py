@@ -22,8 +22,15 @@ UNREADABLE = frozenset({"scanned", "encrypted", "corrupt", "too_large", "timeout
 
 def decide(submission: Submission, definitions: FormDefinitions, today: dt.date) -> Outcome:
     """What happens to ``submission``, received when its ``received_at`` says, judged as of ``today``."""
-    forms = [d for d in submission.documents if isinstance(d, Form)]
+    # A recognised form with nothing read from it (a flat PDF, for now, or a blank form) cannot be checked
+    # automatically: listing every field as empty would tell the referrer something untrue.
+    forms = [d for d in submission.documents if isinstance(d, Form) and d.fields]
     unreadable = [d for d in submission.documents if isinstance(d, Unreadable) and d.problem in UNREADABLE]
+    unreadable += [
+        Unreadable(d.filename, "unrecognised", d.kind)
+        for d in submission.documents
+        if isinstance(d, Form) and not d.fields
+    ]
     kinds = tuple(dict.fromkeys(form.kind for form in forms))
     outcome = _decide(forms, unreadable, kinds, definitions, today, submission.automatic)
     if outcome.reply is not None and submission.automatic is not None:
@@ -51,7 +58,12 @@ def _decide(
         return Outcome(kind="automatic" if automatic else "not_a_submission", forms=())
     if unreadable:
         problems = tuple(
-            Problem(form=d.kind, field=None, label=definitions[d.kind].name if d.kind else d.problem, code=d.problem)
+            Problem(
+                form=d.kind,
+                field=None,
+                label=definitions[d.kind].name if d.kind else d.problem,
+                code="nothing_read" if d.problem == "unrecognised" else d.problem,
+            )
             for d in unreadable
         )
         return Outcome(kind="review", forms=kinds, problems=problems, reply="unreadable", reasons=("unreadable_form",))

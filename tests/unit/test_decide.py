@@ -205,6 +205,13 @@ def test_a_form_that_cannot_be_read_goes_to_the_team_and_the_sender_is_told(prob
     assert (outcome.kind, outcome.reply) == ("review", "unreadable")
 
 
+def test_a_recognised_form_with_nothing_read_from_it_is_checked_by_hand_not_called_empty() -> None:
+    flat = Form(kind="form1", filename="form1.pdf", fields={}, source="text")
+    outcome = outcome_of(form("form2"), flat, form("miat"))
+    assert (outcome.kind, outcome.reply) == ("review", "unreadable")
+    assert [(p.form, p.code) for p in outcome.problems] == [("form1", "nothing_read")]
+
+
 def test_mail_with_no_form_is_not_a_submission_and_gets_no_reply() -> None:
     outcome = outcome_of(Unreadable("invoice.pdf", "unrecognised"))
     assert (outcome.kind, outcome.reply) == ("not_a_submission", None)
