@@ -1,8 +1,8 @@
 """Every PDF of the shared third-party corpus goes through the parser without raising.
 
-The corpus (../shared/corpora beside the repository, see its README.md and index.tsv) is held-out material from the test suites
-of PDF libraries: encrypted, corrupt, scanned, fillable and very long files. It is read where it lies and
-never copied into the repository.
+The corpus (../shared/corpora beside the repository; see its README.md and index.tsv) is held-out
+material from the test suites of PDF libraries: encrypted, corrupt, scanned, fillable and very long
+files. It is read where it lies and never copied into the repository.
 """
 
 from __future__ import annotations

@@ -1,0 +1,62 @@
+"""The pipeline on both databases the service runs on: SQLite by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from config.forms import load_form_definitions
+from config.settings import LimitSettings, ServiceSettings
+from intake.mailboxes.maildir import MaildirMailbox
+from intake.migrate import upgrade
+from intake.pipeline import Services, send_outbox, take_new_mail
+from intake.store import OutboxRecord, ReferralRecord
+from notifier.senders.outbox import FileOutbox
+from samples.scenarios import all_scenarios, deliver_to_maildir
+
+TODAY = dt.date(2026, 11, 27)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return request.getfixturevalue(f"{request.param}_engine")  # type: ignore[no-any-return]
+
+
+def services(engine: Engine, outbox: Path) -> Services:
+    upgrade(engine)
+    return Services(
+        engine=engine,
+        sender=FileOutbox(outbox),
+        definitions=load_form_definitions(),
+        service=ServiceSettings(),
+        limits=LimitSettings(),
+        timezone=dt.UTC,
+        clock=lambda: dt.datetime.combine(TODAY, dt.time(10), tzinfo=dt.UTC),
+    )
+
+
+def test_samples_are_decided_queued_and_replied_to_once_on_either_database(engine: Engine, tmp_path: Path) -> None:
+    scenarios = all_scenarios(TODAY, seed=11)
+    deliver_to_maildir(tmp_path / "mailbox", scenarios)
+    service = services(engine, tmp_path / "outbox")
+
+    first = take_new_mail(MaildirMailbox(tmp_path / "mailbox"), service)
+    send_outbox(service)
+    deliver_to_maildir(tmp_path / "mailbox", scenarios)  # the same emails again: one submission each
+    second = take_new_mail(MaildirMailbox(tmp_path / "mailbox"), service)
+    send_outbox(service)
+
+    assert Counter(t.outcome for t in first) == Counter(s.expected_outcome for s in scenarios)
+    assert {t.outcome for t in second} == {"duplicate"}
+    with Session(engine) as session:
+        queued = session.exec(select(ReferralRecord)).all()
+        outbox = session.exec(select(OutboxRecord)).all()
+    assert sorted(r.kind for r in queued) == ["mar_registration", "referral", "referral"]
+    assert all(r.created_at.tzinfo is not None for r in queued)
+    assert [o.state for o in outbox] == ["sent", "sent"]
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
