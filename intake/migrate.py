@@ -20,8 +20,12 @@ def _config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (default: the newest); a database already there is left alone."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database to ``revision`` (default: every newest migration); a database already there is left alone.
+
+    "heads" rather than "head": migrations written side by side for separate features branch from the same
+    parent, and Alembic applies each branch; none depends on another's tables.
+    """
     config = _config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -38,6 +42,6 @@ def revision(engine: Engine, message: str) -> None:
 
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest migration."""
-    head = ScriptDirectory.from_config(_config(engine)).get_current_head()
+    heads = set(ScriptDirectory.from_config(_config(engine)).get_heads())
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        return set(MigrationContext.configure(connection).get_current_heads()) == heads
