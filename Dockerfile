@@ -16,7 +16,7 @@ COPY rules ./rules
 COPY notifier ./notifier
 COPY intake ./intake
 COPY samples ./samples
-RUN pip install --no-cache-dir '.[samples]'
+RUN pip install --no-cache-dir '.[samples,postgres]'
 
 USER nmss
 WORKDIR /srv/nmss
