@@ -7,8 +7,9 @@ broken address headers), so every header read is guarded and parts are walked by
 text from the message.
 
 Attachments kept are the ones a later parser may read: PDFs (found by their ``%PDF-`` magic bytes whatever
-the part claims to be, or declared as PDF), Word ``.docx``/``.doc``, Outlook ``.msg`` and TNEF
-``winmail.dat``. Forwarded messages (``message/rfc822``) are searched too, down to ``MAX_DEPTH`` levels.
+the part claims to be, or declared as PDF) and Word ``.docx``/``.doc``. Forwarded messages
+(``message/rfc822``) are searched too, down to ``MAX_DEPTH`` levels, and so are Outlook ``.msg`` items and
+TNEF ``winmail.dat`` files (see ``unpack``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ from email.message import Message
 from types import MappingProxyType
 from typing import Literal
 
+from parsers.containers import ContainerError, msg_files, tnef_files
+
 MAX_DEPTH = 8
 """How deep forwarded messages and nested multiparts are followed; deeper parts are skipped (defect noted)."""
+
+MAX_CONTAINER_DEPTH = 4
+"""How many Outlook items or TNEF files inside one another are opened; a deeper one is left unopened."""
 
 MAX_PARTS = 1000
 """How many MIME parts are looked at in one message; a MIME bomb stops here (defect noted)."""
@@ -50,8 +56,12 @@ AUTOMATIC_HEADERS = (
 AttachmentKind = Literal["pdf", "docx", "doc", "msg", "tnef"]
 """What a kept attachment is: which later parser reads it."""
 
+_CONTAINED_TYPE = "application/octet-stream"
+"""The declared type of a file taken out of a container: Outlook and TNEF keep none that can be trusted."""
+
 _PDF_MAGIC = b"%PDF-"
 _TNEF_MAGIC = b"\x78\x9f\x3e\x22"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 _KIND_BY_TYPE: Mapping[str, AttachmentKind] = {
     "application/pdf": "pdf",
@@ -95,8 +105,8 @@ class Attachment:
     def kind(self) -> AttachmentKind | None:
         """Which parser reads it: the magic bytes decide, then the file name, then the declared type.
 
-        ``msg`` and ``tnef`` are read by later parsers (extract-msg and tnefparse); until then the caller
-        treats them as forms that could not be read.
+        ``read_mail`` opens ``msg`` and ``tnef`` files and keeps what they hold instead, so an attachment of
+        either kind in a ``Mail`` is a container that could not be opened.
         """
         return _sniff_kind(self.data, self.filename, self.content_type)
 
@@ -331,25 +341,53 @@ class _Collector:
         # An OLE file with no usable name or type could be a .doc or a .msg: leave it to the team.
         if kind is None:
             return
-        fallback = f"attachment-{len(self.attachments) + 1}{_EXTENSION_BY_KIND[kind]}"
-        filename = sanitise_filename(name, fallback=fallback)
-        if kind == "pdf" and not filename.lower().endswith(".pdf"):
-            # Keeps ``Attachment.kind`` right once a too-large PDF's bytes are dropped.
-            filename = sanitise_filename(filename + ".pdf", fallback=fallback)
+        filename = _kept_name(name, kind, f"attachment-{len(self.attachments) + 1}")
         if len(data) > self._max_bytes:
             self.attachments.append(Attachment(filename, content_type, b"", too_large=True))
         else:
-            self.attachments.extend(unpack(Attachment(filename, content_type, data)))
+            self.attachments.extend(unpack(Attachment(filename, content_type, data), max_bytes=self._max_bytes))
 
 
-def unpack(attachment: Attachment) -> tuple[Attachment, ...]:
-    """The attachments a container file holds, for containers this module can open; else the file itself.
+def _kept_name(name: str | None, kind: AttachmentKind, stem: str) -> str:
+    fallback = f"{stem}{_EXTENSION_BY_KIND[kind]}"
+    filename = sanitise_filename(name, fallback=fallback)
+    if kind == "pdf" and not filename.lower().endswith(".pdf"):
+        # Keeps ``Attachment.kind`` right once a too-large PDF's bytes are dropped.
+        filename = sanitise_filename(filename + ".pdf", fallback=fallback)
+    return filename
 
-    The slot for Outlook ``.msg`` (extract-msg) and TNEF ``winmail.dat`` (tnefparse): a later change opens
-    ``kind == "msg"`` and ``kind == "tnef"`` here and returns the files inside (their PDFs, .docx …), so
-    every caller of ``read_mail`` sees them with no further change. Until then both come back as they are.
+
+def unpack(
+    attachment: Attachment, *, max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES, depth: int = 0
+) -> tuple[Attachment, ...]:
+    """The files worth reading in ``attachment``: for an Outlook ``.msg`` or a TNEF ``winmail.dat``, the PDFs,
+    Word files and containers it holds (containers opened in turn, ``MAX_CONTAINER_DEPTH`` deep); for any
+    other file, the file itself.
+
+    A container that opens with nothing worth reading inside (pictures, a text body) gives ``()``. One that
+    cannot be opened, or lies too deep, comes back as it is, its ``kind`` still ``msg`` or ``tnef``: the
+    caller reports it as a file that could not be read. An inner file over ``max_bytes`` comes back
+    ``too_large`` with no data.
     """
-    return (attachment,)
+    kind = attachment.kind
+    if kind not in ("msg", "tnef") or attachment.too_large or depth >= MAX_CONTAINER_DEPTH:
+        return (attachment,)
+    try:
+        inner = msg_files(attachment.data) if kind == "msg" else tnef_files(attachment.data)
+    except ContainerError:
+        return (attachment,)
+    stem = attachment.filename.rpartition(".")[0] or attachment.filename
+    found: list[Attachment] = []
+    for number, (name, data) in enumerate(inner, start=1):
+        inner_kind = _sniff_kind(data, name, "")
+        if inner_kind is None:
+            continue
+        filename = _kept_name(name, inner_kind, f"{stem}-{number}")
+        if len(data) > max_bytes:
+            found.append(Attachment(filename, _CONTAINED_TYPE, b"", too_large=True))
+        else:
+            found.extend(unpack(Attachment(filename, _CONTAINED_TYPE, data), max_bytes=max_bytes, depth=depth + 1))
+    return tuple(found)
 
 
 def sanitise_filename(name: str | None, *, fallback: str) -> str:
@@ -377,11 +415,15 @@ def sanitise_filename(name: str | None, *, fallback: str) -> str:
 
 
 def _sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind | None:
-    if data[:1024].find(_PDF_MAGIC) >= 0:
-        return "pdf"
+    # Containers first: a small one holding a PDF has "%PDF-" within its first kilobyte too.
     if data.startswith(_TNEF_MAGIC):
         return "tnef"
-    return _declared_kind(filename, content_type)
+    declared = _declared_kind(filename, content_type)
+    if declared == "msg" and data.startswith(_OLE_MAGIC):
+        return "msg"
+    if data[:1024].find(_PDF_MAGIC) >= 0:
+        return "pdf"
+    return declared
 
 
 def _declared_kind(filename: str, content_type: str) -> AttachmentKind | None:

@@ -1,9 +1,10 @@
 """Reading one of the four forms from a PDF.
 
-:func:`parse_pdf` never raises: a file that cannot be read comes back as :class:`Unreadable` saying why
-(encrypted, corrupt, scanned, unrecognised). Only page 1's text is read — it is all the title needs — and
-not even that when filled fields already say which form it is, so a fillable form costs well under half of
-pdfplumber extracting its text, and a long PDF little more than a short one.
+:func:`parse_pdf` never raises (but for MemoryError, which the isolating worker reports): a file that cannot
+be read comes back as :class:`Unreadable` saying why (encrypted, corrupt, scanned, unrecognised). For a
+fillable form only page 1's text is read — it is all the title needs — and not even that when filled fields
+already say which form it is, so a fillable form costs well under half of pdfplumber extracting its text. A
+flat form's labels and values are read from the text of every page (parsers/text.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 from config.forms import FormDefinition, FormDefinitions, FormKind
 from parsers.acroform import AcroField, map_fields, read_acroform
 from parsers.recognise import by_field_names, by_filename, recognise
+from parsers.text import pdf_lines, read_lines
 from parsers.types import Document, Form, Unreadable
 from parsers.values import type_fields
 
@@ -39,6 +41,9 @@ _TEXT_PAGES: Final = 3
 
 _MAX_PAGES: Final = 10_000
 """Pages counted at most; a hostile page tree can claim (or loop to) any number."""
+
+_MAX_TEXT_PAGES: Final = 40
+"""Pages a flat form is read from at most: the forms run to a few pages; a longer file is mostly something else."""
 
 _DECISIVE_FIELD_NAMES: Final = 3
 """Filled fillable forms with at least this many field names unique to one form are that form, title unread."""
@@ -52,13 +57,15 @@ def parse_pdf(data: bytes, filename: str, definitions: FormDefinitions, *, today
     """The form in PDF ``data``, or why there is none.
 
     A fillable form gives a :class:`Form` with ``source="acroform"``. A recognised form with nothing in its
-    fillable fields gives a Form with ``source="text"`` and, until flat PDFs are read, no fields. A PDF that
+    fillable fields gives a Form with ``source="text"`` holding the values printed beside its labels. A PDF that
     needs a password is "encrypted" (an owner password alone does not stop reading); one pdfminer cannot
     parse, or with no pages, is "corrupt"; pages with images but no text and no field values are "scanned";
     anything else that is none of the four forms is "unrecognised". ``today`` only resolves two-digit years.
     """
     try:
         return _parse(data, filename, definitions, today)
+    except MemoryError:
+        raise  # the isolating worker reports it as "too_large"; it is not the file's structure
     except Exception:  # noqa: BLE001 - hostile bytes can make pdfminer raise anything; none of it may escape
         return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
 
@@ -96,7 +103,7 @@ def _read(pdf: PDF, filename: str, definitions: FormDefinitions, today: dt.date)
     if kind is None:
         return Unreadable(filename, "unrecognised")
     form = _from_fields(fields, definitions[kind], filename, page_count, today) if filled else None
-    return form or _from_text(pdf.pages, definitions[kind], filename, page_count, today)
+    return form or _from_text(pdf.doc, definitions[kind], filename, page_count, today)
 
 
 def _from_fields(
@@ -124,17 +131,20 @@ def _from_fields(
     )
 
 
-def _from_text(
-    pages: Sequence[Page], definition: FormDefinition, filename: str, page_count: int, today: dt.date
-) -> Form:
-    """A flat (printed or exported) form: the place for parsers/text.py to read labels and values.
-
-    Until then the form is known by kind with no values, so the rules report every required field missing
-    rather than the form going unnoticed. ``pages`` are the leading pages only (the document is opened with
-    pdfplumber's ``pages`` filter); a text reader that needs every page must widen that filter.
-    """
-    del pages, today  # reserved for the text reader
-    return Form(kind=definition.kind, filename=filename, fields={}, source="text", pages=page_count)
+def _from_text(doc: PDFDocument, definition: FormDefinition, filename: str, page_count: int, today: dt.date) -> Form:
+    """A flat (printed or exported) form: its labels and values read from the text of up to
+    ``_MAX_TEXT_PAGES`` pages (every page, not only the leading ones the document was opened with)."""
+    pages = itertools.islice(PDFPage.create_pages(doc), _MAX_TEXT_PAGES)
+    reading = read_lines(pdf_lines(pages), definition, today)
+    return Form(
+        kind=definition.kind,
+        filename=filename,
+        fields=reading.fields,
+        invalid=reading.invalid,
+        found=reading.found,
+        source="text",
+        pages=page_count,
+    )
 
 
 def page_text(page: PDFPage) -> str:

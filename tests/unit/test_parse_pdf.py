@@ -388,11 +388,11 @@ def test_without_title_or_telling_field_names_the_file_name_decides(definitions:
     assert form.kind == "miat"
 
 
-def test_a_flat_form_is_recognised_by_its_title_with_no_values_yet(definitions: FormDefinitions) -> None:
+def test_a_flat_form_is_recognised_by_its_title_and_read_from_its_text(definitions: FormDefinitions) -> None:
     form = parse_form(raw_pdf().render(["Registration for NMSS MAR chart\nSurname: Smith"], None), definitions)
     assert form.kind == "mar"
     assert form.source == "text"
-    assert form.fields == {}
+    assert form.fields == {"patient.surname": "Smith"}
 
 
 def test_a_pdf_that_is_none_of_the_four_forms_is_unrecognised(definitions: FormDefinitions) -> None:

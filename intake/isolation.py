@@ -1,0 +1,306 @@
+"""Parsing in worker processes: a hostile file can use up a worker's time or memory, never the service's.
+
+:class:`ParsePool` runs :func:`parsers.parse_document` in a few long-lived child processes. Each child caps
+its own address space (``RLIMIT_AS``) at start; the parent gives each document a time limit. A document that
+runs past the limit, or kills its worker (out of memory, a crash in a C library), comes back as
+``Unreadable(filename, "timeout")`` or ``Unreadable(filename, "too_large")`` and the worker is replaced; the
+next document goes on as usual. Workers are reused, so a document costs a round trip through a pipe, not a
+process start.
+
+Workers start from a fork server that has imported the parsers already (pdfplumber and pdfminer take a large
+part of a cold start), not by forking the service itself, whose threads and database connections a fork would
+copy in an unknown state.
+
+``default_pool(limits)`` is the pool the pipeline and ``check`` share: created on first use, replaced when the
+limits change, shut down at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime as dt
+import logging
+import multiprocessing
+import resource
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from types import TracebackType
+from typing import Any, Final
+
+from config.forms import FormDefinitions
+from config.settings import LimitSettings
+from parsers import parse_document
+from parsers.types import Document, Form, Unreadable
+
+_STOP_GRACE_SECONDS: Final = 2.0
+"""How long a worker asked to stop may take before it is killed."""
+
+_HEAVY_SHARE: Final = 0.5
+"""A document whose parse took the worker's resident memory past this share of the cap is a heavy one."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    data: bytes
+    filename: str
+    today: dt.date
+    definitions_key: int
+    definitions: FormDefinitions | None  # None: the worker has these definitions already
+
+
+# -- the worker process -------------------------------------------------------------------------------------
+
+
+def _worker_main(conn: Connection, memory_bytes: int) -> None:
+    """A worker's life: cap memory, then parse one document per message until told to stop."""
+    # Third-party parsers log warnings that can quote file contents; a worker prints nothing.
+    logging.disable(logging.CRITICAL)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    cached: tuple[int, FormDefinitions] | None = None
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if not isinstance(job, _Job):
+            return
+        if job.definitions is not None:
+            cached = (job.definitions_key, job.definitions)
+        if cached is None or cached[0] != job.definitions_key:
+            return  # the parent's bookkeeping is wrong: exiting makes it start a fresh worker
+        _reset_peak_memory()
+        try:
+            document = parse_document(job.data, job.filename, cached[1], today=job.today)
+        except MemoryError:
+            conn.send((Unreadable(job.filename, "too_large"), True))
+            return
+        peak = _peak_memory()
+        heavy = peak is not None and peak >= cap * _HEAVY_SHARE
+        if heavy and isinstance(document, Unreadable) and document.problem == "corrupt":
+            # The parsers turn a MemoryError into "corrupt" like any other failure; a parse that filled
+            # the worker's memory and then failed most likely ran out of it.
+            document = Unreadable(job.filename, "too_large", document.kind)
+        conn.send((document, heavy))
+        if heavy:
+            return  # retire, handing the memory back; the pool starts a fresh worker when needed
+
+
+def _reset_peak_memory() -> None:
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as clear_refs:  # noqa: PTH123
+        clear_refs.write("5")  # resets the peak resident set size (Linux 4.0+)
+
+
+def _peak_memory() -> int | None:
+    """Peak resident memory in bytes since the last reset, or None where /proc does not say."""
+    try:
+        with open("/proc/self/status") as status:  # noqa: PTH123 - a procfs file
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+# -- the parent's side --------------------------------------------------------------------------------------
+
+
+class _Worker:
+    def __init__(self, context: BaseContext, memory_bytes: int) -> None:
+        parent_end, child_end = context.Pipe()
+        process: BaseProcess = context.Process(  # type: ignore[attr-defined]
+            target=_worker_main, args=(child_end, memory_bytes), name="nmss-parse", daemon=True
+        )
+        process.start()
+        child_end.close()
+        self.conn = parent_end
+        self.process = process
+        self.definitions_key: int | None = None
+
+    def send(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> None:
+        key = id(definitions)
+        self.conn.send(_Job(data, filename, today, key, None if key == self.definitions_key else definitions))
+        self.definitions_key = key
+
+    def stop(self, *, kill: bool = False) -> None:
+        if not kill and self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(_STOP_GRACE_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(_STOP_GRACE_SECONDS)
+        self.conn.close()
+        # ValueError: still running after SIGKILL and the grace period; the OS reaps it with us.
+        with contextlib.suppress(ValueError):
+            self.process.close()
+
+
+class WorkerUnavailable(RuntimeError):
+    """Raised when a fresh worker process dies before it can take a document: the service, not the file, is
+    at fault, so the message is not judged on it."""
+
+
+@dataclass
+class _Running:
+    worker: _Worker
+    index: int
+    filename: str
+    deadline: float
+
+
+class ParsePool:
+    """Worker processes that parse documents under a time limit and a memory cap.
+
+    Start-up is lazy: the first document starts the first worker. ``close()`` (or leaving a ``with`` block)
+    stops them. One thread at a time uses the pool; others wait their turn.
+    """
+
+    def __init__(self, *, timeout_seconds: float = 30.0, memory_mb: int = 512, workers: int = 1) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.memory_bytes = memory_mb * 1024 * 1024
+        self.size = max(1, workers)
+        self._context = _context()
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_limits(cls, limits: LimitSettings) -> ParsePool:
+        """A pool with the time limit, memory cap and number of workers in ``limits``."""
+        return cls(
+            timeout_seconds=limits.parse_timeout_seconds, memory_mb=limits.parse_memory_mb, workers=limits.parse_workers
+        )
+
+    def parse(self, data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date) -> Document:
+        """What ``parse_document`` says about one file, or why a worker could not finish it."""
+        return self.parse_all([(data, filename)], definitions, today=today)[0]
+
+    def parse_all(
+        self, files: Sequence[tuple[bytes, str]], definitions: FormDefinitions, *, today: dt.date
+    ) -> list[Document]:
+        """Each ``(data, filename)`` parsed, in order; up to ``size`` at once, each within the time limit."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the parse pool is closed")
+            results: list[Document | None] = [None] * len(files)
+            waiting = deque(enumerate(files))
+            running: dict[int, _Running] = {}  # keyed by the worker's process sentinel
+            while waiting or running:
+                while waiting and len(running) < self.size:
+                    index, (data, filename) = waiting.popleft()
+                    worker = self._start(data, filename, definitions, today)
+                    deadline = time.monotonic() + self.timeout_seconds
+                    running[worker.process.sentinel] = _Running(worker, index, filename, deadline)
+                self._collect(running, results)
+            return [r if r is not None else Unreadable("", "corrupt") for r in results]
+
+    def _start(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> _Worker:
+        worker = self._idle.pop() if self._idle else _Worker(self._context, self.memory_bytes)
+        try:
+            worker.send(data, filename, definitions, today)
+        except (OSError, ValueError):
+            # It died while idle (killed from outside, say): a fresh one takes the document.
+            worker.stop(kill=True)
+            worker = _Worker(self._context, self.memory_bytes)
+            try:
+                worker.send(data, filename, definitions, today)
+            except (OSError, ValueError) as exc:
+                worker.stop(kill=True)
+                raise WorkerUnavailable("a parse worker died as it started") from exc
+        return worker
+
+    def _collect(self, running: dict[int, _Running], results: list[Document | None]) -> None:
+        """Wait for the first result or deadline, and record what finished."""
+        nearest = min(r.deadline for r in running.values())
+        handles: list[Any] = [r.worker.conn for r in running.values()] + list(running)
+        ready = set(wait(handles, timeout=max(0.0, nearest - time.monotonic())))
+        now = time.monotonic()
+        for sentinel, item in list(running.items()):
+            worker = item.worker
+            if worker.conn in ready or sentinel in ready:
+                del running[sentinel]
+                results[item.index] = self._receive(item)
+            elif now >= item.deadline:
+                del running[sentinel]
+                worker.stop(kill=True)
+                results[item.index] = Unreadable(item.filename, "timeout")
+
+    def _receive(self, item: _Running) -> Document:
+        worker = item.worker
+        try:
+            document, retiring = worker.conn.recv() if worker.conn.poll() else (None, True)
+        except (EOFError, OSError):
+            document, retiring = None, True
+        if not isinstance(document, Form | Unreadable):
+            # The worker died with the document: the memory cap (RLIMIT_AS) is the usual reason.
+            document, retiring = Unreadable(item.filename, "too_large"), True
+        if retiring:
+            worker.stop()
+        else:
+            self._idle.append(worker)
+        return document
+
+    def close(self) -> None:
+        """Stop every worker. Safe to call twice; the pool cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            while self._idle:
+                self._idle.pop().stop()
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _context() -> BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        # The server imports these once; every worker forked from it has them already.
+        context.set_forkserver_preload(["intake.isolation", "parsers.pdf", "pdfplumber"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+# -- the shared pool ----------------------------------------------------------------------------------------
+
+_default: ParsePool | None = None
+_default_key: tuple[float, int, int] | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool(limits: LimitSettings) -> ParsePool:
+    """The process-wide pool for these limits: created on first use, replaced when the limits change."""
+    global _default, _default_key
+    key = (limits.parse_timeout_seconds, limits.parse_memory_mb, limits.parse_workers)
+    with _default_lock:
+        if _default is None or _default_key != key:
+            if _default is not None:
+                _default.close()
+            _default, _default_key = ParsePool.from_limits(limits), key
+        return _default
+
+
+def shutdown_default_pool() -> None:
+    """Stop the shared pool's workers (at exit, or when a test wants a fresh one)."""
+    global _default, _default_key
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default, _default_key = None, None
+
+
+atexit.register(shutdown_default_pool)

@@ -1,0 +1,89 @@
+"""A referral with a form the service cannot read goes to the team, and the sender hears it will be checked by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import io
+import json
+from email import policy
+
+import pypdf
+from sqlmodel import Session, select
+
+from intake.store import AuditEvent, make_engine
+from parsers.mail import read_mail
+from samples.emails import referral_email
+from samples.scenarios import Scenario
+
+from .conftest import LONDON, Service, today
+
+
+def password_protected(data: bytes) -> bytes:
+    writer = pypdf.PdfWriter(clone_from=io.BytesIO(data))
+    writer.encrypt(user_password="practice-password", owner_password="practice-owner")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def referral_with_form2_locked(scenarios: list[Scenario]) -> bytes:
+    scenario = next(s for s in scenarios if s.expected_outcome == "accepted")
+    files = [
+        (a.filename, password_protected(a.data) if "2" in a.filename else a.data)
+        for a in read_mail(scenario.raw).attachments
+    ]
+    assert any("2" in name for name, _ in files)
+    return referral_email(
+        attachments=files,
+        sender="pharmacy.locked@nhs.net",
+        subject="NMSS referral",
+        date=dt.datetime.combine(today(), dt.time(10), tzinfo=LONDON),
+        message_id="<locked-form@nhs.net>",
+    )
+
+
+def test_a_password_protected_form_goes_to_the_team_and_the_sender_is_told_it_will_be_checked_by_hand(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    (service.mailbox / "new").mkdir(parents=True)
+    (service.mailbox / "new" / "locked.eml").write_bytes(referral_with_form2_locked(scenarios))
+
+    result = service.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("NMSS-"))
+    reference, outcome = line.split()[:2]
+    assert outcome == "review"
+    assert service.folder_counts() == {"Review": 1}
+
+    queue = json.loads(service.invoke("referrals", "list", "--json", "--status", "review").stdout)
+    assert [item["reference"] for item in queue] == [reference]
+    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    with Session(engine) as session:
+        team_items = session.exec(select(AuditEvent).where(AuditEvent.team_item)).all()
+    engine.dispose()
+    assert [event.event for event in team_items] == ["decided"]
+
+    [path] = service.outbox.glob("*.eml")
+    reply = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    text = reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert reply["To"].addresses[0].addr_spec == "pharmacy.locked@nhs.net"
+    assert reference in text
+    assert "could not be read" in text
+    assert "check it by hand" in text
+    assert "Form 2" not in text, "the reply names no attachment"
+
+
+def test_check_says_review_for_the_same_message_without_touching_anything(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    path = service.root / "locked.eml"
+    path.write_bytes(referral_with_form2_locked(scenarios))
+
+    result = service.invoke("check", str(path), "--json", "--today", today().isoformat())
+
+    assert result.exit_code == 0, result.output
+    [checked] = json.loads(result.stdout)
+    assert (checked["outcome"], checked["reply"]) == ("review", True)
+    assert not service.outbox.exists()

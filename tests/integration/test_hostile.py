@@ -1,0 +1,249 @@
+"""Hostile and broken files through the real pipeline: each gets a clear outcome and the next message is taken.
+
+Every file is built here, at test time. Parsing runs in worker processes with a 3 s time limit (1 s where
+only time is tested) and a 256 MB memory cap, not the defaults' 30 s and 512 MB.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pypdf
+import pytest
+from sqlmodel import Session, select
+
+from config.forms import load_form_definitions
+from config.settings import LimitSettings, ServiceSettings
+from intake.isolation import ParsePool, shutdown_default_pool
+from intake.mailboxes.maildir import MaildirMailbox
+from intake.migrate import upgrade
+from intake.pipeline import Services, send_outbox, take_new_mail
+from intake.store import FormRecord, MessageRecord, OutboxRecord, make_engine
+from notifier.senders.outbox import FileOutbox
+from parsers.mail import read_mail
+from samples.emails import referral_email
+from samples.scenarios import accepted
+from tests.unit.test_containers import winmail
+
+LONDON = ZoneInfo("Europe/London")
+TODAY = dt.datetime.now(LONDON).date()
+MiB = 1024 * 1024
+LIMITS = LimitSettings(
+    max_message_bytes=80 * MiB,  # lets the 50 MB attachment reach the attachment limit
+    # Long enough that only the slow file runs out of time on a busy machine.
+    parse_timeout_seconds=3,
+    parse_memory_mb=256,
+)
+
+
+# -- building PDFs by hand ----------------------------------------------------------------------------------
+
+
+def pdf(*objects: bytes) -> bytes:
+    """A PDF with a correct cross-reference table; object 1 is the catalog."""
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%b\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def one_page(content: bytes) -> bytes:
+    """One page whose content stream (Flate-compressed) is ``content``."""
+    return pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%b\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    )
+
+
+def letter() -> bytes:
+    return one_page(zlib.compress(b"BT /F1 12 Tf 72 720 Td (Dear colleague, please see the referral.) Tj ET"))
+
+
+def encrypted(data: bytes, *, user_password: str) -> bytes:
+    writer = pypdf.PdfWriter(clone_from=io.BytesIO(data))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def page_bomb(pages: int) -> bytes:
+    kids = b" ".join(b"%d 0 R" % (number + 3) for number in range(pages))
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"
+    return pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%b] /Count %d >>" % (kids, pages),
+        *[page] * pages,
+    )
+
+
+def deeply_nested(depth: int) -> bytes:
+    return pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots 4 0 R >>",
+        b"[" * depth + b"]" * depth,
+    )
+
+
+def memory_bomb(megabytes: int) -> bytes:
+    """A 1 MB file whose page content inflates to ``megabytes`` of spaces."""
+    packer = zlib.compressobj(1)
+    chunk = b" " * MiB
+    content = packer.compress(b"BT /F1 12 Tf 72 720 Td (Hi) Tj ET\n")
+    content += b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
+    return one_page(content)
+
+
+def slow() -> bytes:
+    """A few kilobytes that take pdfminer some ten seconds: half a million text operators on page 1."""
+    return one_page(zlib.compress(b"BT /F1 1 Tf " + b"(a) Tj 0 1 Td " * 500_000 + b"ET"))
+
+
+def good_referral(seed: int) -> list[tuple[str, bytes]]:
+    return [(a.filename, a.data) for a in read_mail(accepted(TODAY, seed=seed).raw).attachments]
+
+
+# -- the run ------------------------------------------------------------------------------------------------
+
+Files = Callable[[], list[tuple[str, bytes]]]
+
+CASES: dict[str, tuple[Files, str, str | None]] = {
+    "truncated": (lambda: [("Form 2.pdf", letter()[:300])], "review", "corrupt"),
+    "user-password": (lambda: [("Form 2.pdf", encrypted(letter(), user_password="secret"))], "review", "encrypted"),
+    "owner-password-only": (
+        lambda: [(name, encrypted(data, user_password="")) for name, data in good_referral(seed=3)],
+        "accepted",
+        None,
+    ),
+    "page-bomb": (lambda: [("referral.pdf", page_bomb(5000))], "not_a_submission", "unrecognised"),
+    "deeply-nested": (lambda: [("referral.pdf", deeply_nested(100_000))], "not_a_submission", "unrecognised"),
+    "zero-bytes": (lambda: [("Form 2.pdf", b"")], "review", "corrupt"),
+    "not-a-pdf": (lambda: [("Form 2.pdf", b"\x89PNG\r\n\x1a\n" + bytes(2000))], "not_a_submission", "unrecognised"),
+    "memory-bomb": (lambda: [("Form 2.pdf", memory_bomb(300))], "review", "too_large"),
+    "slow": (lambda: [("Form 2.pdf", slow())], "review", "timeout"),
+    "fifty-megabytes": (list, "review", "too_large"),  # built by hand below: the stdlib takes seconds
+    "broken-winmail": (lambda: [("winmail.dat", winmail(("Form 2.pdf", letter()))[:-20])], "review", "corrupt"),
+    "the-next-referral": (lambda: good_referral(seed=4), "accepted", None),
+}
+"""Message name -> (its attachments, the expected outcome, the problem recorded for the hostile file)."""
+
+
+def fifty_megabyte_email(sender: str, message_id: str) -> bytes:
+    body = base64.encodebytes(b"%PDF-1.7\n" + bytes(50 * MiB))
+    return (
+        (
+            f"From: {sender}\r\nTo: agem.norfolkmedicineservices@nhs.net\r\nSubject: Referral\r\n"
+            f"Date: Mon, 05 Jan 2026 10:00:00 +0000\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAttached.\r\n'
+            '--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="Form 2.pdf"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + body
+        + b"--b--\r\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, dict[str, MessageRecord]]]:
+    root = tmp_path_factory.mktemp("hostile")
+    engine = make_engine(f"sqlite:///{root}/nmss.db")
+    upgrade(engine)
+    services = Services(
+        engine=engine,
+        sender=FileOutbox(root / "outbox"),
+        definitions=load_form_definitions(),
+        service=ServiceSettings(),
+        limits=LIMITS,
+        timezone=LONDON,
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+    (root / "mailbox" / "new").mkdir(parents=True)
+    sent_at = dt.datetime.combine(TODAY, dt.time(10), tzinfo=LONDON)
+    for number, (name, (files, _, _)) in enumerate(CASES.items()):
+        sender, message_id = f"{name}@nhs.net", f"<{name}@nhs.net>"  # one sender each: replies are rate-limited
+        if name == "fifty-megabytes":
+            raw = fifty_megabyte_email(sender, message_id)
+        else:
+            raw = referral_email(
+                attachments=files(), sender=sender, subject="Referral", date=sent_at, message_id=message_id
+            )
+        Path(root / "mailbox" / "new" / f"{number:03d}.{name}").write_bytes(raw)
+
+    take_new_mail(MaildirMailbox(root / "mailbox"), services)
+    send_outbox(services)
+
+    with Session(engine) as session:
+        rows = {row.message_id or "": row for row in session.exec(select(MessageRecord)).all()}
+    yield services, {message_id.partition("@")[0]: row for message_id, row in rows.items()}
+    shutdown_default_pool()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_hostile_file_gets_a_clear_outcome_and_the_pipeline_carries_on(
+    run: tuple[Services, dict[str, MessageRecord]], name: str
+) -> None:
+    services, rows = run
+    _, outcome, problem = CASES[name]
+
+    row = rows[name]
+    assert (row.state, row.outcome) == ("filed", outcome)
+    with Session(services.engine) as session:
+        problems = [f.problem for f in session.exec(select(FormRecord).where(FormRecord.message_id == row.id))]
+    if problem is not None:
+        assert problem in problems
+    else:
+        assert set(problems) == {None}
+
+
+@pytest.mark.parametrize("name", [n for n, (_, outcome, _) in CASES.items() if outcome == "review"])
+def test_the_sender_of_an_unreadable_file_is_told_it_will_be_checked_by_hand(
+    run: tuple[Services, dict[str, MessageRecord]], name: str
+) -> None:
+    services, rows = run
+
+    with Session(services.engine) as session:
+        replies = session.exec(select(OutboxRecord).where(OutboxRecord.message_id == rows[name].id)).all()
+
+    assert [(r.kind, r.state) for r in replies] == [("reply_unreadable", "sent")]
+
+
+def test_a_worker_that_ran_out_of_time_is_replaced_and_the_next_file_is_read_at_once() -> None:
+    definitions = load_form_definitions()
+    with ParsePool(timeout_seconds=1, memory_mb=256) as pool:
+        first = pool.parse(slow(), "slow.pdf", definitions, today=TODAY)
+        second = pool.parse(letter(), "letter.pdf", definitions, today=TODAY)
+
+    assert (first.readable, getattr(first, "problem", None)) == (False, "timeout")
+    assert getattr(second, "problem", None) == "unrecognised"
+
+
+def test_documents_of_one_message_are_parsed_side_by_side_by_several_workers_and_come_back_in_order() -> None:
+    definitions = load_form_definitions()
+    files = [("slow.pdf", slow()), ("zero.pdf", b""), ("letter.pdf", letter())]
+    with ParsePool(timeout_seconds=1, memory_mb=256, workers=3) as pool:
+        documents = pool.parse_all([(data, name) for name, data in files], definitions, today=TODAY)
+
+    assert [(d.filename, getattr(d, "problem", None)) for d in documents] == [
+        ("slow.pdf", "timeout"),
+        ("zero.pdf", "corrupt"),
+        ("letter.pdf", "unrecognised"),
+    ]
