@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import replace
 from typing import Literal
 
 from config.forms import FormDefinitions, FormKind
 from parsers.types import Form, Unreadable
 from rules.checks import form_problems
+from rules.crossform import crossform_reasons, miat_score_warnings
+from rules.eligibility import eligibility
 from rules.patients import same_patient
-from rules.types import Outcome, Problem, ReplyKind, Submission
+from rules.types import Context, Outcome, Problem, ReplyKind, Submission
+from rules.validate import is_secure_email
 
 REFERRAL_FORMS: tuple[FormKind, ...] = ("form2", "form1", "miat")
 UNREADABLE = frozenset({"scanned", "encrypted", "corrupt", "too_large", "timeout"})
 
 
-def decide(submission: Submission, definitions: FormDefinitions, today: dt.date) -> Outcome:
-    """What happens to ``submission``, received when its ``received_at`` says, judged as of ``today``."""
+def decide(
+    submission: Submission, definitions: FormDefinitions, today: dt.date, context: Context | None = None
+) -> Outcome:
+    """What happens to ``submission``, received when its ``received_at`` says, judged as of ``today``.
+
+    A complete referral is then checked across its forms and for eligibility, with ``context`` (the practice
+    list, the open referrals, the secure domains; default: no practice list, nothing open): any reason sends
+    it to review with the reasons, never back to the referrer.
+    """
     # A recognised form with nothing read from it (a flat PDF, for now, or a blank form) cannot be checked
     # automatically: listing every field as empty would tell the referrer something untrue.
     forms = [d for d in submission.documents if isinstance(d, Form) and d.fields]
@@ -33,6 +44,8 @@ def decide(submission: Submission, definitions: FormDefinitions, today: dt.date)
     ]
     kinds = tuple(dict.fromkeys(form.kind for form in forms))
     outcome = _decide(forms, unreadable, kinds, definitions, today, submission.automatic)
+    if outcome.kind == "accepted":
+        outcome = _judge_complete_referral(outcome, forms, submission.received_at.date(), context or Context())
     if outcome.reply is not None and submission.automatic is not None:
         # A machine sent this: answering it risks a mail loop, so the team answers by hand.
         return Outcome(
@@ -44,6 +57,27 @@ def decide(submission: Submission, definitions: FormDefinitions, today: dt.date)
             suppressed=submission.automatic,
         )
     return outcome
+
+
+def _judge_complete_referral(outcome: Outcome, forms: list[Form], received: dt.date, context: Context) -> Outcome:
+    found = eligibility(forms, received, context.eligibility)
+    by_kind = {form.kind: form.fields for form in forms}
+    warnings = [*miat_score_warnings(by_kind.get("miat", {})), *found.warnings]
+    email = by_kind.get("form2", {}).get("referrer.email")
+    if isinstance(email, str) and not is_secure_email(email, context.secure_domains):
+        warnings.append("referrer_email_not_secure")
+    reasons = list(crossform_reasons(forms, received))
+    number = by_kind.get("form2", {}).get("patient.nhs_number")
+    if isinstance(number, str) and number in context.open_referrals:
+        reasons.append("open_referral_exists")
+    reasons.extend(found.reasons)
+    return replace(
+        outcome,
+        kind="review" if reasons else "accepted",
+        reasons=tuple(reasons),
+        eligibility=found.reasons,
+        warnings=tuple(warnings),
+    )
 
 
 def _decide(

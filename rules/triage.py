@@ -1,55 +1,56 @@
-"""Triage: a priority for an accepted referral and the flags that gave it."""
+"""Triage: a priority for an accepted referral and the flags that gave it, by rules the team configures."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from parsers.types import Form, Value
+from config.triage import PRIORITIES, Priority, TriageRules
+from parsers.types import Form
+from rules.crossform import miat_scores
 
-Priority = Literal["urgent", "soon", "routine"]
+__all__ = ["Priority", "Triage", "triage"]
 
 
 @dataclass(frozen=True)
 class Triage:
-    """``priority`` and the ``flags`` (codes) that raised it; no flags means routine."""
+    """``priority`` and every ``flag`` raised (codes, in a fixed order); the flags explain the priority."""
 
     priority: Priority
     flags: tuple[str, ...]
 
 
-URGENT_FLAGS = frozenset({"recent_discharge"})
-SOON_FLAGS = frozenset({"high_risk_medicines", "lives_alone_without_carer", "miat_total_high"})
-MIAT_TOTAL_THRESHOLD = 4
-"""A published 13-item tool used a total of 4 or more as its cut-off for needing support (forms-spec.md)."""
-
-
-def _score_total(miat: Mapping[str, Value]) -> int:
-    return sum(
-        v
-        for k, v in miat.items()
-        if k.startswith(("cognitive.", "physical.")) and isinstance(v, int) and not isinstance(v, bool)
-    )
-
-
-def triage(forms: Sequence[Form]) -> Triage:
-    """Flags from Form 2 and the MIAT, and the highest priority any flag gives."""
+def triage(forms: Sequence[Form], rules: TriageRules) -> Triage:
+    """Flags from Form 2 and the MIAT, and the highest priority ``rules`` give any of them (else routine)."""
     by_kind = {form.kind: form.fields for form in forms}
     form2, miat = by_kind.get("form2", {}), by_kind.get("miat", {})
+    thresholds = rules.thresholds
     flags: list[str] = []
     if form2.get("risk.recent_discharge") is True:
         flags.append("recent_discharge")
     if form2.get("risk.high_risk_medicines"):
         flags.append("high_risk_medicines")
+    count = form2.get("risk.medicines_count")
+    if _at_least(count, thresholds.get("medicines_count")):
+        flags.append("many_medicines")
     lives_alone = miat.get("support.lives_alone") is True or form2.get("patient.lives_alone") is True
-    if lives_alone and miat.get("support.carer") in (None, "None"):
+    # Without a MIAT answer the carer support is unknown: only a stated "None" counts as no support.
+    if lives_alone and miat.get("support.carer") == "None":
         flags.append("lives_alone_without_carer")
-    if miat and _score_total(miat) >= MIAT_TOTAL_THRESHOLD:
-        flags.append("miat_total_high")
-    priority: Priority = "routine"
-    if URGENT_FLAGS.intersection(flags):
-        priority = "urgent"
-    elif SOON_FLAGS.intersection(flags):
-        priority = "soon"
-    return Triage(priority=priority, flags=tuple(flags))
+    if miat:
+        scores = miat_scores(miat)
+        for name, value in (("total", scores.total), ("cognitive", scores.cognitive), ("physical", scores.physical)):
+            if _at_least(value, thresholds.get(f"miat_{name}")):
+                flags.append(f"miat_{name}_high")
+        if miat.get("storage.concerns"):
+            flags.append("storage_concerns")
+        outcome = miat.get("outcome")
+        if isinstance(outcome, str) and outcome in rules.assessor_outcomes:
+            flags.append(rules.assessor_outcomes[outcome])
+    given = {rules.priorities[flag] for flag in flags if flag in rules.priorities}
+    priority: Priority = next((level for level in PRIORITIES if level in given), "routine")
+    return Triage(priority=priority, flags=tuple(dict.fromkeys(flags)))
+
+
+def _at_least(value: object, threshold: int | None) -> bool:
+    return threshold is not None and isinstance(value, int) and not isinstance(value, bool) and value >= threshold

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from config.forms import FormKind
 from parsers.types import Document
+from rules.eligibility import EligibilityPolicy
 
 OutcomeKind = Literal[
     "accepted",
@@ -53,7 +54,9 @@ class Outcome:
     """The decision: its kind, the forms seen, the problems, which reply is due and the team's reasons.
 
     ``suppressed`` says why a reply that would be due is not sent (the mail was automatic): the team
-    replies by hand instead.
+    replies by hand instead. For a complete referral, ``eligibility`` holds the eligibility reasons (also in
+    ``reasons``, which send it to review) and ``warnings`` what the team should see without a review
+    (``miat_score_differs``, ``practice_check_skipped``, ``referrer_email_not_secure``).
     """
 
     kind: OutcomeKind
@@ -62,3 +65,18 @@ class Outcome:
     reply: ReplyKind | None = None
     reasons: tuple[str, ...] = ()
     suppressed: str | None = None
+    eligibility: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the rules need besides the submission, read by the shell and passed in as plain data.
+
+    ``open_referrals`` holds the NHS numbers of patients with a referral still open in the queue;
+    ``secure_domains`` the email domains patient data may be sent to (nhs.net and the configured list).
+    """
+
+    eligibility: EligibilityPolicy = field(default_factory=EligibilityPolicy)
+    open_referrals: frozenset[str] = frozenset()
+    secure_domains: frozenset[str] = frozenset({"nhs.net"})

@@ -11,7 +11,8 @@ from config import load_form_definitions
 from config.forms import FormKind
 from parsers.types import FieldError, Form, Unreadable, Value
 from rules.decide import decide
-from rules.types import Submission
+from rules.eligibility import EligibilityPolicy
+from rules.types import Context, Submission
 
 TODAY = dt.date(2026, 11, 27)
 RECEIVED = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
@@ -238,3 +239,139 @@ def test_without_nhs_numbers_the_same_patient_is_matched_by_surname_and_date_of_
     assert outcome_of(form("form2"), form1, form("miat")).kind == "accepted"
     older = form("form1", {"patient.nhs_number": None, "patient.dob": dt.date(1940, 1, 1)})
     assert outcome_of(form("form2"), older, form("miat")).reasons == ("different_patients",)
+
+
+# --- the whole submission table of forms-spec.md, one row per line of the table and per eligibility rule ---
+
+NORFOLK = EligibilityPolicy(practices=frozenset({"D99001", "D99002"}))
+IN_AREA = Context(eligibility=NORFOLK)
+
+
+def documents(*items: FormKind | Form | Unreadable) -> tuple[Form | Unreadable, ...]:
+    return tuple(form(item) if isinstance(item, str) else item for item in items)
+
+
+TABLE: list[tuple[str, tuple[Form | Unreadable, ...], str, str | None, tuple[str, ...]]] = [
+    ("Form 2 + Form 1 + MIAT complete", documents("form2", "form1", "miat"), "accepted", None, ()),
+    ("Form 2 + Form 1, no MIAT", documents("form2", "form1"), "incomplete", "incomplete", ()),
+    ("Form 2 + MIAT, no Form 1", documents("form2", "miat"), "incomplete", "incomplete", ()),
+    ("Form 2 alone", documents("form2"), "incomplete", "incomplete", ()),
+    (
+        "Form 2 with a required field empty",
+        documents(form("form2", {"signature.name": None}), "form1", "miat"),
+        "incomplete",
+        "incomplete",
+        (),
+    ),
+    ("Form 1 alone", documents("form1"), "misrouted", "misrouted", ()),
+    ("Form 1 with the MIAT, no Form 2", documents("form1", "miat"), "misrouted", "misrouted", ()),
+    ("MAR registration complete", documents("mar"), "mar_registration", None, ()),
+    (
+        "MAR registration with a field missing",
+        documents(form("mar", {"care_provider.name": None})),
+        "incomplete",
+        "incomplete",
+        (),
+    ),
+    (
+        "a scanned form",
+        documents("form2", Unreadable("f1.pdf", "scanned", kind="form1"), "miat"),
+        "review",
+        "unreadable",
+        ("unreadable_form",),
+    ),
+    ("no form at all", documents(Unreadable("invoice.pdf", "unrecognised")), "not_a_submission", None, ()),
+    (
+        "forms for two different patients",
+        documents("form2", form("form1", {"patient.nhs_number": "9990000026"}), "miat"),
+        "review",
+        None,
+        ("different_patients",),
+    ),
+    ("the same form twice", documents("form2", "form2", "form1", "miat"), "review", None, ("same_form_twice",)),
+    (
+        "a referral and a MAR registration together",
+        documents("form2", "form1", "miat", "mar"),
+        "review",
+        None,
+        ("referral_and_mar_together",),
+    ),
+    (
+        "eligibility: under 18 on the day received",
+        documents(*(form(k, {"patient.dob": dt.date(2009, 1, 1)}) for k in ("form2", "form1", "miat"))),
+        "review",
+        None,
+        ("under_minimum_age",),
+    ),
+    (
+        "eligibility: GP practice outside the list",
+        documents(form("form2", {"gp.ods_code": "Y99901"}), "form1", "miat"),
+        "review",
+        None,
+        ("practice_not_in_list",),
+    ),
+    (
+        "eligibility: Equality Act answers not Yes, No, Yes",
+        documents(form("form2", {"ea.assessable": True}), "form1", "miat"),
+        "review",
+        None,
+        ("equality_act_pattern",),
+    ),
+    (
+        "cross-form: the MIAT from another pharmacy",
+        documents("form2", "form1", form("miat", {"supplier.name": "Another Chemist"})),
+        "review",
+        None,
+        ("pharmacy_differs",),
+    ),
+    (
+        "cross-form: Form 2 signed before the MIAT assessment",
+        documents(form("form2", {"signature.date": dt.date(2026, 11, 11)}), "form1", "miat"),
+        "review",
+        None,
+        ("dates_out_of_order",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("row", "docs", "kind", "reply", "reasons"), TABLE, ids=[row[0] for row in TABLE])
+def test_every_row_of_the_submission_table_gets_its_outcome_reply_and_reasons(
+    row: str, docs: tuple[Form | Unreadable, ...], kind: str, reply: str | None, reasons: tuple[str, ...]
+) -> None:
+    outcome = decide(Submission(docs, RECEIVED), DEFINITIONS, TODAY, IN_AREA)
+    assert (outcome.kind, outcome.reply, outcome.reasons) == (kind, reply, reasons), row
+
+
+def test_an_eligibility_failure_sends_the_referral_to_review_never_back_to_the_referrer() -> None:
+    outcome = decide(
+        Submission(documents(form("form2", {"gp.ods_code": "Y99901"}), "form1", "miat"), RECEIVED),
+        DEFINITIONS,
+        TODAY,
+        IN_AREA,
+    )
+    assert (outcome.kind, outcome.reply, outcome.problems) == ("review", None, ())
+    assert outcome.eligibility == ("practice_not_in_list",)
+
+
+def test_without_a_practice_list_the_practice_check_is_skipped_with_a_warning() -> None:
+    outcome = outcome_of(form("form2", {"gp.ods_code": "Y99901"}), form("form1"), form("miat"))
+    assert outcome.kind == "accepted"
+    assert "practice_check_skipped" in outcome.warnings
+
+
+def test_a_patient_with_an_open_referral_is_flagged_for_the_team_not_bounced() -> None:
+    context = Context(eligibility=NORFOLK, open_referrals=frozenset({"9990000018"}))
+    outcome = decide(Submission(documents("form2", "form1", "miat"), RECEIVED), DEFINITIONS, TODAY, context)
+    assert (outcome.kind, outcome.reply, outcome.reasons) == ("review", None, ("open_referral_exists",))
+
+
+def test_a_printed_miat_total_that_disagrees_with_the_items_is_a_warning_only() -> None:
+    miat = form("miat", {"score.total": 20})
+    outcome = decide(Submission(documents("form2", "form1", miat), RECEIVED), DEFINITIONS, TODAY, IN_AREA)
+    assert (outcome.kind, outcome.warnings) == ("accepted", ("miat_score_differs",))
+
+
+def test_a_referrer_email_outside_the_secure_domains_is_a_warning() -> None:
+    form2 = form("form2", {"referrer.email": "pharmacy@example.com"})
+    outcome = decide(Submission(documents(form2, "form1", "miat"), RECEIVED), DEFINITIONS, TODAY, IN_AREA)
+    assert (outcome.kind, outcome.warnings) == ("accepted", ("referrer_email_not_secure",))

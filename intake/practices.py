@@ -1,0 +1,141 @@
+"""The service's list of GP practices, loaded from NHS England's ODS ``epraccur`` file, and what the rules read.
+
+epraccur is a headerless CSV of every GP practice in England, 27 columns; the service reads column 1
+(organisation code), 2 (name), 13 (status code: A active, C closed, D dormant, P proposed) and 15
+(commissioner: the sub-ICB location code, e.g. 26A for Norfolk & Waveney). An import replaces the whole list
+with the practices of the given commissioners, in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, inspect
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, col, select
+
+from intake.errors import IntakeError
+from intake.store import Practice, ReferralRecord
+
+EPRACCUR_COLUMNS = 27
+CODE, NAME, STATUS, COMMISSIONER = 0, 1, 12, 14
+STATUSES = frozenset({"A", "C", "D", "P"})
+_PRACTICE_CODE = re.compile(r"^[A-Z][0-9]{5}$")
+
+
+class PracticeFileError(IntakeError):
+    """Raised when a file is not in the epraccur format; the message names the line, never a value."""
+
+
+@dataclass(frozen=True)
+class PracticeRow:
+    """One practice as epraccur lists it (the columns the service keeps)."""
+
+    code: str
+    name: str
+    status: str
+    commissioner: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: practices kept per status code, and rows for other commissioners left out."""
+
+    kept: Counter[str]
+    other_commissioners: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.kept.values())
+
+
+def read_epraccur(text: str) -> Iterator[PracticeRow]:
+    """Each row of an epraccur file, checked: 27 columns, a practice code, a known status code."""
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) != EPRACCUR_COLUMNS:
+            raise PracticeFileError(f"line {number}: {len(row)} columns, epraccur has {EPRACCUR_COLUMNS}")
+        code = row[CODE].strip().upper()
+        status = row[STATUS].strip().upper()
+        if not _PRACTICE_CODE.match(code):
+            raise PracticeFileError(f"line {number}: column 1 is not a GP practice code (letter and 5 digits)")
+        if status not in STATUSES:
+            raise PracticeFileError(f"line {number}: column 13 is not a status code (A, C, D or P)")
+        yield PracticeRow(code=code, name=row[NAME].strip(), status=status, commissioner=row[COMMISSIONER].strip())
+
+
+def import_practices(engine: Engine, path: Path, commissioners: Iterable[str], now: dt.datetime) -> ImportReport:
+    """Replace the practice list with the practices in ``path`` (epraccur) whose commissioner is one given."""
+    wanted = {c.strip().upper() for c in commissioners if c.strip()}
+    if not wanted:
+        raise PracticeFileError("no commissioner code given")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        # NHS England has published the file in Windows-1252 as well as UTF-8.
+        text = path.read_text(encoding="cp1252")
+    kept: dict[str, PracticeRow] = {}
+    others = 0
+    for row in read_epraccur(text):
+        if row.commissioner.upper() in wanted:
+            kept[row.code] = row
+        else:
+            others += 1
+    if not kept:
+        raise PracticeFileError("no practice in the file has one of the commissioner codes given")
+    with Session(engine) as session:
+        session.exec(delete(Practice))
+        for row in kept.values():
+            session.add(
+                Practice(
+                    code=row.code,
+                    name=row.name,
+                    commissioner=row.commissioner.upper(),
+                    status=row.status,
+                    imported_at=now,
+                )
+            )
+        session.commit()
+    return ImportReport(kept=Counter(row.status for row in kept.values()), other_commissioners=others)
+
+
+def practice_codes(session: Session) -> frozenset[str] | None:
+    """The codes of active practices on the list, or None when no list has been imported (check skipped)."""
+    rows = session.exec(select(Practice.code, Practice.status)).all()
+    if not rows:
+        return None
+    return frozenset(code for code, status in rows if status == "A")
+
+
+def open_referrals(session: Session) -> frozenset[str]:
+    """NHS numbers of patients with a referral still open (new or under review) in the queue."""
+    numbers = session.exec(
+        select(ReferralRecord.nhs_number).where(
+            ReferralRecord.kind == "referral",
+            col(ReferralRecord.status).in_(("new", "review")),
+            col(ReferralRecord.nhs_number).is_not(None),
+        )
+    ).all()
+    return frozenset(n for n in numbers if n)
+
+
+def known_for_check(engine: Engine) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """The practice list and open referrals for ``check``, which must change nothing: a database that does
+    not exist yet (or predates the practice table) reads as no list and nothing open, and is not created."""
+    url = make_url(engine.url)
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(url.database or "").exists():
+        return None, frozenset()
+    tables = set(inspect(engine).get_table_names())
+    if not {"practice", "referral"} <= tables:
+        return None, frozenset()
+    with Session(engine) as session:
+        return practice_codes(session), open_referrals(session)
