@@ -1,0 +1,176 @@
+"""Exchange Web Services (exchangelib) as the intake mailbox: for on-premises Exchange.
+
+Exchange Online blocks EWS from 1 October 2026 and switches it off on 1 April 2027, so NHSmail uses IMAP with
+XOAUTH2 or Microsoft Graph instead; this adapter serves on-premises Exchange (NTLM or basic credentials) and,
+until then, Exchange Online through OAuth 2.0 client credentials with impersonation.
+
+Listing is one FindItem (ids and received times, oldest first); each message's MIME content is then fetched by
+its own GetItem so only one message is in memory at a time. Filing is a MoveItem into a folder under the
+mailbox root, made with CreateFolder when missing. exchangelib's own retries are off (``FailFast``): a busy or
+unreachable server becomes MailboxUnavailable and the next poll tries again; refused credentials become
+MailboxAuthError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from exchangelib import (
+    BASIC,
+    DELEGATE,
+    IMPERSONATION,
+    NTLM,
+    OAUTH2,
+    Account,
+    Build,
+    Configuration,
+    Credentials,
+    FailFast,
+    Folder,
+    Identity,
+    OAuth2Credentials,
+    Version,
+)
+from exchangelib.errors import (
+    ErrorAccessDenied,
+    ErrorFolderExists,
+    ErrorFolderNotFound,
+    ErrorImpersonateUserDenied,
+    ErrorItemNotFound,
+    ErrorNonExistentMailbox,
+    EWSError,
+    UnauthorizedError,
+)
+from exchangelib.services import CreateFolder
+from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+
+from config.settings import EwsSettings
+from intake.errors import MailboxAuthError, MailboxUnavailable
+from intake.mailbox import IncomingMail, MailRef
+
+ON_PREMISES = Build(15, 0)  # Exchange 2013: requests in its schema are understood by 2013, 2016 and 2019
+EXCHANGE_ONLINE = Build(15, 20)
+_AUTH_ERRORS = (UnauthorizedError, ErrorAccessDenied, ErrorImpersonateUserDenied, ErrorNonExistentMailbox, OAuth2Error)
+
+
+def account_for(settings: EwsSettings) -> Account:
+    """An exchangelib Account for the intake mailbox, with no autodiscover and no version probing."""
+    if settings.auth == "oauth2":
+        credentials: Any = OAuth2Credentials(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret.get_secret_value(),
+            tenant_id=settings.tenant_id,
+            identity=Identity(primary_smtp_address=settings.address),
+        )
+        auth_type, access, build = OAUTH2, IMPERSONATION, EXCHANGE_ONLINE
+    else:
+        credentials = Credentials(settings.username, settings.password.get_secret_value())
+        auth_type, access, build = (NTLM if settings.auth == "ntlm" else BASIC), DELEGATE, ON_PREMISES
+    config = Configuration(
+        credentials=credentials,
+        server=settings.server or None,
+        service_endpoint=settings.service_endpoint or None,
+        auth_type=auth_type,
+        version=Version(build=build),
+        retry_policy=FailFast(),
+        max_connections=1,
+    )
+    account = Account(primary_smtp_address=settings.address, config=config, autodiscover=False, access_type=access)
+    account.protocol.TIMEOUT = settings.timeout_seconds
+    return account
+
+
+class EwsMailbox:
+    """The folder ``settings.folder`` of an Exchange mailbox, read and filed through EWS.
+
+    ``token_expires_at`` is when the OAuth 2.0 access token expires (None for NTLM and basic credentials).
+    """
+
+    def __init__(
+        self, settings: EwsSettings, *, name: str, account: Callable[[EwsSettings], Account] = account_for
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self._make_account = account
+        self._account: Account | None = None
+        self._folders: dict[str, Any] = {}
+
+    @property
+    def token_expires_at(self) -> dt.datetime | None:
+        token = getattr(self._account.protocol.credentials, "access_token", None) if self._account else None
+        expires = token.get("expires_at") if isinstance(token, dict) else None
+        return dt.datetime.fromtimestamp(float(expires), dt.UTC) if expires else None
+
+    def fetch_new(self) -> Iterator[IncomingMail]:
+        """Every message in the intake folder, oldest first, as raw MIME."""
+        with self._translated():
+            account = self._connect()
+            folder = account.inbox if self.settings.folder.lower() == "inbox" else self._folder(self.settings.folder)
+            listed = list(folder.all().order_by("datetime_received").only("id", "changekey", "datetime_received"))
+        for summary in listed:
+            with self._translated():
+                [item] = list(account.fetch(ids=[(summary.id, summary.changekey)], only_fields=["mime_content"]))
+            if isinstance(item, ErrorItemNotFound):
+                continue  # moved or deleted by someone since the listing: not ours any more
+            if isinstance(item, Exception):
+                raise _translate(item)
+            received = summary.datetime_received or dt.datetime.now(dt.UTC)
+            yield IncomingMail(
+                ref=MailRef(self.name, self.settings.folder, 0, summary.id),
+                raw=bytes(item.mime_content or b""),
+                received_at=dt.datetime.fromtimestamp(received.timestamp(), dt.UTC),
+            )
+
+    def file(self, ref: MailRef, folder: str) -> None:
+        """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing)."""
+        with self._translated():
+            account = self._connect()
+            results = account.bulk_move(ids=[(ref.uid, None)], to_folder=self._folder(folder))
+        for result in results:
+            if isinstance(result, ErrorItemNotFound):
+                continue  # moved or deleted by a person already: filing is done, as far as we can
+            if isinstance(result, Exception):
+                raise _translate(result)
+
+    def _connect(self) -> Account:
+        if self._account is None:
+            self._account = self._make_account(self.settings)
+        return self._account
+
+    def _folder(self, name: str) -> Any:
+        if name not in self._folders:
+            root = self._connect().msg_folder_root
+            try:
+                self._folders[name] = root // name
+            except ErrorFolderNotFound:
+                self._folders[name] = self._create_folder(root, name)
+        return self._folders[name]
+
+    def _create_folder(self, root: Any, name: str) -> Any:
+        # CreateFolder itself, not Folder.save(): save() then caches the mailbox's whole folder tree, one deep
+        # FindFolder that a large shared mailbox pays for on every start.
+        folder = Folder(parent=root, name=name)
+        try:
+            created = CreateFolder(account=self._connect()).get(parent_folder=root, folders=[folder])
+        except ErrorFolderExists:  # made by another client between our look and our create
+            return root // name
+        folder._id = Folder.ID_ELEMENT_CLS(created.id, created.changekey)
+        return folder
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (EWSError, OAuth2Error, requests.RequestException) as exc:
+            raise _translate(exc) from exc
+
+
+def _translate(error: Exception) -> MailboxUnavailable:
+    """Our error for an exchangelib one, by class: exception text from a server never leaves this module."""
+    if isinstance(error, _AUTH_ERRORS):
+        return MailboxAuthError(f"Exchange refused access ({type(error).__name__})")
+    return MailboxUnavailable(f"Exchange is unavailable ({type(error).__name__})")

@@ -1,0 +1,196 @@
+"""Microsoft Graph as the intake mailbox (Exchange Online, NHSmail): msal for the token, httpx for the calls.
+
+New mail comes from a delta query over the intake folder (``/users/{user}/mailFolders/{folder}/messages/delta``):
+the first round lists every message in the folder, later rounds only what changed. The ``@odata.deltaLink``
+that ends a round is kept in the database and saved only once every message of the round has been handed
+over, so a crash mid-round asks for the same changes again and the ledger drops what it has already taken.
+
+Every request asks for immutable ids (``Prefer: IdType="ImmutableId"``): a message keeps its id when it is
+moved, so the ledger's key still finds it in its folder, and ``replay`` can move it on from ``Quarantine``.
+Throttling (429, 503 and 504 with ``Retry-After``), server errors and timeouts become MailboxUnavailable;
+401 and 403 become MailboxAuthError. No error text carries anything from a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import httpx
+import msal
+
+from config.settings import GraphSettings
+from intake.errors import MailboxAuthError, MailboxUnavailable
+from intake.mailbox import IncomingMail, MailRef
+
+SCOPE = "https://graph.microsoft.com/.default"
+PREFER = 'IdType="ImmutableId"'
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+AUTH = frozenset({401, 403})
+
+
+class DeltaStore(Protocol):
+    """**Protocol:** where the delta link lives between polls (``intake.health.MailboxStateStore``)."""
+
+    def delta_link(self) -> str | None: ...
+
+    def save_delta_link(self, link: str | None) -> None: ...
+
+
+Token = tuple[str, dt.datetime]
+"""An access token and when it expires."""
+
+
+class MsalToken:
+    """Client-credentials tokens from Microsoft Entra ID through msal, cached by msal until near expiry."""
+
+    def __init__(self, settings: GraphSettings, http_client: httpx.Client, clock: Callable[[], dt.datetime]) -> None:
+        self.settings = settings
+        self.http_client = http_client
+        self.clock = clock
+        self._app: Any = None
+
+    def __call__(self) -> Token:
+        """A valid access token; raises MailboxAuthError if Entra ID turns the app down."""
+        try:
+            if self._app is None:
+                self._app = msal.ConfidentialClientApplication(
+                    self.settings.client_id,
+                    client_credential=self.settings.client_secret.get_secret_value(),
+                    authority=f"{self.settings.authority_host.rstrip('/')}/{self.settings.tenant_id}",
+                    http_client=self.http_client,
+                    instance_discovery=False,
+                )
+            result = self._app.acquire_token_for_client(scopes=[SCOPE])
+        except httpx.HTTPError as exc:
+            raise MailboxUnavailable("cannot reach Microsoft Entra ID for a token") from exc
+        except ValueError as exc:  # msal's discovery failing on an unknown tenant or a bad answer
+            raise MailboxAuthError("Microsoft Entra ID did not accept the tenant") from exc
+        if "access_token" not in result:
+            # The error code (invalid_client, unauthorized_client…) is safe to show; the description is not kept.
+            raise MailboxAuthError(f"Microsoft Entra ID refused a token: {result.get('error', 'unknown error')}")
+        return str(result["access_token"]), self.clock() + dt.timedelta(seconds=int(result.get("expires_in", 0)))
+
+
+class GraphMailbox:
+    """The folder ``settings.folder`` of the mailbox ``settings.user``, read and filed through Microsoft Graph.
+
+    ``token_expires_at`` is when the access token last obtained expires (None before the first request).
+    """
+
+    def __init__(
+        self,
+        settings: GraphSettings,
+        *,
+        name: str,
+        state: DeltaStore,
+        client: httpx.Client | None = None,
+        token: Callable[[], Token] | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.state = state
+        self.client = client or httpx.Client(timeout=settings.timeout_seconds)
+        self.token = token or MsalToken(settings, self.client, clock)
+        self.token_expires_at: dt.datetime | None = None
+        self._folders: dict[str, str] = {}
+        self._base = f"{settings.graph_url.rstrip('/')}/users/{quote(settings.user, safe='@')}"
+
+    def fetch_new(self) -> Iterator[IncomingMail]:
+        """Every message added to the folder since the last complete round, oldest first, as raw MIME."""
+        items, delta_link = self._changes()
+        for item in sorted(items, key=lambda i: (i.get("receivedDateTime") or "", i["id"])):
+            response = self._request("GET", f"{self._base}/messages/{quote(item['id'], safe='')}/$value")
+            if response.status_code == 404:
+                continue  # moved or deleted by someone since the listing: not ours any more
+            received = _parse_time(item.get("receivedDateTime"))
+            yield IncomingMail(
+                ref=MailRef(self.name, self.settings.folder, 0, item["id"]), raw=response.content, received_at=received
+            )
+        self.state.save_delta_link(delta_link)
+
+    def file(self, ref: MailRef, folder: str) -> None:
+        """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing)."""
+        destination = self._folder_id(folder)
+        self._request(
+            "POST", f"{self._base}/messages/{quote(ref.uid, safe='')}/move", json={"destinationId": destination}
+        )
+        # A 404 means deleted or moved away by a person already: filing is then done, as far as we can.
+
+    def _changes(self) -> tuple[list[dict[str, Any]], str | None]:
+        start = (
+            f"{self._base}/mailFolders/{quote(self.settings.folder, safe='')}/messages/delta"
+            "?$select=id,receivedDateTime"
+        )
+        url = self.state.delta_link() or start
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            response = self._request("GET", url)
+            if response.status_code in (404, 410) and url != start:
+                # Exchange forgot the sync state (410 Gone, "resync required"): list the whole folder again;
+                # the ledger drops what was taken already.
+                url, found = start, {}
+                continue
+            if response.status_code == 404:
+                raise MailboxUnavailable(f"Microsoft Graph has no folder {self.settings.folder} in mailbox {self.name}")
+            page = response.json()
+            for item in page.get("value", []):
+                if "@removed" in item:
+                    found.pop(item["id"], None)
+                else:
+                    found[item["id"]] = item
+            next_link = page.get("@odata.nextLink")
+            if next_link:
+                url = next_link
+                continue
+            return list(found.values()), page.get("@odata.deltaLink")
+
+    def _folder_id(self, folder: str) -> str:
+        if folder in self._folders:
+            return self._folders[folder]
+        children = f"{self._base}/mailFolders/msgfolderroot/childFolders"
+        escaped = folder.replace("'", "''")
+        for attempt in range(2):
+            # Spaces as %20, not "+": OData reads a "+" in $filter as a plus sign.
+            query = urlencode({"$filter": f"displayName eq '{escaped}'", "$select": "id,displayName"}, quote_via=quote)
+            response = self._request("GET", f"{children}?{query}")
+            matches = response.json().get("value", [])
+            if matches:
+                self._folders[folder] = str(matches[0]["id"])
+                return self._folders[folder]
+            created = self._request("POST", children, json={"displayName": folder})
+            if created.status_code != 409 or attempt:
+                # 409 (ErrorFolderExists): another client made it between our look and our create; look again.
+                self._folders[folder] = str(created.json()["id"])
+                return self._folders[folder]
+        raise MailboxUnavailable(f"cannot create folder {folder} in mailbox {self.name}")  # pragma: no cover
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        access_token, expires_at = self.token()
+        self.token_expires_at = expires_at
+        headers = {"Authorization": f"Bearer {access_token}", "Prefer": PREFER}
+        try:
+            response = self.client.request(method, url, headers=headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise MailboxUnavailable(f"Microsoft Graph timed out for mailbox {self.name}") from exc
+        except httpx.TransportError as exc:
+            raise MailboxUnavailable(f"cannot reach Microsoft Graph for mailbox {self.name}") from exc
+        status = response.status_code
+        if status in AUTH:
+            raise MailboxAuthError(f"Microsoft Graph refused access to mailbox {self.name} (HTTP {status})")
+        if status in RETRYABLE:
+            wait = response.headers.get("Retry-After")
+            after = f"; retry after {wait} s" if wait and wait.isdigit() else ""
+            raise MailboxUnavailable(f"Microsoft Graph is unavailable for mailbox {self.name} (HTTP {status}){after}")
+        if status >= 400 and status not in (404, 409, 410):
+            raise MailboxUnavailable(f"Microsoft Graph answered HTTP {status} for mailbox {self.name}")
+        return response
+
+
+def _parse_time(value: str | None) -> dt.datetime:
+    if not value:
+        return dt.datetime.now(dt.UTC)
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

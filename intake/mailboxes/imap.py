@@ -1,0 +1,341 @@
+"""An IMAP mailbox (imapclient): Exchange Online / NHSmail with XOAUTH2, or any server with a password.
+
+What it does for the pipeline:
+
+* ``fetch_new`` lists the folder with ``UID SEARCH`` (no CHARSET: Exchange rejects it), reads sizes and
+  arrival times first, then bodies in batches with ``BODY.PEEK[]`` so nothing is marked read. A message over
+  ``max_message_bytes`` is read only that far (plus one byte), so the pipeline quarantines it without holding
+  more. It searches again after the last batch and yields what arrived meanwhile, until nothing new is left.
+* ``file`` MOVEs a message to the folder for its outcome (COPY, ``\\Deleted`` and UID EXPUNGE where the
+  server has no MOVE), creating the folder when missing. A message already gone is not an error.
+* ``watch`` IDLEs on a second connection and calls ``wake`` when the folder changes, renewing IDLE every
+  ``idle_renew_seconds``; on a server without IDLE it returns at once and the daemon's polling does the work.
+
+Every operation has a socket timeout. Any socket or protocol error drops the connection and raises
+MailboxUnavailable; the next call reconnects, after an exponential back-off when connecting itself failed.
+The ledger, not this class, remembers what was processed: ``MailRef`` carries folder, UIDVALIDITY and UID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import structlog
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.imapclient import SocketTimeout
+
+from config.settings import ImapSettings
+from intake.errors import MailboxAuthError, MailboxUnavailable
+from intake.mailbox import IncomingMail, MailRef
+
+log = structlog.get_logger("intake.mailboxes.imap")
+
+BATCH_BYTES = 32 * 1024 * 1024
+"""At most this many bytes of bodies in one FETCH (fewer messages than ``batch_size`` when they are large)."""
+
+IDLE_CHECK_SECONDS = 5.0
+"""How long one wait inside IDLE lasts before the watcher looks at its stop flag again."""
+
+_FAILURES = (OSError, IMAPClientError, IMAPClientAbortError)  # socket.timeout and ssl.SSLError are OSErrors
+
+ClientFactory = Callable[..., IMAPClient]
+
+
+class ImapMailbox:
+    """Reads and files the messages in one IMAP folder.
+
+    ``token`` gives an OAuth 2.0 access token for XOAUTH2 (``intake.oauth.TokenProvider.token``); it is
+    required when ``settings.auth == "xoauth2"``. ``max_message_bytes`` is the largest message read whole.
+    """
+
+    def __init__(
+        self,
+        settings: ImapSettings,
+        *,
+        name: str = "imap",
+        max_message_bytes: int = 60 * 1024 * 1024,
+        token: Callable[[], str] | None = None,
+        client_factory: ClientFactory = IMAPClient,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if settings.auth == "xoauth2" and token is None:
+            raise ValueError("XOAUTH2 needs a token provider")
+        self.settings = settings
+        self.name = name
+        self.folder = settings.folder
+        self.max_message_bytes = max_message_bytes
+        self._token = token
+        self._factory = client_factory
+        self._clock = clock
+        self._client: IMAPClient | None = None
+        self._uidvalidity = 0
+        self._folders: set[str] = set()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
+
+    # -- the Mailbox protocol ---------------------------------------------------------------------------------
+
+    def fetch_new(self) -> Iterator[IncomingMail]:
+        """Every message in the folder, oldest UID first, read with BODY.PEEK[] (nothing is marked read).
+
+        Raises:
+            MailboxUnavailable: the server cannot be reached or failed mid-way (the next call reconnects).
+            MailboxAuthError: the server refused the login.
+        """
+        yielded: set[int] = set()
+        while True:
+            listing = self._list(exclude=yielded)
+            if not listing:
+                return
+            for batch in _batches(listing, self.settings.batch_size, BATCH_BYTES, self.max_message_bytes):
+                for uid, raw, received in self._bodies(batch):
+                    yielded.add(uid)
+                    ref = MailRef(self.name, self.folder, self._uidvalidity, str(uid))
+                    yield IncomingMail(ref=ref, raw=raw, received_at=received)
+                yielded.update(uid for uid, _size, _date in batch)  # gone since the listing: not ours any more
+
+    def file(self, ref: MailRef, folder: str) -> None:
+        """Move the message ``ref`` to ``folder`` (created when missing); one already gone is left alone.
+
+        A message listed under an older UIDVALIDITY cannot be named any more: it is left where it is, and
+        when it is listed again under its new UID the ledger's second net (the SHA-256 of its bytes) files it.
+
+        Raises:
+            MailboxUnavailable: the server failed; the ledger still says "decided", so the next poll files it.
+        """
+        with self._session() as client:
+            if ref.uidvalidity != self._uidvalidity or ref.folder != self.folder:
+                log.warning("imap_file_skipped_uidvalidity", mailbox=self.name, folder=folder)
+                return
+            self._ensure_folder(client, folder)
+            uid = [int(ref.uid)]
+            try:
+                if client.has_capability("MOVE"):
+                    client.move(uid, folder)
+                    return
+                client.copy(uid, folder)
+            except IMAPClientError as exc:
+                if "EXPUNGEISSUED" in str(exc):
+                    return  # another session (a person in Outlook, a replay) moved or deleted it meanwhile
+                raise
+            client.delete_messages(uid)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(uid)
+            else:
+                client.expunge()  # without UIDPLUS only a folder-wide EXPUNGE exists; \\Deleted mail is ours
+
+    # -- IDLE --------------------------------------------------------------------------------------------------
+
+    def watch(self, wake: Callable[[], None], stop: threading.Event) -> None:
+        """Until ``stop`` is set, IDLE on a connection of its own and call ``wake()`` when mail arrives.
+
+        IDLE is only a wake-up signal: ``wake`` makes the poller run, and the poller's UID SEARCH is what
+        counts. The IDLE command is renewed every ``idle_renew_seconds``; after a socket error the watcher
+        reconnects with back-off and wakes the poller once, since mail may have come while it was away.
+        Returns at once when the server has no IDLE (or ``settings.idle`` is off): polling alone then.
+        """
+        if not self.settings.idle:
+            return
+        failures = 0
+        while not stop.is_set():
+            client: IMAPClient | None = None
+            try:
+                client = self._connect(readonly=True)
+                if not client.has_capability("IDLE"):
+                    log.info("imap_idle_unsupported", mailbox=self.name)
+                    return
+                if failures:
+                    wake()
+                failures = 0
+                self._idle(client, wake, stop)
+            except _FAILURES as exc:
+                failures += 1
+                log.warning("imap_idle_failed", mailbox=self.name, error_type=type(exc).__name__, failures=failures)
+                stop.wait(_backoff(failures, self.settings.max_backoff_seconds))
+            finally:
+                if client is not None:
+                    _close(client)
+
+    def _idle(self, client: IMAPClient, wake: Callable[[], None], stop: threading.Event) -> None:
+        renew = self.settings.idle_renew_seconds
+        while not stop.is_set():
+            client.idle()
+            renew_at = time.monotonic() + renew
+            while not stop.is_set() and (remaining := renew_at - time.monotonic()) > 0:
+                wait = min(IDLE_CHECK_SECONDS, remaining)
+                started = time.monotonic()
+                responses = client.idle_check(timeout=wait)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    wake()
+                if any(r and r[0] == b"BYE" for r in responses):
+                    raise ConnectionResetError("server said BYE")
+                if not responses and time.monotonic() - started < wait / 2:
+                    # imapclient's idle_check returns nothing, early, when the server closed the socket.
+                    break
+            client.idle_done()
+            client.noop()  # raises on a dead connection, which then reconnects
+
+    # -- connection --------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Log out and drop the connection (the next call connects again)."""
+        with self._lock:
+            if self._client is not None:
+                _close(self._client)
+                self._client = None
+
+    @contextmanager
+    def _session(self) -> Iterator[IMAPClient]:
+        """The poller's connection, connected when needed; any failure drops it and becomes MailboxUnavailable."""
+        with self._lock:
+            if self._client is None:
+                now = self._clock()
+                if now < self._retry_at:
+                    raise MailboxUnavailable(f"IMAP mailbox {self.name}: backing off for {self._retry_at - now:.0f} s")
+                try:
+                    self._client = self._connect(readonly=False)
+                except LoginError as exc:
+                    self._failed()
+                    raise MailboxAuthError(f"IMAP mailbox {self.name}: login refused") from exc
+                except _FAILURES as exc:
+                    self._failed()
+                    raise MailboxUnavailable(
+                        f"IMAP mailbox {self.name}: cannot connect ({type(exc).__name__})"
+                    ) from exc
+                self._failures = 0
+            try:
+                yield self._client
+            except _FAILURES as exc:
+                _close(self._client)
+                self._client = None
+                raise MailboxUnavailable(f"IMAP mailbox {self.name}: {type(exc).__name__}") from exc
+
+    def _failed(self) -> None:
+        self._failures += 1
+        self._retry_at = self._clock() + _backoff(self._failures, self.settings.max_backoff_seconds)
+
+    def _connect(self, *, readonly: bool) -> IMAPClient:
+        settings = self.settings
+        context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+        client = self._factory(
+            settings.host,
+            port=settings.port,
+            ssl=settings.security == "tls",
+            ssl_context=context,
+            timeout=SocketTimeout(connect=settings.connect_timeout_seconds, read=settings.timeout_seconds),
+        )
+        try:
+            if settings.security == "starttls":
+                client.starttls(context)
+            if settings.auth == "password":
+                client.login(settings.username, settings.password.get_secret_value())
+            else:
+                assert self._token is not None
+                client.oauth2_login(settings.username, self._token())
+            client.normalise_times = False  # INTERNALDATE as an aware datetime, not local naive time
+            selected = client.select_folder(self.folder, readonly=readonly)
+        except BaseException:
+            _close(client)
+            raise
+        if not readonly:
+            self._uidvalidity = int(selected[b"UIDVALIDITY"])
+        return client
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def _list(self, exclude: set[int]) -> list[tuple[int, int, dt.datetime]]:
+        """(uid, size, arrival) of each message not yet yielded, oldest first; one reconnect on a stale link."""
+        for attempt in (1, 2):
+            try:
+                with self._session() as client:
+                    uids = [u for u in client.search(["NOT", "DELETED"]) if u not in exclude]
+                    if not uids:
+                        return []
+                    meta = client.fetch(sorted(uids), ["RFC822.SIZE", "INTERNALDATE"])
+                    break
+            except MailboxUnavailable:
+                # A connection kept between polls may have been closed by the server: one fresh try.
+                if attempt == 2 or self._client is not None or self._clock() < self._retry_at:
+                    raise
+        listing = []
+        for uid in sorted(meta):
+            data = meta[uid]
+            size = int(data.get(b"RFC822.SIZE", 0))
+            received = data.get(b"INTERNALDATE")
+            listing.append((uid, size, _aware(received)))
+        return listing
+
+    def _bodies(self, batch: list[tuple[int, int, dt.datetime]]) -> list[tuple[int, bytes, dt.datetime]]:
+        whole = [uid for uid, size, _date in batch if size <= self.max_message_bytes]
+        large = [uid for uid, size, _date in batch if size > self.max_message_bytes]
+        dates = {uid: date for uid, _size, date in batch}
+        bodies: dict[int, bytes] = {}
+        with self._session() as client:
+            if whole:
+                for uid, data in client.fetch(whole, ["BODY.PEEK[]"]).items():
+                    if b"BODY[]" in data:
+                        bodies[uid] = data[b"BODY[]"]
+            if large:
+                for uid, data in client.fetch(large, [f"BODY.PEEK[]<0.{self.max_message_bytes + 1}>"]).items():
+                    if b"BODY[]<0>" in data:
+                        bodies[uid] = data[b"BODY[]<0>"]
+        return [(uid, bodies[uid], dates[uid]) for uid in sorted(bodies)]
+
+    def _ensure_folder(self, client: IMAPClient, folder: str) -> None:
+        if folder in self._folders:
+            return
+        if not client.folder_exists(folder):
+            try:
+                client.create_folder(folder)
+            except IMAPClientError:
+                if not client.folder_exists(folder):  # another client may have created it meanwhile
+                    raise
+        self._folders.add(folder)
+
+
+def _batches(
+    listing: list[tuple[int, int, dt.datetime]], count: int, max_bytes: int, max_message: int
+) -> Iterator[list[tuple[int, int, dt.datetime]]]:
+    """Split the listing into FETCH batches of at most ``count`` messages and about ``max_bytes`` bytes."""
+    batch: list[tuple[int, int, dt.datetime]] = []
+    total = 0
+    for item in listing:
+        size = min(item[1], max_message + 1)
+        if batch and (len(batch) >= count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += size
+    if batch:
+        yield batch
+
+
+def _aware(value: Any) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.now(dt.UTC)  # a server that gives no INTERNALDATE: the time we saw the message
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _backoff(failures: int, cap: float) -> float:
+    """1, 2, 4 … seconds up to ``cap``, with jitter so that many clients do not retry in step."""
+    return float(min(cap, 2 ** min(failures - 1, 16)) * random.uniform(0.8, 1.2))  # noqa: S311 - not crypto
+
+
+def _close(client: IMAPClient) -> None:
+    # Logging out is a courtesy; on a dead socket it fails and the socket is closed anyway.
+    with suppress(*_FAILURES, socket.timeout):
+        client.logout()
+    with suppress(*_FAILURES):
+        client.shutdown()

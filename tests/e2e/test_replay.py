@@ -1,0 +1,139 @@
+"""A message that crashes the pipeline is quarantined with its raw bytes, the rest go on, and `replay` retries it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from config.settings import load_settings
+from intake import pipeline
+from intake.bootstrap import bootstrap
+from intake.store import QuarantineRecord
+from samples.scenarios import Scenario, deliver_to_maildir
+
+from .conftest import Service
+
+ORIGINAL_ASSESS = pipeline._assess
+
+
+class Boom(Exception):
+    """What a bug in the pipeline looks like from outside."""
+
+
+def crash_on(monkeypatch: pytest.MonkeyPatch, raw: bytes, error: type[Exception] = Boom) -> None:
+    """Make the pipeline fail on the message with these bytes only, as a parser bug would."""
+    original: Callable[..., Any] = ORIGINAL_ASSESS
+
+    def failing(incoming: Any, *args: Any, **kwargs: Any) -> Any:
+        if incoming.raw == raw:
+            raise error("a bug")
+        return original(incoming, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_assess", failing)
+
+
+def fix_the_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "_assess", ORIGINAL_ASSESS)
+
+
+def quarantined_ids(service: Service) -> list[int]:
+    status = json.loads(service.invoke("status", "--json").stdout)
+    return [item["id"] for item in status["quarantined"]]
+
+
+def test_a_crashing_message_is_quarantined_with_its_bytes_while_the_others_are_decided(
+    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = next(s for s in scenarios if s.expected_outcome == "accepted")
+    deliver_to_maildir(service.mailbox, scenarios)
+    crash_on(monkeypatch, bad.raw)
+
+    result = service.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("quarantined") == 1
+    assert service.folder_counts()["Quarantine"] == 1
+    assert sum(service.folder_counts().values()) == len(scenarios)
+    [ledger_id] = quarantined_ids(service)
+    app = bootstrap(load_settings())
+    with Session(app.engine) as session:
+        stored = session.get(QuarantineRecord, ledger_id)
+    assert stored is not None
+    assert (stored.raw, stored.error) == (bad.raw, "Boom")
+
+
+def test_replay_decides_the_message_again_and_queues_it_once_the_bug_is_fixed(
+    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = next(s for s in scenarios if s.expected_outcome == "accepted")
+    deliver_to_maildir(service.mailbox, scenarios)
+    crash_on(monkeypatch, bad.raw)
+    service.invoke("run", "--once")
+    [ledger_id] = quarantined_ids(service)
+    queued_before = json.loads(service.invoke("referrals", "list", "--json").stdout)
+    fix_the_bug(monkeypatch)
+
+    result = service.invoke("replay", str(ledger_id))
+
+    assert (result.exit_code, result.stdout) == (0, f"Replayed message {ledger_id}: accepted, filed in Accepted.\n")
+    queued_after = json.loads(service.invoke("referrals", "list", "--json").stdout)
+    assert len(queued_after) == len(queued_before) + 1
+    assert quarantined_ids(service) == []
+    app = bootstrap(load_settings())
+    with Session(app.engine) as session:
+        assert session.exec(select(QuarantineRecord)).all() == [], "a decided message's copy is not kept"
+
+
+def test_a_replay_that_fails_again_leaves_the_message_quarantined_with_the_new_error(
+    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = scenarios[0]
+    deliver_to_maildir(service.mailbox, [bad])
+    crash_on(monkeypatch, bad.raw)
+    service.invoke("run", "--once")
+    [ledger_id] = quarantined_ids(service)
+    crash_on(monkeypatch, bad.raw, MemoryError)
+
+    result = service.invoke("replay", str(ledger_id))
+
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"Replayed message {ledger_id}: quarantined, filed in Quarantine.\n",
+    )
+    status = json.loads(service.invoke("status", "--json").stdout)
+    assert [(q["id"], q["error"]) for q in status["quarantined"]] == [(ledger_id, "MemoryError")]
+
+
+def test_replaying_a_message_that_is_not_quarantined_is_a_one_line_error(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    deliver_to_maildir(service.mailbox, scenarios[:1])
+    service.invoke("run", "--once")
+
+    decided = service.invoke("replay", "1")
+    unknown = service.invoke("replay", "999")
+
+    assert (decided.exit_code, decided.stderr) == (1, "Error: message 1 is not quarantined\n")
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: message 999 is not quarantined\n")
+
+
+def test_a_message_replayed_twice_is_decided_only_once(
+    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = next(s for s in scenarios if s.expected_outcome == "incomplete")
+    deliver_to_maildir(service.mailbox, [bad])
+    crash_on(monkeypatch, bad.raw)
+    service.invoke("run", "--once")
+    [ledger_id] = quarantined_ids(service)
+    fix_the_bug(monkeypatch)
+
+    first = service.invoke("replay", str(ledger_id))
+    second = service.invoke("replay", str(ledger_id))
+
+    assert first.exit_code == 0
+    assert second.exit_code == 1
+    assert len(list(service.outbox.glob("*.eml"))) == 1, "one automatic reply, not two"
