@@ -23,6 +23,7 @@ from config.settings import ServiceSettings
 from parsers.mail import Mail
 from rules.automatic import OWN_MESSAGE_ID_PREFIX
 from rules.types import Problem, ReplyKind
+from rules.words import GENERIC_PHRASE, PROBLEM_PHRASES, problem_phrase
 
 LOOP_HEADER = "X-Loop"
 """Names the service on every reply, so a reply that comes back to us is recognised as our own."""
@@ -35,30 +36,18 @@ SUBJECTS: Mapping[ReplyKind, str] = {
 """Subject per reply kind, in plain ASCII so every client shows it as written and a reply keeps the reference.
 Never the original subject: it often carries the patient's name."""
 
-PROBLEM_PHRASES: Mapping[str, str] = {
-    "missing": "is empty",
-    "unanswered": "is not answered",
-    "invalid_date": "is not a valid date",
-    "date_in_future": "cannot be in the future",
-    "implausible_date_of_birth": "is not a plausible date of birth",
-    "invalid_number": "is not a valid number",
-    "out_of_range": "is outside the allowed range",
-    "unknown_option": "has an answer we do not recognise",
-    "invalid_format": "is not in the expected format",
-    "must_be_yes": "must be Yes",
-    "must_be_no": "must be No",
-    "invalid_nhs_number": "is not a valid NHS number",
-    "nhs_number_check_digit": "is not a valid NHS number",
-    "invalid_postcode": "is not a valid UK postcode",
-    "invalid_phone": "is not a valid UK telephone number",
-    "invalid_email": "is not a valid email address",
-    "invalid_ods_code": "is not a valid ODS code",
-    "invalid_gphc_number": "is not a valid GPhC registration number",
-}
-"""How each ``Problem.code`` reads in a reply, after the field's label."""
-
-GENERIC_PHRASE = "needs checking"
-"""What an unknown problem code reads as: the referrer still learns which field to look at."""
+# One source of words: the sentences per problem code live in rules/words.py.
+__all__ = [
+    "GENERIC_PHRASE",
+    "LOOP_HEADER",
+    "OTHER_DETAILS",
+    "PROBLEM_PHRASES",
+    "SUBJECTS",
+    "NoReplyAddressError",
+    "build_reply",
+    "problem_phrase",
+    "reply_message_id",
+]
 
 OTHER_DETAILS = "Other details"
 """The heading for problems that belong to no form."""
@@ -109,7 +98,8 @@ def build_reply(
         form_names: form kind -> printed name for the group headings; default: the packaged form definitions.
 
     Returns:
-        A text/plain ``EmailMessage`` with To, From, Subject, Date, Message-ID
+        A multipart/alternative ``EmailMessage`` (the text/plain body first, the same words in text/html
+        second) with To, From, Subject, Date, Message-ID
         (``<nmss-intake.reply.{kind}.{reference}.{UTC yyyymmddThhmmssZ}@{service.domain}>``: the same inputs
         always give the same id, so a retried build is recognisably the same reply, while a later reply for
         the same reference gets a new one), In-Reply-To, References, ``Auto-Submitted: auto-replied``,
@@ -125,16 +115,14 @@ def build_reply(
         raise ValueError("reference must not be empty")
     names = dict(_default_form_names() if form_names is None else form_names)
     forms_missing = _unique([*missing_forms, *(p.label for p in problems if p.code == "missing_form")])
-    body = (
-        _environment()
-        .get_template(f"reply_{kind}.txt")
-        .render(
-            service=service,
-            reference=reference,
-            missing_forms=forms_missing,
-            groups=_groups(problems, names),
-        )
-    )
+    context = {
+        "service": service,
+        "reference": reference,
+        "missing_forms": forms_missing,
+        "groups": _groups(problems, names),
+    }
+    body = _environment().get_template(f"reply_{kind}.txt").render(**context)
+    html = _html_environment().get_template(f"reply_{kind}.html").render(**context)
 
     message = EmailMessage()
     message["From"] = formataddr((service.name, service.address))
@@ -154,6 +142,8 @@ def build_reply(
     # Plain 7bit keeps the .eml readable and the key sentences unbroken (Python would pick quoted-printable for
     # any line over 78 characters); labels with non-ASCII characters still go quoted-printable.
     message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
+    # The plain text comes first and says everything; the HTML version says the same for clients that prefer it.
+    message.add_alternative(html, subtype="html", cte="7bit" if html.isascii() else "quoted-printable")
     return message
 
 
@@ -162,11 +152,6 @@ def reply_message_id(kind: ReplyKind, reference: str, now: dt.datetime, domain: 
     stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     safe_reference = _MESSAGE_ID_SAFE.sub("-", reference).strip("-") or "none"
     return f"<{OWN_MESSAGE_ID_PREFIX}reply.{kind}.{safe_reference}.{stamp}@{domain}>"
-
-
-def problem_phrase(code: str) -> str:
-    """How a problem code reads after a field's label: ``"is empty"``, ``"must be Yes"``, … or "needs checking"."""
-    return PROBLEM_PHRASES.get(code, GENERIC_PHRASE)
 
 
 def _recipient(mail: Mail, service: ServiceSettings) -> str:
@@ -219,6 +204,18 @@ def _one_line(text: str) -> str:
 @functools.cache
 def _default_form_names() -> Mapping[str, str]:
     return {definition.kind: definition.name for definition in load_form_definitions()}
+
+
+@functools.cache
+def _html_environment() -> jinja2.Environment:
+    # Autoescaped: labels come from the form definitions and must never become markup.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("notifier", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 @functools.cache

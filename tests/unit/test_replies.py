@@ -64,7 +64,9 @@ def _reply(
 
 
 def _body(message: EmailMessage) -> str:
-    content = message.get_content()
+    part = message.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    content = part.get_content()
     assert isinstance(content, str)
     return content
 

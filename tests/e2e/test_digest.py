@@ -1,0 +1,122 @@
+"""The team's digest through the CLI: printed without sending, sent once a day, only to secure team addresses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from email import message_from_bytes, policy
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from click.testing import Result
+
+from samples.scenarios import all_scenarios, deliver_to_maildir
+
+from .conftest import Service
+
+LONDON = ZoneInfo("Europe/London")
+RECEIVED = dt.datetime(2026, 11, 27, 18, 40, tzinfo=LONDON)  # a Friday evening: counts as Monday 30 at 09:00
+MONDAY = dt.datetime(2026, 11, 30, 8, 45, tzinfo=LONDON)
+TEAM = "nmss.team@nhs.net"
+
+
+@pytest.fixture
+def taken(service: Service, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The sample emails received on Friday evening and taken; their outcomes by reference."""
+    monkeypatch.setenv("NMSS_SERVICE__TEAM_ADDRESSES", json.dumps([TEAM]))
+    with time_machine.travel(RECEIVED, tick=False):
+        for path in deliver_to_maildir(service.mailbox, all_scenarios(RECEIVED.date(), seed=5)):
+            os.utime(path, (RECEIVED.timestamp(), RECEIVED.timestamp()))
+        result = service.invoke("run", "--once")
+    assert result.exit_code == 0, result.output
+    outcomes = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("NMSS-"):
+            outcomes[parts[0]] = parts[1]
+    return outcomes
+
+
+def invoke_at(service: Service, when: dt.datetime, *args: str) -> Result:
+    with time_machine.travel(when, tick=False):
+        return service.invoke(*args)
+
+
+def test_digest_print_shows_the_queue_incomplete_submissions_and_mar_without_sending(
+    service: Service, taken: dict[str, str]
+) -> None:
+    result = invoke_at(service, MONDAY, "digest", "--print")
+
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith("Norfolk Medicines Support Service - digest for Monday 30 November 2026\n")
+    accepted = [ref for ref, outcome in taken.items() if outcome == "accepted"]
+    assert accepted
+    assert all(ref in text for ref in accepted)
+    [incomplete] = [ref for ref, outcome in taken.items() if outcome == "incomplete"]
+    waiting = text[text.index("INCOMPLETE, WAITING ON THE REFERRER") : text.index("FOLLOW-UP CALLS DUE TODAY")]
+    assert incomplete in waiting
+    assert "waiting 0 working days (received Monday 30 November 2026" in waiting
+    [mar] = [ref for ref, outcome in taken.items() if outcome == "mar_registration"]
+    assert mar in text[text.index("MAR CHART REGISTRATIONS") :]
+    assert not list(service.outbox.glob("digest-*.eml"))
+
+
+def test_digest_print_html_is_a_web_page_of_the_same_digest(service: Service, taken: dict[str, str]) -> None:
+    result = invoke_at(service, MONDAY, "digest", "--print", "--html")
+
+    assert result.stdout.startswith("<!DOCTYPE html>")
+    assert "digest for Monday 30 November 2026" in result.stdout
+
+
+def test_an_incomplete_submission_ages_in_working_days(service: Service, taken: dict[str, str]) -> None:
+    result = invoke_at(service, MONDAY, "digest", "--print", "--today", "2026-12-03")
+
+    assert "waiting 3 working days (received Monday 30 November 2026" in result.stdout
+
+
+def test_a_referral_leaves_the_digests_queue_once_assessed(service: Service, taken: dict[str, str]) -> None:
+    reference = next(ref for ref, outcome in taken.items() if outcome == "accepted")
+    assert invoke_at(service, MONDAY, "referrals", "assessed", reference).exit_code == 0
+
+    result = invoke_at(service, MONDAY, "digest", "--print")
+
+    assert reference not in result.stdout
+
+
+def test_digest_sends_todays_digest_to_the_team_once(service: Service, taken: dict[str, str]) -> None:
+    first = invoke_at(service, MONDAY, "digest")
+    second = invoke_at(service, MONDAY + dt.timedelta(hours=2), "digest")
+
+    assert first.exit_code == 0, first.output
+    assert first.stdout == f"Digest for Monday 30 November 2026 queued for {TEAM}.\nSent 1 email(s).\n"
+    assert second.stdout == "The digest for Monday 30 November 2026 was queued already; nothing sent again.\n"
+    sent = message_from_bytes((service.outbox / "digest-2026-11-30.eml").read_bytes(), policy=policy.default)
+    assert sent["To"] == TEAM
+    assert sent.get_content_type() == "multipart/alternative"
+
+
+def test_the_digest_is_not_sent_to_an_address_off_the_secure_domains(
+    service: Service, taken: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NMSS_SERVICE__TEAM_ADDRESSES", json.dumps([TEAM, "team.lead@gmail.com"]))
+
+    result = invoke_at(service, MONDAY, "digest")
+
+    assert result.exit_code == 1
+    assert "Error: digest not sent: team.lead@gmail.com is not on a secure domain (nhs.net)" in result.stderr
+    assert not list(service.outbox.glob("digest-*.eml"))
+
+
+def test_the_digest_goes_to_a_domain_on_the_configured_accredited_list(
+    service: Service, taken: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NMSS_SERVICE__TEAM_ADDRESSES", '["team@norfolk.gov.uk"]')
+    monkeypatch.setenv("NMSS_SERVICE__SECURE_DOMAINS", '["nhs.net", "norfolk.gov.uk"]')
+
+    result = invoke_at(service, MONDAY, "digest")
+
+    assert result.exit_code == 0, result.output
+    assert (service.outbox / "digest-2026-11-30.eml").exists()

@@ -1,0 +1,177 @@
+"""A referral completed by a reply: incomplete -> our reply -> the referrer answers with the missing form ->
+the submission is decided again and queued under its first reference. Driven through the real CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+from email import policy
+from email.message import EmailMessage
+from email.utils import formataddr
+
+from sqlmodel import Session, select
+
+from intake.store import AuditEvent, MessageRecord, OutboxRecord, make_engine
+from samples.emails import plain_email, referral_email
+from samples.forms import complete_values, fillable_pdf
+from samples.people import Patient, patient, seeded
+from samples.scenarios import FILENAMES, Scenario, deliver_to_maildir
+
+from .conftest import LONDON, Service, today
+
+
+class Referral:
+    """One invented patient's referral from their pharmacy: the forms, and emails sent about it."""
+
+    def __init__(self, seed: int) -> None:
+        self.day = today()
+        self.person: Patient = patient(seeded("resubmission", seed), today=self.day)
+        self.seed = seed
+        self.sender = self.person.pharmacy.email
+
+    def attachments(self, *kinds: str) -> list[tuple[str, bytes]]:
+        return [
+            (FILENAMES[k], fillable_pdf(k, complete_values(k, self.person, today=self.day, seed=self.seed)))  # type: ignore[arg-type]
+            for k in kinds
+        ]
+
+    def email(self, *kinds: str, subject: str = "NMSS referral", minute: int = 0, **headers: str) -> bytes:
+        when = dt.datetime.combine(self.day, dt.time(9, minute), tzinfo=LONDON)
+        sender = formataddr((self.person.pharmacy.name, self.sender))
+        if not kinds:
+            return plain_email(
+                sender=sender, subject=subject, date=when, body="Please see my question below.\n", extra_headers=headers
+            )
+        return referral_email(
+            attachments=self.attachments(*kinds), sender=sender, subject=subject, date=when, extra_headers=headers
+        )
+
+
+def deliver(service: Service, *raws: bytes) -> None:
+    deliver_to_maildir(service.mailbox, [Scenario(f"m{i}", "", raw, "incomplete") for i, raw in enumerate(raws)])
+
+
+def run(service: Service) -> list[list[str]]:
+    result = service.invoke("run", "--once")
+    assert result.exit_code == 0, result.output
+    return [line.split() for line in result.stdout.splitlines() if line.strip().startswith("NMSS-")]
+
+
+def replies(service: Service) -> list[EmailMessage]:
+    found = []
+    for path in sorted(service.outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        found.append(message)
+    return found
+
+
+def team_items(service: Service) -> list[dict[str, object]]:
+    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    try:
+        with Session(engine) as session:
+            rows = session.exec(select(AuditEvent).where(AuditEvent.team_item).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
+            return [{"event": row.event, **json.loads(row.detail)} for row in rows]
+    finally:
+        engine.dispose()
+
+
+def queue(service: Service) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = json.loads(service.invoke("referrals", "list", "--json").stdout)
+    return items
+
+
+def test_a_referral_missing_its_miat_is_accepted_once_the_referrer_replies_with_it(service: Service) -> None:
+    referral = Referral(seed=1)
+    deliver(service, referral.email("form2", "form1"))
+    [[reference, outcome, *_]] = run(service)
+    [reply] = replies(service)
+    assert outcome == "incomplete"
+    assert reference in reply["Subject"]
+    assert "Medication Independence Assessment Tool" in reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    answer = referral.email(
+        "miat",
+        subject=f"RE: {reply['Subject']}",
+        minute=30,
+        **{"In-Reply-To": reply["Message-ID"].strip(), "References": reply["Message-ID"].strip()},
+    )
+    deliver(service, answer)
+    [[again, completed, *_]] = run(service)
+
+    assert (again, completed) == (reference, "accepted")
+    [queued] = queue(service)
+    assert (queued["reference"], queued["kind"], queued["status"]) == (reference, "referral", "new")
+    assert queued["nhs_number"] == referral.person.nhs_number
+    assert len(replies(service)) == 1, "an accepted resubmission gets no second reply"
+    assert service.folder_counts() == {"Accepted": 1, "Incomplete": 1}
+
+
+def test_the_reference_in_the_subject_alone_finds_the_referral_when_the_threading_headers_are_lost(
+    service: Service,
+) -> None:
+    referral = Referral(seed=2)
+    deliver(service, referral.email("form2", "miat"))
+    [[reference, *_]] = run(service)
+
+    deliver(service, referral.email("form1", subject=f"Form 1 for {reference}", minute=40))
+    [[again, completed, *_]] = run(service)
+
+    assert (again, completed) == (reference, "accepted")
+    assert [item["reference"] for item in queue(service)] == [reference]
+
+
+def test_a_reply_to_our_reply_with_no_forms_becomes_an_item_for_the_team(service: Service) -> None:
+    referral = Referral(seed=3)
+    deliver(service, referral.email("form2", "form1"))
+    run(service)
+    [reply] = replies(service)
+
+    deliver(
+        service,
+        referral.email(subject=f"RE: {reply['Subject']}", minute=45, **{"In-Reply-To": reply["Message-ID"].strip()}),
+    )
+    [[_, outcome, *_]] = run(service)
+
+    assert outcome == "review"
+    assert len(replies(service)) == 1, "no automatic reply to a person's question"
+    assert queue(service) == []
+    items = team_items(service)
+    assert [i["event"] for i in items] == ["decided"]
+    assert items[0]["reasons"] == ["reply_without_forms"]
+    assert service.folder_counts() == {"Incomplete": 1, "Review": 1}
+
+
+def test_a_resubmission_still_incomplete_gets_no_second_reply_and_the_team_replies_by_hand(service: Service) -> None:
+    referral = Referral(seed=4)
+    deliver(service, referral.email("form2", "form1"))
+    run(service)
+    [reply] = replies(service)
+
+    deliver(service, referral.email("form1", minute=50, **{"In-Reply-To": reply["Message-ID"].strip()}))
+    [[_, outcome, *_]] = run(service)
+
+    assert outcome == "incomplete"
+    assert len(replies(service)) == 1
+    assert [(i["event"], i["why"], i["action"]) for i in team_items(service)] == [
+        ("reply_suppressed", "rate-limit-submission", "needs a manual reply")
+    ]
+
+
+def test_a_fourth_incomplete_referral_from_one_pharmacy_in_a_day_is_answered_by_the_team(service: Service) -> None:
+    referrals = [Referral(seed=10 + i) for i in range(4)]
+    for other in referrals[1:]:  # a different patient each time, one pharmacy address
+        other.sender = referrals[0].sender
+    deliver(service, *(r.email("form2", "form1", minute=i) for i, r in enumerate(referrals)))
+
+    taken = run(service)
+
+    assert [line[1] for line in taken] == ["incomplete"] * 4
+    assert len(replies(service)) == 3
+    assert [(i["event"], i["why"]) for i in team_items(service)] == [("reply_suppressed", "rate-limit-sender")]
+    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    with Session(engine) as session:
+        assert {row.recipient for row in session.exec(select(OutboxRecord))} == {referrals[0].sender}
+        assert all(row.submission_of is None for row in session.exec(select(MessageRecord)))
+    engine.dispose()

@@ -1,0 +1,100 @@
+"""The Graph sender: what it posts to ``/users/{sender}/sendMail`` and how it reads Graph's answers (respx)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import httpx
+import pytest
+import respx
+
+from config.settings import ServiceSettings
+from notifier.errors import SendDeferred, SendRejected
+from notifier.replies import build_reply
+from notifier.sender import Sender
+from notifier.senders.graph import GraphSender
+from parsers.mail import Mail
+
+SENDER = "agem.norfolkmedicineservices@nhs.net"
+URL = f"https://graph.microsoft.com/v1.0/users/{SENDER}/sendMail"
+
+
+def reply() -> EmailMessage:
+    return build_reply(
+        "misrouted",
+        mail=Mail(message_id="orig.1@pharmacy.nhs.net", sender="pharmacy.team@nhs.net"),
+        problems=[],
+        missing_forms=[],
+        reference="NMSS-7KQ2M4PA",
+        service=ServiceSettings(),
+        now=dt.datetime(2025, 3, 4, 10, 30, tzinfo=dt.UTC),
+    )
+
+
+def sender() -> GraphSender:
+    return GraphSender(SENDER, lambda: "graph-token", client=httpx.Client(timeout=5))
+
+
+def test_the_graph_sender_is_a_sender() -> None:
+    assert isinstance(sender(), Sender)
+
+
+@respx.mock
+def test_the_message_is_posted_as_base64_mime_in_a_text_plain_body_with_the_bearer_token() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(202))
+    sent = reply()
+
+    sender().send(sent, key="reply-NMSS-7KQ2M4PA-misrouted")
+
+    request = route.calls.last.request
+    assert request.headers["Authorization"] == "Bearer graph-token"
+    assert request.headers["Content-Type"] == "text/plain"
+    posted = message_from_bytes(base64.b64decode(request.content), policy=policy.default)
+    assert posted["Message-ID"].strip() == sent["Message-ID"]
+    assert posted["To"] == "pharmacy.team@nhs.net"
+    assert posted["Auto-Submitted"] == "auto-replied"
+
+
+@pytest.mark.parametrize("status", [429, 500, 503, 504, 408])
+@respx.mock
+def test_throttling_and_server_errors_are_retried_later(status: int) -> None:
+    respx.post(URL).mock(return_value=httpx.Response(status, json={"error": {"code": "TooManyRequests"}}))
+
+    with pytest.raises(SendDeferred) as raised:
+        sender().send(reply(), key="k")
+
+    assert raised.value.code == status
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "ErrorMimeContentInvalidBase64String"), (403, "ErrorAccessDenied"), (404, "ErrorInvalidUser")],
+)
+@respx.mock
+def test_a_request_graph_refuses_is_permanent_and_names_graphs_error_code_only(status: int, code: str) -> None:
+    respx.post(URL).mock(
+        return_value=httpx.Response(
+            status, json={"error": {"code": code, "message": "pharmacy.team@nhs.net is not allowed"}}
+        )
+    )
+
+    with pytest.raises(SendRejected) as raised:
+        sender().send(reply(), key="k")
+
+    assert raised.value.reason == code
+    assert "pharmacy" not in str(raised.value)
+
+
+@respx.mock
+def test_a_connection_that_fails_or_times_out_is_retried_later() -> None:
+    respx.post(URL).mock(side_effect=[httpx.ConnectError("refused"), httpx.ReadTimeout("slow")])
+
+    with pytest.raises(SendDeferred):
+        sender().send(reply(), key="k")
+    with pytest.raises(SendDeferred) as raised:
+        sender().send(reply(), key="k")
+
+    assert raised.value.reason == "timeout"

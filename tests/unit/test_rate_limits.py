@@ -1,0 +1,109 @@
+"""Limits on automatic replies, the retry back-off, and how a resubmission's forms join the earlier ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from config.settings import ReplyLimitSettings, RetrySettings
+from intake.outbox import backoff, limit_reason
+from intake.resubmission import Resubmission, merge_documents, settle
+from parsers.types import Form, Unreadable
+from rules.types import Outcome
+
+LIMITS = ReplyLimitSettings()
+
+
+def test_by_default_a_sender_gets_at_most_three_replies_a_day_and_a_submission_one() -> None:
+    assert (LIMITS.per_sender_per_day, LIMITS.per_submission) == (3, 1)
+
+
+@pytest.mark.parametrize("earlier", [0, 1, 2])
+def test_a_reply_within_both_limits_is_allowed(earlier: int) -> None:
+    assert limit_reason(replies_to_sender=earlier, replies_for_submission=0, limits=LIMITS) is None
+
+
+def test_a_fourth_reply_to_one_sender_within_a_day_is_held_back() -> None:
+    assert limit_reason(replies_to_sender=3, replies_for_submission=0, limits=LIMITS) == "rate-limit-sender"
+
+
+def test_a_second_reply_about_one_submission_is_held_back() -> None:
+    assert limit_reason(replies_to_sender=1, replies_for_submission=1, limits=LIMITS) == "rate-limit-submission"
+
+
+def test_the_submission_limit_is_named_first_when_both_are_reached() -> None:
+    assert limit_reason(replies_to_sender=9, replies_for_submission=1, limits=LIMITS) == "rate-limit-submission"
+
+
+def test_limits_are_configuration() -> None:
+    generous = ReplyLimitSettings(per_sender_per_day=10, per_submission=2)
+    assert limit_reason(replies_to_sender=9, replies_for_submission=1, limits=generous) is None
+
+
+def test_the_wait_between_tries_doubles_from_the_base_up_to_the_cap() -> None:
+    retry = RetrySettings(base_seconds=60, max_seconds=600)
+    waits = [backoff(attempt, retry).total_seconds() for attempt in range(1, 7)]
+    assert waits == [60, 120, 240, 480, 600, 600]
+
+
+def test_the_wait_stays_at_the_cap_however_long_an_outage_lasts() -> None:
+    assert backoff(10_000, RetrySettings(base_seconds=60, max_seconds=3600)) == dt.timedelta(hours=1)
+
+
+# -- resubmissions ------------------------------------------------------------------------------------------
+
+
+def form(kind: str, filename: str) -> Form:
+    return Form(kind=kind, filename=filename, fields={"patient.surname": "Testperson"})  # type: ignore[arg-type]
+
+
+def test_a_new_form_joins_the_forms_the_submission_already_has() -> None:
+    earlier = (form("form2", "Form 2.pdf"), form("form1", "Form 1.pdf"))
+    merged = merge_documents(earlier, (form("miat", "MIAT.pdf"),))
+    assert [d.filename for d in merged] == ["Form 2.pdf", "Form 1.pdf", "MIAT.pdf"]
+
+
+def test_a_newer_form_of_a_kind_replaces_the_older_one() -> None:
+    earlier = (form("form2", "old Form 2.pdf"), form("form1", "Form 1.pdf"))
+    merged = merge_documents(earlier, (form("form2", "new Form 2.pdf"), form("miat", "MIAT.pdf")))
+    assert [d.filename for d in merged] == ["Form 1.pdf", "new Form 2.pdf", "MIAT.pdf"]
+
+
+def test_an_earlier_attachment_that_was_not_a_form_is_not_carried_forward() -> None:
+    earlier = (form("form2", "Form 2.pdf"), Unreadable("letter.pdf", "unrecognised"))
+    merged = merge_documents(earlier, (form("miat", "MIAT.pdf"),))
+    assert [d.filename for d in merged] == ["Form 2.pdf", "MIAT.pdf"]
+
+
+THREAD = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="thread")
+NO_ATTACHMENT = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="thread", with_attachments=False)
+
+
+def test_a_reply_to_our_reply_with_no_attachment_goes_to_the_team() -> None:
+    settled = settle(Outcome(kind="not_a_submission", forms=()), NO_ATTACHMENT)
+    assert (settled.kind, settled.reply, settled.reasons) == ("review", None, ("reply_without_forms",))
+
+
+def test_an_out_of_office_answering_our_reply_stays_automatic() -> None:
+    outcome = Outcome(kind="automatic", forms=())
+    assert settle(outcome, NO_ATTACHMENT) == outcome
+
+
+def test_a_subject_reference_from_an_unknown_sender_goes_to_the_team_without_a_reply() -> None:
+    stranger = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="subject-unknown-sender")
+    outcome = Outcome(kind="incomplete", forms=("miat",), reply="incomplete")
+    settled = settle(outcome, stranger)
+    assert (settled.kind, settled.reply, settled.reasons) == ("review", None, ("reference_from_unknown_sender",))
+
+
+def test_a_reply_with_forms_is_decided_with_the_earlier_forms_and_left_as_decided() -> None:
+    outcome = Outcome(kind="accepted", forms=("form2", "form1", "miat"))
+    assert THREAD.merges
+    assert not NO_ATTACHMENT.merges
+    assert settle(outcome, THREAD) is outcome
+
+
+def test_a_message_that_answers_nothing_is_left_as_decided() -> None:
+    outcome = Outcome(kind="incomplete", forms=("form2",), reply="incomplete")
+    assert settle(outcome, None) is outcome
