@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install system-packages demo test lint unit integration e2e clean
+.PHONY: install system-packages demo test lint unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ integration: install system-packages
 
 e2e: install
 	$(BIN)/pytest tests/e2e
+
+# Median parse time per form against plain pdfplumber on the same files, measured in the same run.
+bench: install
+	$(BIN)/python bench/parse
+	$(BIN)/python bench/intake
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

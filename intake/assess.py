@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, ServiceSettings
-from parsers import parse_document
+from config.triage import TriageRules, load_triage_rules
+from intake.isolation import ParsePool, default_pool
+from intake.resubmission import merge_documents
 from parsers.mail import Attachment, Mail, read_mail
 from parsers.types import Document, Unreadable
 from rules.automatic import automatic_reason
 from rules.decide import decide
+from rules.eligibility import EligibilityPolicy
 from rules.triage import Triage, triage
-from rules.types import Outcome, Submission
+from rules.types import Context, Outcome, Submission
 
 
 @dataclass(frozen=True)
@@ -35,14 +41,33 @@ def reference_for(raw: bytes) -> str:
     return "NMSS-" + base64.b32encode(digest[:5]).decode("ascii")
 
 
-def read_documents(mail: Mail, definitions: FormDefinitions, today: dt.date) -> tuple[Document, ...]:
-    return tuple(_read(attachment, definitions, today) for attachment in mail.attachments)
+def read_documents(
+    mail: Mail, definitions: FormDefinitions, today: dt.date, *, pool: ParsePool
+) -> tuple[Document, ...]:
+    """Each attachment's form, or why there is none, parsed in ``pool``'s worker processes.
+
+    An attachment over the size limit is "too_large" and an Outlook item or ``winmail.dat`` that could not
+    be opened is "corrupt", without a worker; a file that runs a worker past its time limit or memory cap
+    is "timeout" or "too_large".
+    """
+    documents: list[Document | None] = [_unparsed(attachment) for attachment in mail.attachments]
+    wanted = [i for i, document in enumerate(documents) if document is None]
+    parsed = pool.parse_all(
+        [(mail.attachments[i].data, mail.attachments[i].filename) for i in wanted], definitions, today=today
+    )
+    for index, document in zip(wanted, parsed, strict=True):
+        documents[index] = document
+    return tuple(d for d in documents if d is not None)
 
 
-def _read(attachment: Attachment, definitions: FormDefinitions, today: dt.date) -> Document:
+def _unparsed(attachment: Attachment) -> Document | None:
+    """What an attachment is without parsing it, when that is already known."""
     if attachment.too_large:
         return Unreadable(attachment.filename, "too_large")
-    return parse_document(attachment.data, attachment.filename, definitions, today=today)
+    if attachment.kind in ("msg", "tnef"):
+        # read_mail opens every container it can: one still here is broken, or nested past the limit.
+        return Unreadable(attachment.filename, "corrupt")
+    return None
 
 
 def assess(
@@ -53,12 +78,32 @@ def assess(
     limits: LimitSettings,
     received_at: dt.datetime,
     today: dt.date,
+    practices: frozenset[str] | None = None,
+    open_referrals: frozenset[str] = frozenset(),
+    pool: ParsePool | None = None,
+    earlier: Sequence[Document] = (),
 ) -> Assessment:
-    """Read ``raw``, parse every document in it and decide what happens, as of ``today``."""
+    """Read ``raw``, parse every document in it and decide what happens, as of ``today``.
+
+    ``practices`` (active GP practice codes; None when no list is imported) and ``open_referrals`` (NHS
+    numbers with an open referral) are what the shell read from the store for the eligibility and duplicate
+    checks; the eligibility and triage rules come from ``service``. Documents are parsed in ``pool``, by
+    default the process-wide pool for ``limits`` (``check`` and the pipeline alike: hostile files are as
+    likely in either), never in this process. ``earlier`` holds the documents of the submission this message
+    completes: the new forms replace earlier ones of the same kind and the whole set is decided.
+    """
     mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
-    documents = read_documents(mail, definitions, today)
+    documents = read_documents(mail, definitions, today, pool=pool or default_pool(limits))
+    if earlier:
+        # A resubmission: decided together with the forms the submission already has (see intake/resubmission.py).
+        documents = merge_documents(earlier, documents)
     automatic = automatic_reason(mail, own_addresses=service.addresses, own_domain=service.domain)
-    outcome = decide(Submission(documents, received_at, automatic), definitions, today)
+    context = Context(
+        eligibility=EligibilityPolicy(min_age=service.eligibility.min_age, practices=practices),
+        open_referrals=open_referrals,
+        secure_domains=frozenset(d.lower() for d in service.secure_domains),
+    )
+    outcome = decide(Submission(documents, received_at, automatic), definitions, today, context)
     if outcome.reply is not None and not (mail.reply_to or mail.sender):
         # Nobody to write to: the team sees the item and decides what to do by hand.
         outcome = replace(outcome, reply=None, suppressed="no-reply-address")
@@ -68,6 +113,12 @@ def assess(
         mail=mail,
         documents=documents,
         outcome=outcome,
-        triage=triage(forms) if queued else None,
+        triage=triage(forms, triage_rules(service.triage_file)) if queued else None,
         reference=reference_for(raw),
     )
+
+
+@functools.cache
+def triage_rules(path: Path | None) -> TriageRules:
+    """The triage rules in ``path`` (default: the packaged file), read once per process."""
+    return load_triage_rules(path)

@@ -44,8 +44,12 @@ class App:
 def bootstrap(settings: Settings, *, clock: Clock = utcnow) -> App:
     """Build the app from ``settings``. Connects to nothing yet: the engine opens on first use."""
     engine = make_engine(settings.database_url.get_secret_value())
-    mailbox = MaildirMailbox(settings.mailbox.path, name=settings.mailbox.name)
-    sender = FileOutbox(settings.outgoing.outbox_path)
+    mailbox: Mailbox = MaildirMailbox(settings.mailbox.path, name=settings.mailbox.name)
+    if settings.mailbox.kind == "imap":
+        mailbox = _imap_mailbox(settings)
+    elif settings.mailbox.kind in ("graph", "ews"):
+        mailbox = _exchange_mailbox(settings, engine, clock)
+    sender = make_sender(settings)
     services = Services(
         engine=engine,
         sender=sender,
@@ -54,6 +58,7 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow) -> App:
         limits=settings.limits,
         timezone=ZoneInfo(settings.service.timezone),
         clock=clock,
+        outgoing=settings.outgoing,
     )
     return App(settings=settings, engine=engine, mailbox=mailbox, sender=sender, services=services)
 
@@ -78,3 +83,84 @@ def poller_lock(app: App) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _imap_mailbox(settings: Settings) -> Mailbox:
+    from intake.mailboxes.imap import ImapMailbox
+    from intake.oauth import TokenProvider
+
+    imap = settings.mailbox.imap
+    token = TokenProvider(imap.oauth).token if imap.auth == "xoauth2" else None
+    return ImapMailbox(
+        imap, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes, token=token
+    )
+
+
+def _exchange_mailbox(settings: Settings, engine: Engine, clock: Clock) -> Mailbox:
+    # Imported here: msal and exchangelib are slow to import and most commands never need them.
+    if settings.mailbox.kind == "graph":
+        from intake.health import MailboxStateStore
+        from intake.mailboxes.graph import GraphMailbox
+
+        state = MailboxStateStore(engine, settings.mailbox.name)
+        return GraphMailbox(settings.mailbox.graph, name=settings.mailbox.name, state=state, clock=clock)
+    from intake.mailboxes.ews import EwsMailbox
+
+    return EwsMailbox(settings.mailbox.ews, name=settings.mailbox.name)
+
+
+# -- issue 6: outgoing mail ---------------------------------------------------------------------------------
+
+
+def make_sender(settings: Settings) -> Sender:
+    """The sender ``outgoing.kind`` names: the file outbox, SMTP, Microsoft Graph or EWS. Connects to nothing."""
+    outgoing = settings.outgoing
+    if outgoing.kind == "smtp":
+        return _smtp_sender(settings)
+    if outgoing.kind == "graph":
+        from notifier.senders.graph import GraphSender, msal_token_provider
+
+        graph = outgoing.graph
+        token = msal_token_provider(
+            graph.tenant_id,
+            graph.client_id,
+            graph.client_secret.get_secret_value(),
+            authority_host=graph.authority_host,
+        )
+        return GraphSender(
+            graph.user or settings.service.address, token, base_url=graph.graph_url, timeout=graph.timeout_seconds
+        )
+    if outgoing.kind == "ews":
+        from intake.mailboxes.ews import account_for
+        from notifier.senders.ews import EwsSender
+
+        ews = outgoing.ews
+        return EwsSender(lambda: account_for(ews))
+    return FileOutbox(outgoing.outbox_path)
+
+
+def _smtp_sender(settings: Settings) -> Sender:
+    import ssl
+
+    from notifier.senders.smtp import SmtpSender
+
+    smtp = settings.outgoing.smtp
+    token = None
+    if smtp.auth == "xoauth2":
+        from notifier.senders.graph import msal_token_provider
+
+        token = msal_token_provider(
+            smtp.oauth.tenant_id, smtp.oauth.client_id, smtp.oauth.client_secret.get_secret_value(), smtp.oauth.scope
+        )
+    context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
+    return SmtpSender(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,
+        auth=smtp.auth,
+        username=smtp.username or settings.service.address,
+        password=smtp.password.get_secret_value() if smtp.auth == "password" else None,
+        token_provider=token,
+        timeout=smtp.timeout_seconds,
+        ssl_context=context,
+    )

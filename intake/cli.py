@@ -20,17 +20,26 @@ from sqlmodel import Session, select
 
 from config.forms import FormDefinitionError
 from config.settings import ConfigFileMissing, load_settings
-from intake.assess import assess
+from config.triage import TriageRulesError
+from intake.assess import assess, triage_rules
 from intake.bootstrap import App, bootstrap, poller_lock, today
 from intake.daemon import run_daemon
+from intake.digest import gather_digest, queue_digest
 from intake.errors import IntakeError
+from intake.followups import due_calls, mark_done, record_assessment
+from intake.health import health_report, take_and_record
+from intake.isolation import default_pool
 from intake.logs import configure_logging
 from intake.migrate import upgrade
-from intake.pipeline import Taken, send_outbox, take_new_mail
-from intake.store import ReferralRecord
-from parsers import parse_document
+from intake.pipeline import Taken, send_outbox
+from intake.practices import PracticeFileError, import_practices, known_for_check
+from intake.replay import quarantined
+from intake.replay import replay as replay_message
+from intake.store import OutboxRecord, ReferralRecord
+from notifier.digest import InsecureRecipient, long_date, render_digest
 from parsers.types import Document, Form, Value
 from rules.checks import form_problems
+from rules.words import team_sentence
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -77,6 +86,10 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
         ctx.obj = bootstrap(settings)
     except FormDefinitionError as exc:
         raise click.ClickException(f"form definitions: {exc}") from exc
+    try:
+        triage_rules(settings.service.triage_file)
+    except TriageRulesError as exc:
+        raise click.ClickException(f"triage rules: {exc}") from exc
 
 
 def main() -> None:
@@ -94,21 +107,36 @@ def main() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per file.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="For each field, say where it was found (page, label matched) and which labels were looked for.",
+)
 @_date_option
 @click.pass_context
-def parse(ctx: click.Context, files: Sequence[Path], as_json: bool, today: dt.datetime | None) -> None:
-    """Read form fields from FILES (PDF) and say what is missing or invalid.
+def parse(ctx: click.Context, files: Sequence[Path], as_json: bool, explain: bool, today: dt.datetime | None) -> None:
+    """Read form fields from FILES (PDF or Word .docx) and say what is missing or invalid.
+
+    With --explain, list every field of the form: the page and label it was found by, or the labels (from
+    config/forms/) that were looked for and not found — how to fit the configuration to a real template.
 
     \b
     Example:
         nmss-intake parse "Form 2.pdf" --json
+        nmss-intake parse "Form 2.docx" --explain
     """
     app = _app(ctx)
     day = today.date() if today else _today(app)
     results = []
     for path in files:
-        document = parse_document(path.read_bytes(), path.name, app.services.definitions, today=day)
-        results.append(_document_json(str(path), document, app, day))
+        # In a worker with the time and memory limits, as the service parses: a hostile file cannot hang `parse`.
+        document = default_pool(app.services.limits).parse(
+            path.read_bytes(), path.name, app.services.definitions, today=day
+        )
+        result = _document_json(str(path), document, app, day)
+        if explain:
+            result["explain"] = _explain(document, app)
+        results.append(result)
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
@@ -120,6 +148,35 @@ def parse(ctx: click.Context, files: Sequence[Path], as_json: bool, today: dt.da
             click.echo(f"  missing: {key}")
         for item in result["invalid"]:
             click.echo(f"  invalid: {item['field']} ({item['code']})")
+        for item in result.get("explain", []):
+            click.echo(f"  {_explain_line(item)}")
+
+
+def _explain(document: Document, app: App) -> list[dict[str, Any]]:
+    """Per field of the form, in printed order: where it was found, and the labels looked for but not found."""
+    if not isinstance(document, Form):
+        return []
+    found = {f.key: f for f in document.found}
+    items = []
+    for field in app.services.definitions[document.kind].fields:
+        where = found.get(field.key)
+        items.append(
+            {
+                "field": field.key,
+                "found": {"page": where.page, "label": where.label} if where else None,
+                "has_value": field.key in document.fields,
+                "looked_for": [label for label in field.labels if where is None or label != where.label],
+            }
+        )
+    return items
+
+
+def _explain_line(item: dict[str, Any]) -> str:
+    found = item["found"]
+    if found is None:
+        return f"{item['field']}: not found; looked for " + ", ".join(f'"{label}"' for label in item["looked_for"])
+    value = "" if item["has_value"] else ", nothing written"
+    return f'{item["field"]}: page {found["page"]}, label "{found["label"]}"{value}'
 
 
 def _today(app: App) -> dt.date:
@@ -174,6 +231,7 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
     """
     app = _app(ctx)
     day = today.date() if today else _today(app)
+    practices, open_referrals = known_for_check(app.engine)
     results: list[dict[str, Any]] = []
     for path in messages:
         raw = path.read_bytes()
@@ -185,8 +243,12 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
             limits=app.services.limits,
             received_at=received,
             today=day,
+            practices=practices,
+            open_referrals=open_referrals,
         )
         outcome = assessment.outcome
+        queued = outcome.kind in ("accepted", "review")
+        triaged = assessment.triage
         results.append(
             {
                 "file": str(path),
@@ -200,6 +262,9 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
                 "reference": assessment.reference,
                 "reasons": list(outcome.reasons),
                 "suppressed": outcome.suppressed,
+                "triage": {"priority": triaged.priority, "flags": list(triaged.flags)} if triaged else None,
+                "eligibility": list(outcome.eligibility) if queued else [],
+                "warnings": list(outcome.warnings),
             }
         )
     if as_json:
@@ -210,6 +275,10 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
         click.echo(f"{result['file']}: {result['outcome']} ({', '.join(result['forms']) or 'no forms'}; {reply})")
         for problem in result["problems"]:
             click.echo(f"  {problem['form'] or '-'}: {problem['label']} ({problem['code']})")
+        if result["triage"]:
+            click.echo(f"  priority {result['triage']['priority']}")
+        for code in [*(result["triage"] or {}).get("flags", []), *result["reasons"], *result["warnings"]]:
+            click.echo(f"  {code}: {team_sentence(code)}")
 
 
 # -- run -----------------------------------------------------------------------------------------------------
@@ -232,7 +301,7 @@ def run(ctx: click.Context, once: bool) -> None:
             if not once:
                 run_daemon(app)
                 return
-            taken = take_new_mail(app.mailbox, app.services)
+            taken = take_and_record(app.mailbox, app.services, app.settings)
             sent, failed = send_outbox(app.services)
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -288,6 +357,7 @@ def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> Non
             "priority": row.priority,
             "flags": json.loads(row.flags_json),
             "reasons": json.loads(row.reasons_json),
+            "warnings": json.loads(row.warnings_json),
             "nhs_number": row.nhs_number,
             "surname": row.surname,
             "forenames": row.forenames,
@@ -303,11 +373,55 @@ def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> Non
         click.echo("The queue is empty.")
         return
     for item in items:
-        detail = ", ".join(item["flags"] or item["reasons"]) or "-"
+        detail = ", ".join(item["flags"] + item["reasons"] + item["warnings"]) or "-"
         click.echo(
             f"{item['reference']}  {item['kind']:<16} {item['status']:<7} {item['priority'] or '-':<8} "
             f"{item['nhs_number'] or '-':<10}  {detail}"
         )
+
+
+# -- practices -----------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def practices() -> None:
+    """The service's list of GP practices, from NHS England's ODS epraccur file."""
+
+
+@practices.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--commissioner",
+    "commissioners",
+    multiple=True,
+    help="Sub-ICB location code whose practices to keep, e.g. 26A; repeat for more "
+    "(default: the settings' service.eligibility.commissioners).",
+)
+@click.pass_context
+def practices_import(ctx: click.Context, file: Path, commissioners: Sequence[str]) -> None:
+    """Replace the practice list with the practices in FILE (epraccur CSV) of the given commissioners.
+
+    Until a list is imported the GP practice check is skipped, with a warning on every referral.
+
+    \b
+    Example:
+        nmss-intake practices import epraccur.csv --commissioner 26A
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    codes = list(commissioners) or app.settings.service.eligibility.commissioners
+    try:
+        report = import_practices(app.engine, file, codes, app.services.clock())
+    except PracticeFileError as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from exc
+    statuses = ", ".join(f"{report.kept[s]} {name}" for s, name in _STATUS_NAMES.items() if report.kept[s])
+    click.echo(
+        f"Imported {report.total} practice(s) for {', '.join(sorted(c.upper() for c in codes))} ({statuses}); "
+        f"left out {report.other_commissioners} of other commissioners."
+    )
+
+
+_STATUS_NAMES = {"A": "active", "C": "closed", "D": "dormant", "P": "proposed"}
 
 
 # -- db ------------------------------------------------------------------------------------------------------
@@ -362,6 +476,249 @@ def samples_deliver(ctx: click.Context, into: Path | None, seed: int, today: dt.
     click.echo(f"Delivered {len(scenarios)} sample email(s) into {target}:")
     for scenario in scenarios:
         click.echo(f"  {scenario.name:<26} expect {scenario.expected_outcome}")
+
+
+# -- status and replay (issue 5) -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show each mailbox's health, the outbox and the quarantined messages (ids, codes and times only).
+
+    Per mailbox: the last successful poll, the last error and when, failures in a row, the backlog (messages
+    taken but not yet filed) and when the access token expires.
+
+    \b
+    Example:
+        nmss-intake status --json
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    mailboxes = health_report(app.engine, [app.mailbox.name])
+    waiting = quarantined(app.services)
+    with Session(app.engine) as session:
+        pending = len(session.exec(select(OutboxRecord.id).where(OutboxRecord.state == "pending")).all())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "mailboxes": [m.as_json() for m in mailboxes],
+                    "outbox_pending": pending,
+                    "quarantined": [
+                        {
+                            "id": message.id,
+                            "reference": message.reference,
+                            "mailbox": message.source,
+                            "error": record.error,
+                            "at": record.at.isoformat(),
+                        }
+                        for message, record in waiting
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    for health in mailboxes:
+        click.echo(f"Mailbox {health.name}")
+        click.echo(f"  last successful poll  {_when(health.last_success_at)}")
+        error = f"{health.last_error} at {_when(health.last_error_at)}" if health.last_error else "none"
+        click.echo(f"  last error            {error}")
+        alerted = " (the team has been emailed)" if health.alerted else ""
+        click.echo(f"  failures in a row     {health.consecutive_failures}{alerted}")
+        click.echo(f"  backlog               {health.backlog} message(s) taken but not yet filed")
+        click.echo(f"  token expires         {_when(health.token_expires_at)}")
+    click.echo(f"Outbox: {pending} email(s) waiting to be sent.")
+    if not waiting:
+        click.echo("No message is quarantined.")
+        return
+    click.echo(f"Quarantined: {len(waiting)} message(s); try one again with `nmss-intake replay ID`:")
+    for message, record in waiting:
+        click.echo(f"  {message.id:<6} {message.reference}  {message.source:<12} {record.error:<24} {_when(record.at)}")
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"
+
+
+@cli.command()
+@click.argument("ledger_id", metavar="ID", type=int)
+@click.pass_context
+def replay(ctx: click.Context, ledger_id: int) -> None:
+    """Process quarantined message ID again from its stored bytes (ID as `nmss-intake status` lists it).
+
+    Safe beside a running daemon: only a message still quarantined is taken, and only once.
+
+    \b
+    Example:
+        nmss-intake replay 12
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    try:
+        taken = replay_message(ledger_id, app.mailbox, app.services)
+        sent, failed = send_outbox(app.services)
+    except IntakeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Replayed message {ledger_id}: {taken.outcome}, filed in {taken.folder}.")
+    if taken.reply_key:
+        click.echo(f"  reply written to {app.reply_location(taken.reply_key)}")
+    if sent or failed:
+        click.echo(f"Sent {sent} email(s)" + (f"; {failed} failed and will be retried." if failed else "."))
+
+
+# -- home assessments, follow-up calls and the digest (issue 6B) ----------------------------------------------
+
+
+@referrals.command("assessed")
+@click.argument("reference")
+@click.option(
+    "--date",
+    "assessed_on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Day of the home assessment, YYYY-MM-DD (default: today in Europe/London).",
+)
+@click.pass_context
+def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datetime | None) -> None:
+    """Record the home assessment of referral REFERENCE and schedule its follow-up calls.
+
+    The calls fall due 6 weeks, 6 months and 12 months later, moved off weekends and bank holidays.
+    Recording a different date moves the calls not yet made; the referral leaves the digest's queue.
+
+    \b
+    Example:
+        nmss-intake referrals assessed NMSS-7K3QX9PA --date 2026-11-30
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    day = _today(app)
+    try:
+        done = record_assessment(
+            app.engine, reference, assessed_on.date() if assessed_on else day, today=day, now=app.services.clock()
+        )
+    except IntakeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done.previous == done.assessed_on:
+        click.echo(f"{done.reference}: the home assessment on {long_date(done.assessed_on)} was recorded already.")
+    elif done.previous is not None:
+        moved = f"from {long_date(done.previous)} to {long_date(done.assessed_on)}"
+        click.echo(f"{done.reference}: home assessment moved {moved}.")
+    else:
+        click.echo(f"{done.reference}: home assessment recorded on {long_date(done.assessed_on)}.")
+    click.echo("Follow-up calls due:")
+    for call in done.calls:
+        click.echo(f"  {call.label:<10} {long_date(call.due)}")
+
+
+@cli.group()
+def followups() -> None:
+    """Follow-up calls at 6 weeks, 6 months and 12 months after a home assessment."""
+
+
+@followups.command("due")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@_date_option
+@click.pass_context
+def followups_due(ctx: click.Context, as_json: bool, today: dt.datetime | None) -> None:
+    """List the follow-up calls due today or overdue and not yet made, most overdue first.
+
+    \b
+    Example:
+        nmss-intake followups due --json
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    day = today.date() if today else _today(app)
+    calls = due_calls(app.engine, day)
+    items = [
+        {
+            "id": call.followup_id,
+            "reference": call.reference,
+            "kind": call.kind,
+            "call": call.label,
+            "due": call.due.isoformat(),
+            "overdue_working_days": call.overdue_working_days,
+            "nhs_number": call.patient.nhs_number,
+            "surname": call.patient.surname,
+            "forenames": call.patient.forenames,
+        }
+        for call in calls
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    if not calls:
+        click.echo(f"No follow-up calls are due on {long_date(day)}.")
+        return
+    for call in calls:
+        late = f"{call.overdue_working_days} working day(s) overdue" if call.overdue_working_days else "due today"
+        click.echo(
+            f"{call.followup_id:>5}  {call.label:<10} {call.reference}  {call.patient.name}  "
+            f"NHS {call.patient.nhs_number_spaced}  due {call.due.isoformat()}, {late}"
+        )
+
+
+@followups.command("done")
+@click.argument("followup_id", metavar="ID", type=int)
+@click.option("--outcome", required=True, help="What the call found or agreed (kept with the call).")
+@click.pass_context
+def followups_done(ctx: click.Context, followup_id: int, outcome: str) -> None:
+    """Record follow-up call ID (as `nmss-intake followups due` lists it) as made, with its outcome.
+
+    \b
+    Example:
+        nmss-intake followups done 12 --outcome "Managing well with the reminder chart"
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    if not outcome.strip():
+        raise click.BadParameter("must not be empty", param_hint="--outcome")
+    try:
+        call = mark_done(app.engine, followup_id, outcome, now=app.services.clock())
+    except IntakeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Follow-up call {call.followup_id} ({call.label}, {call.reference}) recorded as made.")
+
+
+@cli.command()
+@click.option("--print", "print_only", is_flag=True, help="Print the digest instead of sending it.")
+@click.option("--html", is_flag=True, help="With --print: print the HTML version rather than the text.")
+@_date_option
+@click.pass_context
+def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime | None) -> None:
+    """Send the team's digest for today now (once a day at most), or print it with --print.
+
+    The daemon sends it by itself on working days at digest.send_at (08:30 Europe/London by default), to
+    service.team_addresses only, and only when each is on a secure domain.
+
+    \b
+    Example:
+        nmss-intake digest --print
+    """
+    app = _app(ctx)
+    upgrade(app.engine)
+    settings = app.settings
+    day = today.date() if today else _today(app)
+    tz = app.services.timezone
+    if print_only:
+        gathered = gather_digest(
+            app.engine, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
+        )
+        text, page = render_digest(gathered, settings.service)
+        click.echo(page if html else text, nl=False)
+        return
+    try:
+        key = queue_digest(app.engine, settings, day=day, now=app.services.clock(), tz=tz)
+    except InsecureRecipient as exc:
+        raise click.ClickException(f"digest not sent: {exc}") from exc
+    if key is None:
+        click.echo(f"The digest for {long_date(day)} was queued already; nothing sent again.")
+        return
+    sent, failed = send_outbox(app.services)
+    click.echo(f"Digest for {long_date(day)} queued for {', '.join(settings.service.team_addresses)}.")
+    click.echo(f"Sent {sent} email(s)" + (f"; {failed} failed and will be retried." if failed else "."))
 
 
 # Kept for `python -m intake.cli`.

@@ -1,18 +1,28 @@
-"""The daemon: an APScheduler job polls the mailbox and sends the outbox until SIGTERM or SIGINT."""
+"""The daemon: APScheduler jobs poll the mailbox, send the outbox, the digest and reminders until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
 import datetime as dt
 import signal
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 from types import FrameType
+from typing import Protocol, runtime_checkable
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from intake.bootstrap import App
+from intake.digest import queue_digest_if_due
 from intake.errors import MailboxUnavailable
-from intake.pipeline import send_outbox, take_new_mail
+from intake.followups import queue_reminders
+from intake.health import take_and_record
+from intake.pipeline import send_outbox
+from notifier.digest import InsecureRecipient
 
 log = structlog.get_logger("intake.daemon")
 
@@ -20,7 +30,7 @@ log = structlog.get_logger("intake.daemon")
 def poll_once(app: App) -> None:
     """One tick: take what is waiting, then send what is pending. A mailbox outage waits for the next tick."""
     try:
-        taken = take_new_mail(app.mailbox, app.services)
+        taken = take_and_record(app.mailbox, app.services, app.settings)  # health notes success or failure
     except (MailboxUnavailable, OSError) as exc:
         log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
         taken = []
@@ -29,29 +39,127 @@ def poll_once(app: App) -> None:
         log.info("poll_done", mailbox=app.mailbox.name, taken=len(taken), sent=sent, failed=failed)
 
 
+# -- the scheduler's jobs (issue 6B): each reads the database to decide what is due -----------------------------
+
+OUTBOX_INTERVAL_SECONDS = 60
+"""How often pending outgoing mail is retried, besides after each poll."""
+
+DIGEST_CHECK_SECONDS = 60
+"""How often the digest job asks whether today's digest is due: it goes out within a minute of its time."""
+
+REMINDER_CHECK_SECONDS = 300
+"""How often the reminder job looks for follow-up calls that have fallen due."""
+
+MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300}
+"""How late a job may still start. A run missed beyond this is skipped, which loses nothing: the next run
+finds in the database whatever the skipped one would have done."""
+
+
+def send_pending(app: App) -> None:
+    """Send what is pending in the outbox (replies, the digest, reminders, alerts)."""
+    sent, failed = send_outbox(app.services)
+    if sent or failed:
+        log.info("outbox_sent", sent=sent, failed=failed)
+
+
+def digest_tick(app: App) -> None:
+    """Queue and send today's digest if it is due and not queued yet (a working day, after its time)."""
+    try:
+        key = queue_digest_if_due(app.engine, app.settings, now=app.services.clock(), tz=app.services.timezone)
+    except InsecureRecipient:
+        log.error("digest_not_queued", error_type="InsecureRecipient")
+        return
+    if key is not None:
+        send_pending(app)
+
+
+def reminders_tick(app: App) -> None:
+    """Queue and send a reminder for each follow-up call that has fallen due and has not been reminded."""
+    try:
+        queued = queue_reminders(
+            app.engine,
+            now=app.services.clock(),
+            tz=app.services.timezone,
+            service=app.settings.service,
+            recipients=app.settings.service.team_addresses,
+            secure_domains=app.settings.service.secure_domains,
+        )
+    except InsecureRecipient:
+        log.error("reminders_not_queued", error_type="InsecureRecipient")
+        return
+    if queued:
+        send_pending(app)
+
+
+def add_jobs(scheduler: BaseScheduler, app: App) -> None:
+    """Add the service's four jobs to ``scheduler``: poll, outbox, digest and reminders.
+
+    Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
+    so a restart catches up on whatever fell due while the service was down. The digest and reminders need
+    ``service.team_addresses``; without them those jobs are left out (``run_daemon`` logs it once).
+    """
+    now = dt.datetime.now(dt.UTC)
+    jobs: list[tuple[str, Callable[[App], None], int]] = [
+        ("poll", poll_once, app.settings.poll_interval_seconds),
+        ("outbox", send_pending, OUTBOX_INTERVAL_SECONDS),
+    ]
+    if app.settings.service.team_addresses:
+        jobs += [("digest", digest_tick, DIGEST_CHECK_SECONDS), ("reminders", reminders_tick, REMINDER_CHECK_SECONDS)]
+    for job_id, function, seconds in jobs:
+        scheduler.add_job(
+            function,
+            "interval",
+            args=[app],
+            seconds=seconds,
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS[job_id],
+            # The outbox starts a little after the poll so the first poll (which also sends) goes first.
+            next_run_time=now + dt.timedelta(seconds=5 if job_id == "outbox" else 0),
+        )
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """**Protocol:** a mailbox that can say when new mail arrives (IMAP IDLE): ``watch`` blocks until ``stop``
+    is set and calls ``wake`` on each change."""
+
+    def watch(self, wake: Callable[[], None], stop: threading.Event) -> None: ...
+
+
 def run_daemon(app: App) -> None:
     """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the running poll finish first."""
     scheduler = BlockingScheduler(
+        # One worker: jobs never overlap, so two of them can never send the same pending outbox row at once.
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone=app.settings.service.timezone,
     )
+    add_jobs(scheduler, app)
     interval = app.settings.poll_interval_seconds
-    scheduler.add_job(
-        poll_once,
-        "interval",
-        args=[app],
-        seconds=interval,
-        id="poll",
-        next_run_time=dt.datetime.now(dt.UTC),
-    )
+
+    watching = threading.Event()
+    if isinstance(app.mailbox, Watchable):
+        # IDLE (or the like) only wakes the poll job; the poll's own listing decides what is new.
+        # A one-off job rather than moving "poll" forward: a wake during a running poll would be skipped as a
+        # second instance. Two instances are allowed so a wake during a woken poll queues behind it on the
+        # single worker (never beside it); replace_existing keeps at most one waiting.
+        def wake() -> None:
+            with suppress(SchedulerNotRunningError):
+                scheduler.add_job(poll_once, args=[app], id="poll-now", replace_existing=True, max_instances=2)
+
+        threading.Thread(target=app.mailbox.watch, args=(wake, watching), name="watch", daemon=True).start()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", signal=signal.Signals(signum).name)
+        watching.set()
         scheduler.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("daemon_started", mailbox=app.mailbox.name, interval_seconds=interval)
+    if not app.settings.service.team_addresses:
+        log.warning("team_mail_off_no_team_addresses")  # no digest and no follow-up reminders
     scheduler.start()
     log.info("daemon_stopped")

@@ -11,3 +11,11 @@ class MailboxUnavailable(IntakeError):
 
 class AlreadyRunning(IntakeError):
     """Another poller holds this mailbox: two at once would process messages twice."""
+
+
+class MailboxAuthError(MailboxUnavailable):
+    """The mailbox refused our credentials or permissions (HTTP 401/403, a token request turned down).
+
+    A subclass of MailboxUnavailable so a poll waits for the next tick, but named apart: retrying will not help
+    until someone fixes the app registration, secret or password, so health reports it as such.
+    """

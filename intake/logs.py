@@ -86,3 +86,13 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+    # pdfminer, extract-msg and friends log through the standard library, often quoting the document they
+    # choke on. Their records come through here as the logger's name and level only.
+    logging.basicConfig(level=logging.WARNING, handlers=[LibraryRecords()], force=True)
+
+
+class LibraryRecords(logging.Handler):
+    """Re-logs a standard-library record as a structlog event with its logger name and level, never its text."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        structlog.get_logger("library").log(record.levelno, "library_log", logger=record.name)

@@ -19,9 +19,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -29,13 +27,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from config.forms import FormDefinitions
-from config.settings import LimitSettings, ServiceSettings
+from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
 from intake.assess import Assessment, assess, reference_for
 from intake.mailbox import IncomingMail, Mailbox
-from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, ReferralRecord
+from intake.outbox import manual_reply_item, reply_limit, send_due
+from intake.practices import open_referrals, practice_codes
+from intake.resubmission import Resubmission, find_resubmission, queue_row, settle, stored_documents
+from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
 from notifier.replies import build_reply
 from notifier.sender import Sender
-from parsers.types import Form, Value
+from parsers.mail import read_mail
+from parsers.types import Document, Form, Value
 
 log = structlog.get_logger("intake.pipeline")
 
@@ -69,6 +71,7 @@ class Services:
     limits: LimitSettings
     timezone: dt.tzinfo
     clock: Clock
+    outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,12 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             if row.attempts > MAX_ATTEMPTS:
                 raise GaveUp
             started = time.perf_counter()
-            assessment = _assess(incoming, services)
-            reply_key = _record_decision(session, row, assessment, services)
+            resubmission = _resubmission(incoming, services, session)
+            assessment = _assess(incoming, services, session, resubmission)
+            assessment = replace(assessment, outcome=settle(assessment.outcome, resubmission))
+            # A subject reference from an unknown sender is decided as a submission of its own.
+            completes = resubmission if resubmission is not None and resubmission.trusted else None
+            reply_key = _record_decision(session, row, assessment, services, completes)
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
             return _quarantine(session, row, exc, mailbox, incoming)
         finally:
@@ -153,13 +160,14 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             reasons=list(assessment.outcome.reasons),
             reply=assessment.outcome.reply,
             suppressed=assessment.outcome.suppressed,
+            resubmission_of=completes.root_id if completes else None,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         _file(session, row, mailbox, incoming)
         assert row.id is not None
         return Taken(
             ledger_id=row.id,
-            reference=row.reference,
+            reference=completes.reference if completes else row.reference,
             outcome=assessment.outcome.kind,
             folder=row.filed_in or "",
             forms=assessment.outcome.forms,
@@ -171,10 +179,24 @@ class GaveUp(Exception):
     """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
 
 
-def _assess(incoming: IncomingMail, services: Services) -> Assessment:
+def _resubmission(incoming: IncomingMail, services: Services, session: Session) -> Resubmission | None:
+    """The earlier submission this message answers, from its headers and subject (no attachment is parsed)."""
+    if len(incoming.raw) > services.limits.max_message_bytes:
+        return None
+    mail = read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
+    return find_resubmission(session, mail, services.service)
+
+
+def _assess(
+    incoming: IncomingMail, services: Services, session: Session, resubmission: Resubmission | None = None
+) -> Assessment:
     today = services.clock().astimezone(services.timezone).date()
     if len(incoming.raw) > services.limits.max_message_bytes:
         raise MessageTooLarge
+    earlier: tuple[Document, ...] = ()
+    if resubmission is not None and resubmission.merges:
+        earlier = stored_documents(session, resubmission.latest_id, services.definitions)
+    # The rules stay pure: the shell reads the practice list and the open referrals and passes plain data.
     return assess(
         incoming.raw,
         definitions=services.definitions,
@@ -182,6 +204,9 @@ def _assess(incoming: IncomingMail, services: Services) -> Assessment:
         limits=services.limits,
         received_at=incoming.received_at,
         today=today,
+        practices=practice_codes(session),
+        open_referrals=open_referrals(session),
+        earlier=earlier,
     )
 
 
@@ -189,11 +214,22 @@ class MessageTooLarge(Exception):
     """Raised when a message is over ``limits.max_message_bytes``: it is quarantined for the team unread."""
 
 
-def _record_decision(session: Session, row: MessageRecord, assessment: Assessment, services: Services) -> str | None:
-    """Commit the decision, the forms, the queue row, the reply and the audit trail in one transaction."""
+def _record_decision(
+    session: Session,
+    row: MessageRecord,
+    assessment: Assessment,
+    services: Services,
+    resubmission: Resubmission | None = None,
+) -> str | None:
+    """Commit the decision, the forms, the queue row, the reply and the audit trail in one transaction.
+
+    For a ``resubmission`` the queue row and the reply carry the original submission's reference.
+    """
     outcome = assessment.outcome
     now = services.clock()
     assert row.id is not None
+    reference = resubmission.reference if resubmission else row.reference
+    submission_id = resubmission.root_id if resubmission else row.id
     for position, document in enumerate(assessment.documents):
         form = document if isinstance(document, Form) else None
         session.add(
@@ -210,23 +246,23 @@ def _record_decision(session: Session, row: MessageRecord, assessment: Assessmen
         )
     if outcome.kind in ("accepted", "review", "mar_registration") and outcome.forms:
         patient = _patient(assessment)
-        session.add(
-            ReferralRecord(
-                reference=row.reference,
-                message_id=row.id,
-                kind="mar_registration" if "mar" in outcome.forms and outcome.kind != "review" else "referral",
-                status="review" if outcome.kind == "review" else "new",
-                outcome=outcome.kind,
-                priority=assessment.triage.priority if assessment.triage else None,
-                flags_json=json.dumps(list(assessment.triage.flags) if assessment.triage else []),
-                reasons_json=json.dumps(list(outcome.reasons)),
-                nhs_number=_str(patient.get("patient.nhs_number")),
-                surname=_str(patient.get("patient.surname")),
-                forenames=_str(patient.get("patient.forenames")),
-                date_of_birth=_date(patient.get("patient.dob")),
-                created_at=now,
-            )
+        referral = ReferralRecord(
+            reference=reference,
+            message_id=row.id,
+            kind="mar_registration" if "mar" in outcome.forms and outcome.kind != "review" else "referral",
+            status="review" if outcome.kind == "review" else "new",
+            outcome=outcome.kind,
+            priority=assessment.triage.priority if assessment.triage else None,
+            flags_json=json.dumps(list(assessment.triage.flags) if assessment.triage else []),
+            reasons_json=json.dumps(list(outcome.reasons)),
+            warnings_json=json.dumps(list(outcome.warnings)),
+            nhs_number=_str(patient.get("patient.nhs_number")),
+            surname=_str(patient.get("patient.surname")),
+            forenames=_str(patient.get("patient.forenames")),
+            date_of_birth=_date(patient.get("patient.dob")),
+            created_at=now,
         )
+        session.add(queue_row(session, referral) if resubmission else referral)
     reply_key = None
     if outcome.reply is not None:
         reply = build_reply(
@@ -234,31 +270,49 @@ def _record_decision(session: Session, row: MessageRecord, assessment: Assessmen
             mail=assessment.mail,
             problems=[p for p in outcome.problems if p.field is not None],
             missing_forms=[p.label for p in outcome.problems if p.code == "missing_form"],
-            reference=row.reference,
+            reference=reference,
             service=services.service,
             now=now,
         )
-        reply_key = f"reply-{row.reference}-{outcome.reply}"
-        session.add(
-            OutboxRecord(
-                key=reply_key,
-                message_id=row.id,
-                kind=f"reply_{outcome.reply}",
-                recipient=str(reply["To"]),
-                raw=reply.as_bytes(),
-                created_at=now,
+        limited = reply_limit(
+            session,
+            recipient=str(reply["To"]),
+            submission_id=submission_id,
+            now=now,
+            limits=services.outgoing.reply_limits,
+        )
+        if limited is not None:
+            session.add(manual_reply_item(row.id, now, limited, outcome.reply))
+        else:
+            reply_key = f"reply-{row.reference}-{outcome.reply}"
+            session.add(
+                OutboxRecord(
+                    key=reply_key,
+                    message_id=row.id,
+                    kind=f"reply_{outcome.reply}",
+                    recipient=str(reply["To"]),
+                    raw=reply.as_bytes(),
+                    created_at=now,
+                    submission_id=submission_id,
+                    header_message_id=str(reply["Message-ID"]),
+                )
             )
-        )
+    if resubmission is not None:
+        row.submission_of = resubmission.root_id
+        session.add(_audit(row.id, now, "resubmission", {"of": resubmission.root_id, "how": resubmission.how}))
     if outcome.suppressed is not None:
-        session.add(
-            _audit(row.id, now, "reply_suppressed", {"why": outcome.suppressed, "reply": outcome.reply}, team=True)
-        )
+        session.add(manual_reply_item(row.id, now, outcome.suppressed, outcome.reply))
     session.add(
         _audit(
             row.id,
             now,
             "decided",
-            {"outcome": outcome.kind, "reasons": list(outcome.reasons)},
+            {
+                "outcome": outcome.kind,
+                "reasons": list(outcome.reasons),
+                "eligibility": list(outcome.eligibility),
+                "warnings": list(outcome.warnings),
+            },
             team=outcome.kind == "review",
         )
     )
@@ -299,6 +353,8 @@ def _quarantine(
     session.add(row)
     assert row.id is not None
     session.add(_audit(row.id, row.taken_at, "quarantined", {"error": row.error}, team=True))
+    # The raw bytes are kept so `nmss-intake replay` can try again once the cause is fixed.
+    session.merge(QuarantineRecord(message_id=row.id, raw=incoming.raw, error=row.error, at=row.taken_at))
     session.commit()
     log.error("message_quarantined", ledger_id=row.id, reference=row.reference, error_type=row.error)
     _file(session, row, mailbox, incoming)
@@ -316,30 +372,13 @@ def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: Inco
 
 
 def send_outbox(services: Services) -> tuple[int, int]:
-    """Send every pending email in the outbox; returns (sent, failed). A failure stays pending for next time."""
-    sent = failed = 0
-    with Session(services.engine) as session:
-        pending = session.exec(
-            select(OutboxRecord).where(OutboxRecord.state == "pending").order_by(OutboxRecord.id)  # type: ignore[arg-type]
-        ).all()
-        for item in pending:
-            item.attempts += 1
-            message = message_from_bytes(item.raw, _class=EmailMessage, policy=policy.default)
-            assert isinstance(message, EmailMessage)
-            try:
-                services.sender.send(message, key=item.key)
-            except Exception as exc:  # noqa: BLE001 - a sender failure is recorded and retried, not fatal
-                item.last_error = type(exc).__name__
-                failed += 1
-                log.warning("send_failed", outbox_id=item.id, error_type=item.last_error)
-            else:
-                item.state = "sent"
-                item.sent_at = services.clock()
-                sent += 1
-                log.info("sent", outbox_id=item.id, kind=item.kind)
-            session.add(item)
-            session.commit()
-    return sent, failed
+    """Send the emails in the outbox that are due; returns (sent, not sent). The daemon's job calls this.
+
+    A failed email is tried again after a back-off, and after too many tries (or a permanent refusal) it
+    becomes an item for the team (``intake.outbox.send_due``).
+    """
+    report = send_due(services.engine, services.sender, clock=services.clock, retry=services.outgoing.retry)
+    return report.sent, report.deferred + report.failed
 
 
 def _audit(message_id: int, at: dt.datetime, event: str, detail: dict[str, Any], *, team: bool = False) -> AuditEvent:

@@ -49,6 +49,8 @@ class MessageRecord(SQLModel, table=True):
     filed_in: str | None = None
     duplicate_of: int | None = Field(default=None, foreign_key="message.id")
     error: str | None = None
+    # Issue 6 (migration 0004): the ledger id of the original submission this message completes (a resubmission).
+    submission_of: int | None = Field(default=None, index=True)
 
 
 class FormRecord(SQLModel, table=True):
@@ -81,11 +83,28 @@ class ReferralRecord(SQLModel, table=True):
     priority: str | None = None
     flags_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     reasons_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    warnings_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     nhs_number: str | None = Field(default=None, index=True)
     surname: str | None = None
     forenames: str | None = None
     date_of_birth: dt.date | None = None
     created_at: dt.datetime
+
+
+class Practice(SQLModel, table=True):
+    """A GP practice from NHS England's ODS ``epraccur`` file, for the commissioners the service covers.
+
+    ``status`` is epraccur's status code: A active, C closed, D dormant, P proposed. Only active practices
+    count as the service's own in eligibility. The team replaces the list with ``nmss-intake practices import``.
+    """
+
+    __tablename__ = "practice"
+
+    code: str = Field(primary_key=True)
+    name: str
+    commissioner: str = Field(index=True)
+    status: str
+    imported_at: dt.datetime
 
 
 class OutboxRecord(SQLModel, table=True):
@@ -105,6 +124,11 @@ class OutboxRecord(SQLModel, table=True):
     created_at: dt.datetime
     sent_at: dt.datetime | None = None
     delivered_to: str | None = None
+    # Issue 6 (migration 0004): when the worker may try again; the submission (root ledger id) a reply answers,
+    # for the per-submission limit; the email's own Message-ID, to match a referrer's reply to it.
+    next_attempt_at: dt.datetime | None = Field(default=None, index=True)
+    submission_id: int | None = Field(default=None, index=True)
+    header_message_id: str | None = Field(default=None, index=True)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -118,6 +142,68 @@ class AuditEvent(SQLModel, table=True):
     event: str
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     team_item: bool = False
+
+
+# -- issue 5: mailbox health and quarantine (migration 0003) ------------------------------------------------
+
+
+class MailboxState(SQLModel, table=True):
+    """What the service knows about one mailbox between polls: its Graph delta link and its health."""
+
+    __tablename__ = "mailbox_state"
+
+    name: str = Field(primary_key=True)
+    delta_link: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_success_at: dt.datetime | None = None
+    last_error: str | None = None  # an exception class name, never its text
+    last_error_at: dt.datetime | None = None
+    consecutive_failures: int = 0
+    failing_since: dt.datetime | None = None  # first failure of the current outage: names the outage's alerts
+    token_expires_at: dt.datetime | None = None
+    alerted_at: dt.datetime | None = None  # the team was told of the current outage
+
+
+class QuarantineRecord(SQLModel, table=True):
+    """The raw bytes of a message the pipeline failed on, kept so ``nmss-intake replay`` can try it again."""
+
+    __tablename__ = "quarantine"
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    error: str
+    at: dt.datetime
+
+
+# -- issue 6B: home assessments and follow-up calls (migration 0005) ----------------------------------------
+
+
+class AssessmentRecord(SQLModel, table=True):
+    """The home assessment of a referral: at most one per referral; it takes the referral off the digest's queue."""
+
+    __tablename__ = "assessment"
+
+    referral_id: int = Field(foreign_key="referral.id", primary_key=True)
+    assessed_on: dt.date
+    recorded_at: dt.datetime
+
+
+class FollowUpRecord(SQLModel, table=True):
+    """A follow-up call after a home assessment (``kind`` 6w, 6m or 12m), due on a working day.
+
+    ``reminded_at`` is set when the reminder to the team is queued in the outbox, so it is queued once however
+    often, or however late, the reminder job runs. ``outcome`` is the team's note, which may name the patient.
+    """
+
+    __tablename__ = "followup"
+    __table_args__ = (UniqueConstraint("referral_id", "kind", name="uq_followup_referral_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True)
+    kind: str
+    due: dt.date = Field(index=True)
+    done_at: dt.datetime | None = None
+    outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reminded_at: dt.datetime | None = None
 
 
 def make_engine(url: str) -> Engine:

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import Engine
 
 from intake.store import make_engine
+from tests.integration.dovecot import Dovecot, DovecotUnavailable
 
 # ---------------------------------------------------------------------------------------------------------
 # Markers
@@ -208,3 +209,29 @@ def postgres_engine(postgres_cluster: _Cluster) -> Iterator[Engine]:
     finally:
         engine.dispose()
         postgres_cluster.drop_database(name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dovecot (issue 5, IMAP): one throwaway server per session on free 127.0.0.1 ports, emptied for each test
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """The session's running Dovecot (prefer ``dovecot``, which empties the mailbox first)."""
+    try:
+        server = Dovecot()
+        server.start()
+    except DovecotUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Dovecot:
+    """The session's Dovecot with an empty INBOX and no other folders; user ``nmss``, a plaintext password."""
+    dovecot_server.empty()
+    return dovecot_server

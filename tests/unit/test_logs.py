@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import structlog
 
@@ -37,3 +38,12 @@ def test_an_exception_is_reduced_to_its_class_name() -> None:
     text = stream.getvalue()
     assert json.loads(text)["error_type"] == "ValueError"
     assert "Quixotefield" not in text
+
+
+def test_a_library_logging_through_the_standard_library_is_logged_by_name_only() -> None:
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    logging.getLogger("pdfminer.pdfpage").warning("cannot read 'Quixotefield' on page %d", 1)
+    event = json.loads(stream.getvalue())
+    assert (event["event"], event["logger"], event["level"]) == ("library_log", "pdfminer.pdfpage", "warning")
+    assert "Quixotefield" not in stream.getvalue()
