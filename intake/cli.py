@@ -31,6 +31,7 @@ from intake.health import health_report, take_and_record
 from intake.isolation import default_pool
 from intake.logs import configure_logging
 from intake.migrate import upgrade
+from intake.outbox import SendReport
 from intake.pipeline import Taken, send_outbox
 from intake.practices import PracticeFileError, import_practices, known_for_check
 from intake.replay import quarantined
@@ -302,13 +303,13 @@ def run(ctx: click.Context, once: bool) -> None:
                 run_daemon(app)
                 return
             taken = take_and_record(app.mailbox, app.services, app.settings)
-            sent, failed = send_outbox(app.services)
+            sent = send_outbox(app.services)
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc
-    _report(app, taken, sent, failed)
+    _report(app, taken, sent)
 
 
-def _report(app: App, taken: Sequence[Taken], sent: int, failed: int) -> None:
+def _report(app: App, taken: Sequence[Taken], sent: SendReport) -> None:
     if not taken:
         click.echo(f"Nothing new in mailbox {app.mailbox.name}.")
     else:
@@ -318,8 +319,8 @@ def _report(app: App, taken: Sequence[Taken], sent: int, failed: int) -> None:
             click.echo(f"  {item.reference}  {item.outcome:<17} {forms:<20} filed in {item.folder}")
             if item.reply_key:
                 click.echo(f"  {'':<{len(item.reference)}}  reply written to {app.reply_location(item.reply_key)}")
-    if sent or failed:
-        click.echo(f"Sent {sent} email(s)" + (f"; {failed} failed and will be retried." if failed else "."))
+    if sent:
+        click.echo(sent.summary())
 
 
 # -- referrals -----------------------------------------------------------------------------------------------
@@ -559,14 +560,14 @@ def replay(ctx: click.Context, ledger_id: int) -> None:
     upgrade(app.engine)
     try:
         taken = replay_message(ledger_id, app.mailbox, app.services)
-        sent, failed = send_outbox(app.services)
+        sent = send_outbox(app.services)
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Replayed message {ledger_id}: {taken.outcome}, filed in {taken.folder}.")
     if taken.reply_key:
         click.echo(f"  reply written to {app.reply_location(taken.reply_key)}")
-    if sent or failed:
-        click.echo(f"Sent {sent} email(s)" + (f"; {failed} failed and will be retried." if failed else "."))
+    if sent:
+        click.echo(sent.summary())
 
 
 # -- home assessments, follow-up calls and the digest (issue 6B) ----------------------------------------------
@@ -716,9 +717,9 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
     if key is None:
         click.echo(f"The digest for {long_date(day)} was queued already; nothing sent again.")
         return
-    sent, failed = send_outbox(app.services)
+    sent = send_outbox(app.services)
     click.echo(f"Digest for {long_date(day)} queued for {', '.join(settings.service.team_addresses)}.")
-    click.echo(f"Sent {sent} email(s)" + (f"; {failed} failed and will be retried." if failed else "."))
+    click.echo(sent.summary())
 
 
 # Kept for `python -m intake.cli`.

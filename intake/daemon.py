@@ -34,9 +34,16 @@ def poll_once(app: App) -> None:
     except (MailboxUnavailable, OSError) as exc:
         log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
         taken = []
-    sent, failed = send_outbox(app.services)
-    if taken or sent or failed:
-        log.info("poll_done", mailbox=app.mailbox.name, taken=len(taken), sent=sent, failed=failed)
+    report = send_outbox(app.services)
+    if taken or report:
+        log.info(
+            "poll_done",
+            mailbox=app.mailbox.name,
+            taken=len(taken),
+            sent=report.sent,
+            deferred=report.deferred,
+            failed=report.failed,
+        )
 
 
 # -- the scheduler's jobs (issue 6B): each reads the database to decide what is due -----------------------------
@@ -57,9 +64,9 @@ finds in the database whatever the skipped one would have done."""
 
 def send_pending(app: App) -> None:
     """Send what is pending in the outbox (replies, the digest, reminders, alerts)."""
-    sent, failed = send_outbox(app.services)
-    if sent or failed:
-        log.info("outbox_sent", sent=sent, failed=failed)
+    report = send_outbox(app.services)
+    if report:
+        log.info("outbox_sent", sent=report.sent, deferred=report.deferred, failed=report.failed)
 
 
 def digest_tick(app: App) -> None:

@@ -39,6 +39,7 @@ SAFE_KEYS = frozenset(
         "skipped",
         "sent",
         "failed",
+        "deferred",
         "outbox_id",
         "kind",
         "priority",

@@ -50,6 +50,18 @@ class SendReport:
     deferred: int = 0
     failed: int = 0
 
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.deferred or self.failed)
+
+    def summary(self) -> str:
+        """One line for a person: ``Sent 2 email(s); 1 will be retried; 1 could not be sent (a team item).``"""
+        parts = [f"Sent {self.sent} email(s)"]
+        if self.deferred:
+            parts.append(f"{self.deferred} will be retried")
+        if self.failed:
+            parts.append(f"{self.failed} could not be sent and became team items")
+        return "; ".join(parts) + "."
+
 
 def backoff(attempts: int, retry: RetrySettings) -> dt.timedelta:
     """How long to wait after the ``attempts``-th failed try: ``base_seconds`` doubled each time, at most

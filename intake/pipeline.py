@@ -30,7 +30,7 @@ from config.forms import FormDefinitions
 from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
 from intake.assess import Assessment, assess, reference_for
 from intake.mailbox import IncomingMail, Mailbox
-from intake.outbox import manual_reply_item, reply_limit, send_due
+from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
 from intake.resubmission import Resubmission, find_resubmission, queue_row, settle, stored_documents
 from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
@@ -371,14 +371,13 @@ def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: Inco
     log.debug("message_filed", ledger_id=row.id, folder=folder)
 
 
-def send_outbox(services: Services) -> tuple[int, int]:
-    """Send the emails in the outbox that are due; returns (sent, not sent). The daemon's job calls this.
+def send_outbox(services: Services) -> SendReport:
+    """Send the emails in the outbox that are due, and say what happened. The daemon's job calls this.
 
     A failed email is tried again after a back-off, and after too many tries (or a permanent refusal) it
     becomes an item for the team (``intake.outbox.send_due``).
     """
-    report = send_due(services.engine, services.sender, clock=services.clock, retry=services.outgoing.retry)
-    return report.sent, report.deferred + report.failed
+    return send_due(services.engine, services.sender, clock=services.clock, retry=services.outgoing.retry)
 
 
 def _audit(message_id: int, at: dt.datetime, event: str, detail: dict[str, Any], *, team: bool = False) -> AuditEvent:

@@ -2,7 +2,8 @@
 
 What it does for the pipeline:
 
-* ``fetch_new`` lists the folder with ``UID SEARCH`` (no CHARSET: Exchange rejects it), reads sizes and
+* ``fetch_new`` lists the folder with ``NOOP`` then ``UID SEARCH`` (no CHARSET: Exchange rejects it; without
+  the NOOP a connection kept selected between polls does not see new mail), reads sizes and
   arrival times first, then bodies in batches with ``BODY.PEEK[]`` so nothing is marked read. A message over
   ``max_message_bytes`` is read only that far (plus one byte), so the pipeline quarantines it without holding
   more. It searches again after the last batch and yields what arrived meanwhile, until nothing new is left.
@@ -258,6 +259,11 @@ class ImapMailbox:
         for attempt in (1, 2):
             try:
                 with self._session() as client:
+                    # A connection kept selected between polls sees only the messages the server has told it
+                    # of: Dovecot answers SEARCH from that view and reports new mail (EXISTS) after it, so a
+                    # poll woken by IDLE would list nothing. NOOP first asks for the folder's news (RFC 3501
+                    # 6.1.2), and it is also the cheap check that a kept connection is still alive.
+                    client.noop()
                     uids = [u for u in client.search(["NOT", "DELETED"]) if u not in exclude]
                     if not uids:
                         return []

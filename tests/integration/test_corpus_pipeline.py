@@ -58,19 +58,19 @@ def test_every_corpus_email_is_decided_and_filed_and_none_crashes_the_pipeline(t
     deliver(tmp_path / "mailbox", [path.read_bytes() for path in EMAILS])
 
     take_new_mail(mailbox, service)
-    sent, failed = send_outbox(service)
+    report = send_outbox(service)
 
     decided = outcomes(service)
     assert sum(decided.values()) == len(EMAILS)
     assert decided["quarantined"] == 0, decided
     assert not list((tmp_path / "mailbox" / "new").iterdir())
-    assert failed == 0
+    assert (report.deferred, report.failed) == (0, 0)
     with Session(service.engine) as session:
         replied = session.exec(select(MessageRecord).join(OutboxRecord)).all()
         suppressed = session.exec(select(AuditEvent).where(AuditEvent.event == "reply_suppressed")).all()
     # Most of this corpus is bounces, lists and people's mail with no forms: nobody is written to about it,
     # except a sender whose unreadable PDF will be checked by hand, and never a machine.
-    assert sent == len(replied)
+    assert report.sent == len(replied)
     assert {row.outcome for row in replied} <= {"review"}
     assert decided["review"] == len(replied) + len(suppressed)
     assert decided["automatic"] >= 40
