@@ -22,6 +22,9 @@ demo: install
 	@echo "== Starting from an empty var/ (the embedded defaults' folder)"
 	rm -rf var/mailbox var/outbox var/nmss.db var/nmss.db-wal var/nmss.db-shm
 	$(BIN)/nmss-intake db upgrade
+	@echo; echo "== The GP practice list the eligibility check uses (invented Norfolk practices, commissioner 26A)"
+	$(BIN)/nmss-intake samples practices var/epraccur.csv
+	$(BIN)/nmss-intake practices import var/epraccur.csv --commissioner 26A
 	@echo; echo "== Sample referral emails with invented patients arrive in the Maildir"
 	$(BIN)/nmss-intake samples deliver
 	@echo; echo "== One run of the service"
@@ -31,7 +34,7 @@ demo: install
 	@echo; echo "== The referral queue"
 	$(BIN)/nmss-intake referrals list
 	@echo; echo "== The automatic replies in var/outbox"
-	@for f in var/outbox/*.eml; do echo "--- $$f"; sed -n '1,200p' "$$f"; echo; done
+	@$(BIN)/python scripts/show-replies var/outbox
 	@echo "== The service's log (JSON lines, no patient data) is in var/demo.log"
 
 lint: install

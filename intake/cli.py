@@ -479,6 +479,23 @@ def samples_deliver(ctx: click.Context, into: Path | None, seed: int, today: dt.
         click.echo(f"  {scenario.name:<26} expect {scenario.expected_outcome}")
 
 
+@samples.command("practices")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def samples_practices(file: Path) -> None:
+    """Write the sample GP practices as an NHS ODS epraccur file, ready for `practices import`.
+
+    \b
+    Example:
+        nmss-intake samples practices var/epraccur.csv
+        nmss-intake practices import var/epraccur.csv --commissioner 26A
+    """
+    from samples.practices import epraccur_csv
+
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(epraccur_csv(), encoding="utf-8", newline="")
+    click.echo(f"Wrote the sample practices (commissioner 26A is Norfolk) to {file}.")
+
+
 # -- status and replay (issue 5) -----------------------------------------------------------------------------
 
 

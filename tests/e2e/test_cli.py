@@ -146,3 +146,11 @@ def test_every_command_has_help_and_is_in_the_readme(service: Service, command: 
     assert result.exit_code == 0
     assert "Example:" in result.stdout
     assert f"`nmss-intake {command}" in (ROOT / "README.md").read_text()
+
+
+def test_the_sample_practice_list_imports_as_norfolk_practices(service: Service) -> None:
+    written = service.invoke("samples", "practices", "var/epraccur.csv")
+    imported = service.invoke("practices", "import", "var/epraccur.csv", "--commissioner", "26A")
+
+    assert written.exit_code == imported.exit_code == 0
+    assert imported.stdout.startswith("Imported 9 practice(s) for 26A")
