@@ -17,14 +17,10 @@ from collections.abc import Sequence
 from typing import Final
 
 import pdfplumber
-from pdfminer.pdfcolor import PDFColorSpace
-from pdfminer.pdfdevice import PDFTextDevice
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
-from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
-from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter, PDFResourceManager
+from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdftypes import PDFObjRef
-from pdfminer.utils import Matrix
 from pdfplumber.page import Page
 from pdfplumber.pdf import PDF
 from pdfplumber.utils.exceptions import PdfminerException
@@ -32,7 +28,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 from config.forms import FormDefinition, FormDefinitions, FormKind
 from parsers.acroform import AcroField, map_fields, read_acroform
 from parsers.recognise import by_field_names, by_filename, recognise
-from parsers.text import pdf_lines, read_lines
+from parsers.text import Glyph, GlyphCollector, pdf_lines, read_lines
 from parsers.types import Document, Form, Unreadable
 from parsers.values import type_fields
 
@@ -154,41 +150,13 @@ def page_text(page: PDFPage) -> str:
     objects: the title is all that is wanted here, and reading it must not cost more than the form's fields.
     """
     resources = PDFResourceManager(caching=True)
-    glyphs = _GlyphCollector(resources)
+    glyphs = GlyphCollector(resources)
     PDFPageInterpreter(resources, glyphs).process_page(page)
     return _lines(glyphs.glyphs)
 
 
-class _GlyphCollector(PDFTextDevice):
-    """Records each glyph drawn as (x0, x1, y, size, text) in page space, and nothing else."""
-
-    def __init__(self, resources: PDFResourceManager) -> None:
-        super().__init__(resources)
-        self.glyphs: list[tuple[float, float, float, str]] = []
-
-    def render_char(
-        self,
-        matrix: Matrix,
-        font: PDFFont,
-        fontsize: float,
-        scaling: float,
-        rise: float,  # noqa: ARG002 - the signature is pdfminer's
-        cid: int,
-        ncs: PDFColorSpace,  # noqa: ARG002
-        graphicstate: PDFGraphicState,  # noqa: ARG002
-    ) -> float:
-        advance = font.char_width(cid) * fontsize * scaling
-        try:
-            text = font.to_unichr(cid)
-        except PDFUnicodeNotDefined:
-            text = ""  # a glyph with no Unicode mapping cannot be part of a title
-        a, _, _, _, x, y = matrix
-        self.glyphs.append((x, x + advance * a, y, text))
-        return advance
-
-
-def _lines(glyphs: list[tuple[float, float, float, str]]) -> str:
-    lines: list[list[tuple[float, float, float, str]]] = []
+def _lines(glyphs: list[Glyph]) -> str:
+    lines: list[list[Glyph]] = []
     for glyph in sorted(glyphs, key=lambda g: (-g[2], g[0])):
         if lines and abs(lines[-1][0][2] - glyph[2]) <= _TOLERANCE:
             lines[-1].append(glyph)
@@ -198,7 +166,7 @@ def _lines(glyphs: list[tuple[float, float, float, str]]) -> str:
     for line in lines:
         words: list[str] = []
         end: float | None = None
-        for x0, x1, _, text in sorted(line, key=lambda g: g[0]):
+        for x0, x1, _, _, text in sorted(line, key=lambda g: g[0]):
             if end is not None and x0 - end > _TOLERANCE:
                 words.append(" ")
             words.append(text)

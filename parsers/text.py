@@ -410,16 +410,18 @@ def title_text(lines: Iterable[Line], *, page: int = 1) -> str:
 
 # --- lines from a PDF page ----------------------------------------------------------------------------------
 
-_Glyph = tuple[float, float, float, float, str]
+Glyph = tuple[float, float, float, float, str]
+"""One glyph: its left and right edge, baseline height, type size and text."""
 """x0, x1, baseline y (up the page), text size, text."""
 
 
-class _GlyphCollector(PDFTextDevice):
-    """Records each glyph drawn with its size, and nothing else: far cheaper than pdfminer's layout analysis."""
+class GlyphCollector(PDFTextDevice):
+    """Records each glyph drawn as (x0, x1, y, size, text) in page space, and nothing else: far cheaper than
+    pdfminer's layout analysis. Page 1's title and a flat form's lines are both read with it."""
 
     def __init__(self, resources: PDFResourceManager) -> None:
         super().__init__(resources)
-        self.glyphs: list[_Glyph] = []
+        self.glyphs: list[Glyph] = []
 
     def render_char(
         self,
@@ -447,15 +449,15 @@ def pdf_lines(pages: Iterable[PDFPage]) -> list[Line]:
     resources = PDFResourceManager(caching=True)
     lines: list[Line] = []
     for number, page in enumerate(pages, start=1):
-        device = _GlyphCollector(resources)
+        device = GlyphCollector(resources)
         PDFPageInterpreter(resources, device).process_page(page)
         lines.extend(glyph_lines(device.glyphs, number))
     return lines
 
 
-def glyph_lines(glyphs: Iterable[_Glyph], page: int) -> list[Line]:
+def glyph_lines(glyphs: Iterable[Glyph], page: int) -> list[Line]:
     """Glyphs grouped into lines (sharing a baseline) and each line into segments (split at wide gaps)."""
-    rows: list[list[_Glyph]] = []
+    rows: list[list[Glyph]] = []
     for glyph in sorted(glyphs, key=lambda g: (-g[2], g[0])):
         if rows and abs(rows[-1][0][2] - glyph[2]) <= max(1.0, 0.3 * max(glyph[3], rows[-1][0][3])):
             rows[-1].append(glyph)
