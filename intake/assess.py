@@ -82,6 +82,7 @@ def assess(
     open_referrals: frozenset[str] = frozenset(),
     pool: ParsePool | None = None,
     earlier: Sequence[Document] = (),
+    mail: Mail | None = None,
 ) -> Assessment:
     """Read ``raw``, parse every document in it and decide what happens, as of ``today``.
 
@@ -90,9 +91,11 @@ def assess(
     checks; the eligibility and triage rules come from ``service``. Documents are parsed in ``pool``, by
     default the process-wide pool for ``limits`` (``check`` and the pipeline alike: hostile files are as
     likely in either), never in this process. ``earlier`` holds the documents of the submission this message
-    completes: the new forms replace earlier ones of the same kind and the whole set is decided.
+    completes: the new forms replace earlier ones of the same kind and the whole set is decided. ``mail`` is
+    ``raw`` already read, where the caller has it.
     """
-    mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
+    if mail is None:
+        mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
     documents = read_documents(mail, definitions, today, pool=pool or default_pool(limits))
     if earlier:
         # A resubmission: decided together with the forms the submission already has (see intake/resubmission.py).

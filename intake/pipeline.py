@@ -36,7 +36,7 @@ from intake.resubmission import Resubmission, find_resubmission, queue_row, sett
 from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
 from notifier.replies import build_reply
 from notifier.sender import Sender
-from parsers.mail import read_mail
+from parsers.mail import Mail, read_mail
 from parsers.types import Document, Form, Value
 
 log = structlog.get_logger("intake.pipeline")
@@ -140,8 +140,9 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             if row.attempts > MAX_ATTEMPTS:
                 raise GaveUp
             started = time.perf_counter()
-            resubmission = _resubmission(incoming, services, session)
-            assessment = _assess(incoming, services, session, resubmission)
+            mail = _read(incoming, services)
+            resubmission = find_resubmission(session, mail, services.service)
+            assessment = _assess(incoming, mail, services, session, resubmission)
             assessment = replace(assessment, outcome=settle(assessment.outcome, resubmission))
             # A subject reference from an unknown sender is decided as a submission of its own.
             completes = resubmission if resubmission is not None and resubmission.trusted else None
@@ -179,20 +180,21 @@ class GaveUp(Exception):
     """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
 
 
-def _resubmission(incoming: IncomingMail, services: Services, session: Session) -> Resubmission | None:
-    """The earlier submission this message answers, from its headers and subject (no attachment is parsed)."""
+def _read(incoming: IncomingMail, services: Services) -> Mail:
+    """The message read once, for finding the submission it answers and for deciding it."""
     if len(incoming.raw) > services.limits.max_message_bytes:
-        return None
-    mail = read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
-    return find_resubmission(session, mail, services.service)
+        raise MessageTooLarge
+    return read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
 
 
 def _assess(
-    incoming: IncomingMail, services: Services, session: Session, resubmission: Resubmission | None = None
+    incoming: IncomingMail,
+    mail: Mail,
+    services: Services,
+    session: Session,
+    resubmission: Resubmission | None = None,
 ) -> Assessment:
     today = services.clock().astimezone(services.timezone).date()
-    if len(incoming.raw) > services.limits.max_message_bytes:
-        raise MessageTooLarge
     earlier: tuple[Document, ...] = ()
     if resubmission is not None and resubmission.merges:
         earlier = stored_documents(session, resubmission.latest_id, services.definitions)
@@ -207,6 +209,7 @@ def _assess(
         practices=practice_codes(session),
         open_referrals=open_referrals(session),
         earlier=earlier,
+        mail=mail,
     )
 
 
