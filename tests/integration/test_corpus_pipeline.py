@@ -5,21 +5,17 @@ The corpora live beside the repository (../shared/corpora, or NMSS_CORPUS_DIR) a
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
 from sqlmodel import Session, select
 
-from config.forms import load_form_definitions
-from config.settings import LimitSettings, ServiceSettings
 from intake.mailboxes.maildir import MaildirMailbox
-from intake.migrate import upgrade
 from intake.pipeline import Services, send_outbox, take_new_mail
 from intake.store import AuditEvent, MessageRecord, OutboxRecord, make_engine
-from notifier.senders.outbox import FileOutbox
 from tests.corpora import require_corpora
+from tests.services import pipeline_services
 
 CORPORA = require_corpora()
 
@@ -28,17 +24,7 @@ PDFS = sorted(p for p in (CORPORA / "pdfs").rglob("*") if p.is_file())
 
 
 def services(tmp_path: Path) -> Services:
-    engine = make_engine(f"sqlite:///{tmp_path}/nmss.db")
-    upgrade(engine)
-    return Services(
-        engine=engine,
-        sender=FileOutbox(tmp_path / "outbox"),
-        definitions=load_form_definitions(),
-        service=ServiceSettings(),
-        limits=LimitSettings(),
-        timezone=dt.UTC,
-        clock=lambda: dt.datetime.now(dt.UTC),
-    )
+    return pipeline_services(make_engine(f"sqlite:///{tmp_path}/nmss.db"), tmp_path / "outbox")
 
 
 def deliver(maildir: Path, messages: list[bytes]) -> None:

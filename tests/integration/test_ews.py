@@ -22,15 +22,13 @@ from pydantic import SecretStr
 from requests.adapters import BaseAdapter
 from sqlalchemy import Engine
 
-from config.forms import load_form_definitions
-from config.settings import EwsSettings, LimitSettings, ServiceSettings
+from config.settings import EwsSettings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.mailbox import MailRef
 from intake.mailboxes.ews import EwsMailbox
-from intake.migrate import upgrade
 from intake.pipeline import Services, take_new_mail
-from notifier.senders.outbox import FileOutbox
 from samples.scenarios import accepted, incomplete, misrouted
+from tests.services import pipeline_services
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "ews"
 ENDPOINT = "https://mail.example.nhs.uk/EWS/Exchange.asmx"
@@ -137,16 +135,7 @@ def settings(**changes: Any) -> EwsSettings:
 
 @pytest.fixture
 def services(sqlite_engine: Engine, tmp_path: Path) -> Services:
-    upgrade(sqlite_engine)
-    return Services(
-        engine=sqlite_engine,
-        sender=FileOutbox(tmp_path / "outbox"),
-        definitions=load_form_definitions(),
-        service=ServiceSettings(),
-        limits=LimitSettings(),
-        timezone=dt.UTC,
-        clock=lambda: NOW,
-    )
+    return pipeline_services(sqlite_engine, tmp_path / "outbox", clock=lambda: NOW)
 
 
 def test_each_message_is_read_as_mime_oldest_first_and_moved_to_its_outcome_folder(

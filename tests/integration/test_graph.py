@@ -19,16 +19,14 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from config.forms import load_form_definitions
-from config.settings import GraphSettings, LimitSettings, ServiceSettings
+from config.settings import GraphSettings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.health import MailboxStateStore
 from intake.mailboxes.graph import GraphMailbox
-from intake.migrate import upgrade
 from intake.pipeline import Services, take_new_mail
 from intake.store import AuditEvent, MessageRecord, OutboxRecord
-from notifier.senders.outbox import FileOutbox
 from samples.scenarios import accepted, incomplete, misrouted
+from tests.services import pipeline_services
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "graph"
 TENANT = "7f1a2b3c-0000-4000-8000-000000000999"
@@ -111,16 +109,7 @@ def microsoft() -> RecordedMicrosoft:
 
 @pytest.fixture
 def services(sqlite_engine: Engine, tmp_path: Path) -> Services:
-    upgrade(sqlite_engine)
-    return Services(
-        engine=sqlite_engine,
-        sender=FileOutbox(tmp_path / "outbox"),
-        definitions=load_form_definitions(),
-        service=ServiceSettings(),
-        limits=LimitSettings(),
-        timezone=dt.UTC,
-        clock=lambda: NOW,
-    )
+    return pipeline_services(sqlite_engine, tmp_path / "outbox", clock=lambda: NOW)
 
 
 MailboxFactory = Callable[[], GraphMailbox]

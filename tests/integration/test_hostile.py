@@ -19,16 +19,15 @@ import pytest
 from sqlmodel import Session, select
 
 from config.forms import load_form_definitions
-from config.settings import LimitSettings, ServiceSettings
+from config.settings import LimitSettings
 from intake.isolation import ParsePool, shutdown_default_pool
 from intake.mailboxes.maildir import MaildirMailbox
-from intake.migrate import upgrade
 from intake.pipeline import Services, send_outbox, take_new_mail
 from intake.store import FormRecord, MessageRecord, OutboxRecord, make_engine
-from notifier.senders.outbox import FileOutbox
 from parsers.mail import read_mail
 from samples.emails import referral_email
 from samples.scenarios import accepted
+from tests.services import pipeline_services
 from tests.unit.test_containers import winmail
 
 LONDON = ZoneInfo("Europe/London")
@@ -164,16 +163,8 @@ def fifty_megabyte_email(sender: str, message_id: str) -> bytes:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, dict[str, MessageRecord]]]:
     root = tmp_path_factory.mktemp("hostile")
-    engine = make_engine(f"sqlite:///{root}/nmss.db")
-    upgrade(engine)
-    services = Services(
-        engine=engine,
-        sender=FileOutbox(root / "outbox"),
-        definitions=load_form_definitions(),
-        service=ServiceSettings(),
-        limits=LIMITS,
-        timezone=LONDON,
-        clock=lambda: dt.datetime.now(dt.UTC),
+    services = pipeline_services(
+        make_engine(f"sqlite:///{root}/nmss.db"), root / "outbox", limits=LIMITS, timezone=LONDON
     )
     (root / "mailbox" / "new").mkdir(parents=True)
     sent_at = dt.datetime.combine(TODAY, dt.time(10), tzinfo=LONDON)
@@ -190,11 +181,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, di
     take_new_mail(MaildirMailbox(root / "mailbox"), services)
     send_outbox(services)
 
-    with Session(engine) as session:
+    with Session(services.engine) as session:
         rows = {row.message_id or "": row for row in session.exec(select(MessageRecord)).all()}
     yield services, {message_id.partition("@")[0]: row for message_id, row in rows.items()}
     shutdown_default_pool()
-    engine.dispose()
+    services.engine.dispose()
 
 
 @pytest.mark.parametrize("name", list(CASES))

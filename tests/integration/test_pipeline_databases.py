@@ -10,14 +10,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from config.forms import load_form_definitions
-from config.settings import LimitSettings, ServiceSettings
 from intake.mailboxes.maildir import MaildirMailbox
-from intake.migrate import upgrade
 from intake.pipeline import Services, send_outbox, take_new_mail
 from intake.store import OutboxRecord, ReferralRecord
-from notifier.senders.outbox import FileOutbox
 from samples.scenarios import all_scenarios, deliver_to_maildir
+from tests.services import pipeline_services
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -28,16 +25,7 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 
 def services(engine: Engine, outbox: Path) -> Services:
-    upgrade(engine)
-    return Services(
-        engine=engine,
-        sender=FileOutbox(outbox),
-        definitions=load_form_definitions(),
-        service=ServiceSettings(),
-        limits=LimitSettings(),
-        timezone=dt.UTC,
-        clock=lambda: dt.datetime.combine(TODAY, dt.time(10), tzinfo=dt.UTC),
-    )
+    return pipeline_services(engine, outbox, clock=lambda: dt.datetime.combine(TODAY, dt.time(10), tzinfo=dt.UTC))
 
 
 def test_samples_are_decided_queued_and_replied_to_once_on_either_database(engine: Engine, tmp_path: Path) -> None:
