@@ -12,14 +12,11 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from string import Template
 from typing import Any, ClassVar
 
 import pytest
-import requests
 from exchangelib.protocol import BaseProtocol, close_connections
 from pydantic import SecretStr
-from requests.adapters import BaseAdapter
 from sqlalchemy import Engine
 
 from config.settings import EwsSettings
@@ -28,97 +25,59 @@ from intake.mailbox import MailRef
 from intake.mailboxes.ews import EwsMailbox
 from intake.pipeline import Services, take_new_mail
 from samples.scenarios import accepted, incomplete, misrouted
+from tests.integration.recorded_ews import ENDPOINT, RECORDINGS, RecordedExchange, fill
 from tests.services import pipeline_services
 
-RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "ews"
-ENDPOINT = "https://mail.example.nhs.uk/EWS/Exchange.asmx"
 TODAY = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 2, 9, 10, tzinfo=dt.UTC)
 ITEM_IDS = re.findall(r'ItemId Id="([^"]+)"', (RECORDINGS / "find-item.xml").read_text())
 MOVED_ID = re.findall(r'ItemId Id="([^"]+)"', (RECORDINGS / "move-item.xml").read_text())[0]
 
 
-class RecordedExchange(BaseAdapter):
-    """An Exchange 2016 server as recorded: answers by SOAP operation; the state is the class's, per test."""
+class RecordedMailboxServer(RecordedExchange):
+    """The recorded server holding messages and folders, as the mailbox adapter sees it."""
 
     folders: ClassVar[dict[str, str]] = {}  # display name -> folder id, under the mailbox root
     mime: ClassVar[dict[str, bytes]] = {}  # item id -> raw message
     gone: ClassVar[set[str]] = set()  # item ids a person has moved away
-    overrides: ClassVar[dict[str, tuple[int, str]]] = {}  # operation -> (HTTP status, recording)
-    calls: ClassVar[list[tuple[str, str]]] = []  # (operation, request body)
 
-    def __init__(self, **_kwargs: Any) -> None:
-        super().__init__()
-
-    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
-        found = re.search(r"<s:Body><m:(\w+)", body)
-        if request.url != ENDPOINT or found is None:
-            raise AssertionError(f"no recording for {request.method} {request.url}")
-        operation = found.group(1)
-        self.calls.append((operation, body))
-        status, xml = self.overrides.get(operation) or (200, self._answer(operation, body))
-        response = requests.Response()
-        response.status_code = status
-        response._content = (RECORDINGS / xml).read_bytes() if xml.endswith(".xml") else xml.encode()
-        response.headers["Content-Type"] = "text/xml; charset=utf-8"
-        response.url = request.url
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def _answer(self, operation: str, body: str) -> str:
-        if operation == "GetFolder":
-            distinguished = re.search(r'DistinguishedFolderId Id="(\w+)"', body)
-            name = distinguished.group(1) if distinguished else "folder"
-            return self._fill("get-folder.xml", FOLDER_ID=f"folder-{name}", DISPLAY_NAME=name.capitalize())
+    def answer(self, operation: str, body: str) -> str:
         if operation == "FindItem":
-            return self._fill("find-item.xml")
+            return fill("find-item.xml")
         if operation == "GetItem":
             [item_id] = re.findall(r'ItemId Id="([^"]+)"', body)
-            return self._fill("get-item.xml", ITEM_ID=item_id, MIME=base64.b64encode(self.mime[item_id]).decode())
+            return fill("get-item.xml", ITEM_ID=item_id, MIME=base64.b64encode(self.mime[item_id]).decode())
         if operation == "FindFolder":
             name = re.search(r'<t:Constant Value="([^"]+)"', body)
             assert name is not None, "the service looks a folder up by its name"
             if name.group(1) not in self.folders:
-                return self._fill("find-folder-none.xml")
-            return self._fill("find-folder.xml", FOLDER_ID=self.folders[name.group(1)], DISPLAY_NAME=name.group(1))
+                return fill("find-folder-none.xml")
+            return fill("find-folder.xml", FOLDER_ID=self.folders[name.group(1)], DISPLAY_NAME=name.group(1))
         if operation == "CreateFolder":
             name = re.search(r"<t:DisplayName>([^<]+)</t:DisplayName>", body)
             assert name is not None
             self.folders[name.group(1)] = f"folder-{name.group(1)}"
-            return self._fill("create-folder.xml", FOLDER_ID=self.folders[name.group(1)])
+            return fill("create-folder.xml", FOLDER_ID=self.folders[name.group(1)])
         if operation == "MoveItem":
             [item_id] = re.findall(r'ItemId Id="([^"]+)"', body)
-            return "move-item-not-found.xml" if item_id in self.gone else "move-item.xml"
-        raise AssertionError(f"no recording for EWS operation {operation}")
-
-    @staticmethod
-    def _fill(name: str, **values: str) -> str:
-        return Template((RECORDINGS / name).read_text()).safe_substitute(values)
-
-    def close(self) -> None:
-        pass
-
-    @classmethod
-    def operations(cls) -> list[str]:
-        return [operation for operation, _ in cls.calls]
+            return fill("move-item-not-found.xml" if item_id in self.gone else "move-item.xml")
+        return super().answer(operation, body)
 
 
 @pytest.fixture
-def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordedExchange]]:
+def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordedMailboxServer]]:
     """The recorded server, holding the three sample emails; Accepted exists, other folders do not."""
-    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", RecordedExchange)
-    RecordedExchange.folders = {"Accepted": "folder-Accepted-existing"}
-    RecordedExchange.mime = {
+    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", RecordedMailboxServer)
+    RecordedMailboxServer.folders = {"Accepted": "folder-Accepted-existing"}
+    RecordedMailboxServer.mime = {
         item_id: scenario(TODAY, seed=5).raw
         for item_id, scenario in zip(ITEM_IDS, (accepted, incomplete, misrouted), strict=True)
     }
-    RecordedExchange.gone = set()
-    RecordedExchange.overrides = {}
-    RecordedExchange.calls = []
+    RecordedMailboxServer.gone = set()
+    RecordedMailboxServer.overrides = {}
+    RecordedMailboxServer.calls = []
     close_connections()  # exchangelib caches protocols and their sessions across tests
-    yield RecordedExchange
+    yield RecordedMailboxServer
     close_connections()
 
 
@@ -139,7 +98,7 @@ def services(sqlite_engine: Engine, tmp_path: Path) -> Services:
 
 
 def test_each_message_is_read_as_mime_oldest_first_and_moved_to_its_outcome_folder(
-    exchange: type[RecordedExchange], services: Services
+    exchange: type[RecordedMailboxServer], services: Services
 ) -> None:
     taken = take_new_mail(EwsMailbox(settings(), name="intake"), services)
 
@@ -164,7 +123,7 @@ def test_each_message_is_read_as_mime_oldest_first_and_moved_to_its_outcome_fold
     assert exchange.operations().count("CreateFolder") == 2
 
 
-def test_filing_a_message_someone_has_already_moved_is_not_an_error(exchange: type[RecordedExchange]) -> None:
+def test_filing_a_message_someone_has_already_moved_is_not_an_error(exchange: type[RecordedMailboxServer]) -> None:
     exchange.gone.add(ITEM_IDS[1])
 
     EwsMailbox(settings(), name="intake").file(MailRef("intake", "Inbox", 0, ITEM_IDS[1]), "Accepted")
@@ -172,7 +131,7 @@ def test_filing_a_message_someone_has_already_moved_is_not_an_error(exchange: ty
     assert exchange.operations()[-1] == "MoveItem"
 
 
-def test_a_busy_server_is_mailbox_unavailable(exchange: type[RecordedExchange], services: Services) -> None:
+def test_a_busy_server_is_mailbox_unavailable(exchange: type[RecordedMailboxServer], services: Services) -> None:
     exchange.overrides["FindItem"] = (200, "find-item-server-busy.xml")
 
     with pytest.raises(MailboxUnavailable) as raised:
@@ -182,7 +141,7 @@ def test_a_busy_server_is_mailbox_unavailable(exchange: type[RecordedExchange], 
     assert str(raised.value) == "Exchange is unavailable (ErrorServerBusy)"
 
 
-def test_refused_credentials_are_an_auth_error(exchange: type[RecordedExchange], services: Services) -> None:
+def test_refused_credentials_are_an_auth_error(exchange: type[RecordedMailboxServer], services: Services) -> None:
     exchange.overrides["GetFolder"] = (401, "")
 
     with pytest.raises(MailboxAuthError, match="Exchange refused access"):
@@ -190,7 +149,7 @@ def test_refused_credentials_are_an_auth_error(exchange: type[RecordedExchange],
 
 
 def test_basic_credentials_go_with_every_request_and_there_is_no_token(
-    exchange: type[RecordedExchange], services: Services
+    exchange: type[RecordedMailboxServer], services: Services
 ) -> None:
     mailbox = EwsMailbox(settings(), name="intake")
     take_new_mail(mailbox, services)

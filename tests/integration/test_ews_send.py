@@ -15,24 +15,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
-from string import Template
-from typing import Any, ClassVar
 
 import pytest
-import requests
 from exchangelib.protocol import BaseProtocol, close_connections
 from pydantic import SecretStr
-from requests.adapters import BaseAdapter
 
 from config.settings import EwsSettings
 from intake.mailboxes.ews import account_for
 from notifier.errors import SendDeferred, SendRejected
 from notifier.senders.ews import EwsSender
 from samples.people import Patient, patient
+from tests.integration.recorded_ews import ENDPOINT, RecordedExchange, fill
 
-RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "ews"
-ENDPOINT = "https://mail.example.nhs.uk/EWS/Exchange.asmx"
 NS = {
     "s": "http://schemas.xmlsoap.org/soap/envelope/",
     "m": "http://schemas.microsoft.com/exchange/services/2006/messages",
@@ -53,53 +47,13 @@ SERVER_TEXTS = (  # what the recordings say besides the response code
 )
 
 
-class RecordedExchange(BaseAdapter):
-    """An Exchange 2016 server as recorded, answering by SOAP operation; the state is the class's, per test."""
+class RecordedSendingServer(RecordedExchange):
+    """The recorded server as the sender sees it: CreateItem, and GetFolder to keep a copy in Sent Items."""
 
-    overrides: ClassVar[dict[str, tuple[int, str]]] = {}  # operation -> (HTTP status, recording)
-    calls: ClassVar[list[tuple[str, str]]] = []  # (operation, request body)
-
-    def __init__(self, **_kwargs: Any) -> None:
-        super().__init__()
-
-    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
-        found = re.search(r"<s:Body><m:(\w+)", body)
-        if request.url != ENDPOINT or found is None:
-            raise AssertionError(f"no recording for {request.method} {request.url}")
-        operation = found.group(1)
-        self.calls.append((operation, body))
-        response = requests.Response()
-        if operation in self.overrides:
-            response.status_code, recording = self.overrides[operation]
-            response._content = (RECORDINGS / recording).read_bytes()
-        else:
-            response.status_code, response._content = 200, self._answer(operation, body).encode()
-            recording = ".xml"
-        xml = recording.endswith(".xml")
-        response.headers["Content-Type"] = "text/xml; charset=utf-8" if xml else "text/html; charset=us-ascii"
-        response.url = request.url
-        response.request = request
-        response.encoding = "utf-8" if xml else "us-ascii"
-        return response
-
-    def _answer(self, operation: str, body: str) -> str:
+    def answer(self, operation: str, body: str) -> str:
         if operation == "CreateItem":
-            return (RECORDINGS / "create-item-send.xml").read_text()
-        if operation == "GetFolder":  # to keep a copy, exchangelib looks up the root, then Sent Items
-            distinguished = re.search(r'DistinguishedFolderId Id="(\w+)"', body)
-            name = distinguished.group(1) if distinguished else "folder"
-            return Template((RECORDINGS / "get-folder.xml").read_text()).safe_substitute(
-                FOLDER_ID=f"folder-{name}", DISPLAY_NAME=name.capitalize()
-            )
-        raise AssertionError(f"no recording for EWS operation {operation}")
-
-    def close(self) -> None:
-        pass
-
-    @classmethod
-    def operations(cls) -> list[str]:
-        return [operation for operation, _ in cls.calls]
+            return fill("create-item-send.xml")
+        return super().answer(operation, body)
 
     @classmethod
     def created(cls) -> list[ET.Element]:
@@ -110,12 +64,12 @@ class RecordedExchange(BaseAdapter):
 
 
 @pytest.fixture
-def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordedExchange]]:
-    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", RecordedExchange)
-    RecordedExchange.overrides = {}
-    RecordedExchange.calls = []
+def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordedSendingServer]]:
+    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", RecordedSendingServer)
+    RecordedSendingServer.overrides = {}
+    RecordedSendingServer.calls = []
     close_connections()  # exchangelib caches protocols and their sessions across tests
-    yield RecordedExchange
+    yield RecordedSendingServer
     close_connections()
 
 
@@ -142,7 +96,7 @@ def message() -> EmailMessage:
     return sent
 
 
-def test_exchange_receives_the_exact_message_as_base64_mime_to_send_only(exchange: type[RecordedExchange]) -> None:
+def test_exchange_receives_the_exact_message_as_base64_mime_to_send_only(exchange: type[RecordedSendingServer]) -> None:
     sent = message()
 
     sender(save_copy=False).send(sent, key="reply-NMSS-7KQ2M4PA-incomplete")
@@ -158,7 +112,7 @@ def test_exchange_receives_the_exact_message_as_base64_mime_to_send_only(exchang
     assert [a.text for a in item.findall("t:ToRecipients/t:Mailbox/t:EmailAddress", NS)] == [PERSON.pharmacy.email]
 
 
-def test_by_default_a_copy_of_the_sent_message_is_kept_in_sent_items(exchange: type[RecordedExchange]) -> None:
+def test_by_default_a_copy_of_the_sent_message_is_kept_in_sent_items(exchange: type[RecordedSendingServer]) -> None:
     sent = message()
 
     sender().send(sent, key="k")
@@ -173,7 +127,7 @@ def test_by_default_a_copy_of_the_sent_message_is_kept_in_sent_items(exchange: t
     assert base64.b64decode(mime.text or "") == sent.as_bytes()
 
 
-def test_a_recipient_exchange_refuses_is_rejected_for_good(exchange: type[RecordedExchange]) -> None:
+def test_a_recipient_exchange_refuses_is_rejected_for_good(exchange: type[RecordedSendingServer]) -> None:
     exchange.overrides["CreateItem"] = REFUSED
 
     with pytest.raises(SendRejected) as raised:
@@ -185,7 +139,7 @@ def test_a_recipient_exchange_refuses_is_rejected_for_good(exchange: type[Record
 
 @pytest.mark.parametrize("answer", [BUSY, UNAVAILABLE], ids=["ErrorServerBusy", "HTTP 503"])
 def test_a_busy_or_unavailable_server_defers_the_message_and_the_next_attempt_sends_it(
-    exchange: type[RecordedExchange], answer: tuple[int, str]
+    exchange: type[RecordedSendingServer], answer: tuple[int, str]
 ) -> None:
     ews = sender(save_copy=False)
     exchange.overrides["CreateItem"] = answer
@@ -205,7 +159,7 @@ def test_a_busy_or_unavailable_server_defers_the_message_and_the_next_attempt_se
 
 @pytest.mark.parametrize("answer", [REFUSED, BUSY, UNAVAILABLE], ids=["refused", "busy", "unavailable"])
 def test_neither_patient_details_nor_exchanges_own_text_reach_the_error_or_its_traceback(
-    exchange: type[RecordedExchange], answer: tuple[int, str]
+    exchange: type[RecordedSendingServer], answer: tuple[int, str]
 ) -> None:
     exchange.overrides["CreateItem"] = answer
 
