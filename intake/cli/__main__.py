@@ -1,0 +1,5 @@
+"""Kept for ``python -m intake.cli``."""
+
+from intake.cli import main
+
+main()

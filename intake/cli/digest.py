@@ -1,0 +1,52 @@
+"""``digest``: the team's daily digest, sent now or printed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from intake.cli.common import app_of, date_option, day_of
+from intake.digest import gather_digest, queue_digest
+from intake.migrate import upgrade
+from intake.pipeline import send_outbox
+from notifier.digest import InsecureRecipient, long_date, render_digest
+
+
+@click.command()
+@click.option("--print", "print_only", is_flag=True, help="Print the digest instead of sending it.")
+@click.option("--html", is_flag=True, help="With --print: print the HTML version rather than the text.")
+@date_option
+@click.pass_context
+def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime | None) -> None:
+    """Send the team's digest for today now (once a day at most), or print it with --print.
+
+    The daemon sends it by itself on working days at digest.send_at (08:30 Europe/London by default), to
+    service.team_addresses only, and only when each is on a secure domain.
+
+    \b
+    Example:
+        nmss-intake digest --print
+    """
+    app = app_of(ctx)
+    upgrade(app.engine)
+    settings = app.settings
+    day = day_of(app, today)
+    tz = app.services.timezone
+    if print_only:
+        gathered = gather_digest(
+            app.engine, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
+        )
+        text, page = render_digest(gathered, settings.service)
+        click.echo(page if html else text, nl=False)
+        return
+    try:
+        key = queue_digest(app.engine, settings, day=day, now=app.services.clock(), tz=tz)
+    except InsecureRecipient as exc:
+        raise click.ClickException(f"digest not sent: {exc}") from exc
+    if key is None:
+        click.echo(f"The digest for {long_date(day)} was queued already; nothing sent again.")
+        return
+    sent = send_outbox(app.services)
+    click.echo(f"Digest for {long_date(day)} queued for {', '.join(settings.service.team_addresses)}.")
+    click.echo(sent.summary())

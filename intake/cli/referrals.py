@@ -1,0 +1,112 @@
+"""``referrals``: the referral queue, and recording a referral's home assessment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+from sqlmodel import Session, select
+
+from intake.bootstrap import today
+from intake.cli.common import app_of
+from intake.errors import IntakeError
+from intake.followups import record_assessment
+from intake.migrate import upgrade
+from intake.store import ReferralRecord
+from notifier.digest import long_date
+
+
+@click.group()
+def referrals() -> None:
+    """The referral queue."""
+
+
+@referrals.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--status", type=click.Choice(["new", "review"]), help="Only referrals with this status.")
+@click.pass_context
+def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> None:
+    """List queued referrals and MAR registrations, most urgent first.
+
+    \b
+    Example:
+        nmss-intake referrals list --json
+    """
+    app = app_of(ctx)
+    upgrade(app.engine)
+    order = {"urgent": 0, "soon": 1, "routine": 2, None: 3}
+    with Session(app.engine) as session:
+        query = select(ReferralRecord)
+        if status:
+            query = query.where(ReferralRecord.status == status)
+        rows = sorted(session.exec(query).all(), key=lambda r: (order.get(r.priority, 3), r.created_at, r.id or 0))
+    items = [
+        {
+            "reference": row.reference,
+            "kind": row.kind,
+            "status": row.status,
+            "priority": row.priority,
+            "flags": json.loads(row.flags_json),
+            "reasons": json.loads(row.reasons_json),
+            "warnings": json.loads(row.warnings_json),
+            "nhs_number": row.nhs_number,
+            "surname": row.surname,
+            "forenames": row.forenames,
+            "date_of_birth": row.date_of_birth.isoformat() if row.date_of_birth else None,
+            "created_at": row.created_at.isoformat(),
+        }
+        for row in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    if not items:
+        click.echo("The queue is empty.")
+        return
+    for item in items:
+        detail = ", ".join(item["flags"] + item["reasons"] + item["warnings"]) or "-"
+        click.echo(
+            f"{item['reference']}  {item['kind']:<16} {item['status']:<7} {item['priority'] or '-':<8} "
+            f"{item['nhs_number'] or '-':<10}  {detail}"
+        )
+
+
+@referrals.command("assessed")
+@click.argument("reference")
+@click.option(
+    "--date",
+    "assessed_on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Day of the home assessment, YYYY-MM-DD (default: today in Europe/London).",
+)
+@click.pass_context
+def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datetime | None) -> None:
+    """Record the home assessment of referral REFERENCE and schedule its follow-up calls.
+
+    The calls fall due 6 weeks, 6 months and 12 months later, moved off weekends and bank holidays.
+    Recording a different date moves the calls not yet made; the referral leaves the digest's queue.
+
+    \b
+    Example:
+        nmss-intake referrals assessed NMSS-7K3QX9PA --date 2026-11-30
+    """
+    app = app_of(ctx)
+    upgrade(app.engine)
+    day = today(app)
+    try:
+        done = record_assessment(
+            app.engine, reference, assessed_on.date() if assessed_on else day, today=day, now=app.services.clock()
+        )
+    except IntakeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done.previous == done.assessed_on:
+        click.echo(f"{done.reference}: the home assessment on {long_date(done.assessed_on)} was recorded already.")
+    elif done.previous is not None:
+        moved = f"from {long_date(done.previous)} to {long_date(done.assessed_on)}"
+        click.echo(f"{done.reference}: home assessment moved {moved}.")
+    else:
+        click.echo(f"{done.reference}: home assessment recorded on {long_date(done.assessed_on)}.")
+    click.echo("Follow-up calls due:")
+    for call in done.calls:
+        click.echo(f"  {call.label:<10} {long_date(call.due)}")

@@ -1,0 +1,54 @@
+"""``run``: poll the mailbox once, or as a daemon."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from intake.bootstrap import App, poller_lock
+from intake.cli.common import app_of
+from intake.daemon import run_daemon
+from intake.errors import IntakeError
+from intake.health import take_and_record
+from intake.migrate import upgrade
+from intake.outbox import SendReport
+from intake.pipeline import Taken, send_outbox
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Process what is waiting, send the outbox, print a report and exit.")
+@click.pass_context
+def run(ctx: click.Context, once: bool) -> None:
+    """Poll the mailbox: once, or as a daemon until SIGTERM or SIGINT.
+
+    \b
+    Example:
+        nmss-intake run --once
+    """
+    app = app_of(ctx)
+    upgrade(app.engine)
+    try:
+        with poller_lock(app):
+            if not once:
+                run_daemon(app)
+                return
+            taken = take_and_record(app.mailbox, app.services, app.settings)
+            sent = send_outbox(app.services)
+    except IntakeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _report(app, taken, sent)
+
+
+def _report(app: App, taken: Sequence[Taken], sent: SendReport) -> None:
+    if not taken:
+        click.echo(f"Nothing new in mailbox {app.mailbox.name}.")
+    else:
+        click.echo(f"Took {len(taken)} message(s) from mailbox {app.mailbox.name}:")
+        for item in taken:
+            forms = ", ".join(item.forms) or "no forms"
+            click.echo(f"  {item.reference}  {item.outcome:<17} {forms:<20} filed in {item.folder}")
+            if item.reply_key:
+                click.echo(f"  {'':<{len(item.reference)}}  reply written to {app.reply_location(item.reply_key)}")
+    if sent:
+        click.echo(sent.summary())
