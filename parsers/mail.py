@@ -50,8 +50,12 @@ AUTOMATIC_HEADERS = (
     "return-path",
     "x-loop",
     "x-auto-response-suppress",
+    "x-autoreply",
+    "x-autorespond",
+    "x-failed-recipients",
 )
-"""Header names copied into ``Mail.headers`` (plus ``content-type``, the top part's media type)."""
+"""Header names copied into ``Mail.headers`` (plus ``content-type``, the top part's media type), their
+encoded-words decoded: a machine that writes ``Auto-Submitted: =?utf-8?q?auto-replied?=`` is still a machine."""
 
 AttachmentKind = Literal["pdf", "docx", "doc", "msg", "tnef"]
 """What a kept attachment is: which later parser reads it."""
@@ -286,7 +290,7 @@ class _HeaderReader:
         for name in AUTOMATIC_HEADERS:
             raws = self._raw(name)
             if raws:
-                values[name] = ", ".join(_clean_text(_unfold(r)) for r in raws)
+                values[name] = ", ".join(_clean_text(_decode_words(_unfold(r))) for r in raws)
         values["content-type"] = _content_type(self._message)
         return values
 

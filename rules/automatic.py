@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from parsers.addresses import mailbox_key
 from parsers.mail import Mail
 
 OWN_MESSAGE_ID_PREFIX = "nmss-intake."
@@ -19,22 +20,18 @@ The domain alone cannot tell our replies apart: the service's domain is nhs.net,
 that write to it. The prefix makes "one of our own messages came back" precise.
 """
 
-SYSTEM_LOCAL_PARTS = frozenset(
-    {
-        "mailer-daemon",
-        "postmaster",
-        "noreply",
-        "no-reply",
-        "donotreply",
-        "do-not-reply",
-        "do_not_reply",
-        "no_reply",
-    }
-)
-"""Local parts (before ``@``) of senders that are systems, not people."""
+SYSTEM_LOCAL_PARTS = frozenset({"mailerdaemon", "postmaster", "noreply", "donotreply", "bounce", "bounces"})
+"""Local parts (before ``@``) of senders that are systems, not people, as ``system_local_part`` spells them:
+lower-cased, without a ``+tag`` and without ``.``, ``-`` and ``_`` (``No.Reply+x``, ``mailer_daemon``)."""
+
+AUTORESPONDER_HEADERS = ("x-autoreply", "x-autorespond")
+"""Headers that older auto-responders set instead of ``Auto-Submitted``; any value but no/false means automatic."""
 
 _NOT_AUTOMATIC = frozenset({"", "no"})
+_NOT_AUTORESPONDER = frozenset({"", "no", "false", "0"})
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_AUTO_REPLY_PRECEDENCE = frozenset({"auto_reply", "auto-reply"})
+_SEPARATORS = re.compile(r"[._-]")
 _REPORT_TYPES = frozenset({"multipart/report", "message/delivery-status", "message/disposition-notification"})
 _NULL_PATH = re.compile(r"^<\s*>$")
 _KEYWORD = re.compile(r"\s*([A-Za-z0-9_-]*)")
@@ -57,26 +54,35 @@ def automatic_reason(
         loop_names: what an ``X-Loop`` header naming the service contains; default: ``own_addresses``.
 
     Returns:
-        One of ``"auto-submitted"``, ``"precedence-bulk"``, ``"list"``, ``"null-return-path"``,
-        ``"delivery-report"``, ``"system-sender"``, ``"own-address"``, ``"loop"``, ``"own-message-id"``,
-        or None. ``X-Auto-Response-Suppress`` alone is not a reason: Exchange adds it to ordinary mail
-        sent through distribution lists, and helpdesks that honoured it silenced real people.
+        One of ``"auto-submitted"`` (also ``X-Autoreply``, ``X-Autorespond``, ``Precedence: auto_reply``),
+        ``"precedence-bulk"``, ``"list"``, ``"null-return-path"``, ``"delivery-report"`` (also
+        ``X-Failed-Recipients``), ``"system-sender"`` (From or Reply-To is a system's: mailer-daemon,
+        postmaster, no-reply, bounces, however spelt), ``"own-address"`` (From is one of ours, any case or
+        ``+tag``), ``"loop"``, ``"own-message-id"``, or None. ``X-Auto-Response-Suppress`` alone is not a
+        reason: Exchange adds it to ordinary mail sent through distribution lists, and helpdesks that
+        honoured it silenced real people.
     """
     headers = mail.headers
     own_addresses = frozenset(a.lower() for a in own_addresses)
     if _keyword(headers.get("auto-submitted", "")) not in _NOT_AUTOMATIC:
         return "auto-submitted"
-    if _keyword(headers.get("precedence", "")) in _BULK_PRECEDENCE:
+    if any(_keyword(headers.get(name, "")) not in _NOT_AUTORESPONDER for name in AUTORESPONDER_HEADERS):
+        return "auto-submitted"
+    precedence = _keyword(headers.get("precedence", ""))
+    if precedence in _AUTO_REPLY_PRECEDENCE:
+        return "auto-submitted"
+    if precedence in _BULK_PRECEDENCE:
         return "precedence-bulk"
     if "list-id" in headers or "list-unsubscribe" in headers:
         return "list"
     if any(_NULL_PATH.match(path.strip()) for path in headers.get("return-path", "x").split(",")):
         return "null-return-path"
-    if headers.get("content-type", "") in _REPORT_TYPES:
+    if headers.get("content-type", "") in _REPORT_TYPES or "x-failed-recipients" in headers:
         return "delivery-report"
-    if mail.sender is not None and mail.sender.partition("@")[0] in SYSTEM_LOCAL_PARTS:
+    # Reply-To counts as much as From: it is where the reply would go.
+    if any(system_local_part(address) in SYSTEM_LOCAL_PARTS for address in _senders(mail)):
         return "system-sender"
-    if mail.sender is not None and mail.sender in own_addresses:
+    if mail.sender is not None and mailbox_key(mail.sender) in {mailbox_key(a) for a in own_addresses}:
         return "own-address"
     if _names_us(headers.get("x-loop", ""), own_addresses if loop_names is None else loop_names):
         return "loop"
@@ -89,6 +95,16 @@ def is_own_message_id(message_id: str, domain: str) -> bool:
     """Whether ``message_id`` (with or without angle brackets) is one the service wrote on ``domain``."""
     local, at, right = message_id.strip().strip("<>").rpartition("@")
     return bool(at) and right.lower() == domain.lower() and local.lower().startswith(OWN_MESSAGE_ID_PREFIX)
+
+
+def system_local_part(address: str) -> str:
+    """The part of ``address`` before ``@`` as ``SYSTEM_LOCAL_PARTS`` spells it: lower-cased, no ``+tag``, no
+    ``.``, ``-`` or ``_`` (``No.Reply+x@nhs.net`` gives ``noreply``)."""
+    return _SEPARATORS.sub("", mailbox_key(address).partition("@")[0])
+
+
+def _senders(mail: Mail) -> list[str]:
+    return [address for address in (mail.sender, mail.reply_to) if address]
 
 
 def _keyword(value: str) -> str:
