@@ -20,6 +20,7 @@ from parsers.types import Document, Unreadable
 from rules.automatic import automatic_reason
 from rules.decide import decide
 from rules.eligibility import EligibilityPolicy
+from rules.recipients import reply_address
 from rules.triage import Triage, triage
 from rules.types import Context, Outcome, Submission
 
@@ -107,8 +108,8 @@ def assess(
         secure_domains=frozenset(d.lower() for d in service.secure_domains),
     )
     outcome = decide(Submission(documents, received_at, automatic), definitions, today, context)
-    if outcome.reply is not None and not (mail.reply_to or mail.sender):
-        # Nobody to write to: the team sees the item and decides what to do by hand.
+    if outcome.reply is not None and reply_address(mail, service.addresses) is None:
+        # Nobody to write to (no address, or none that parses strictly): the team decides what to do by hand.
         outcome = replace(outcome, reply=None, suppressed="no-reply-address")
     forms = [d for d in documents if not isinstance(d, Unreadable)]
     queued = outcome.kind in ("accepted", "review") and any(f.kind in ("form2", "miat") for f in forms)

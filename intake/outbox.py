@@ -9,6 +9,9 @@ or ``max_attempts`` temporary ones, marks the row ``failed`` and gives the team 
 Replies are limited per recipient (``per_sender_per_day`` in any 24 hours) and per submission
 (``per_submission``), counted from outbox rows; a reply over a limit is never written, and the team gets a
 "needs a manual reply" item instead.
+
+The envelope recipients are the row's ``recipient`` column, written when the row was (for a reply, the one
+address ``rules.recipients.reply_address`` chose), never read from the message's own headers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 import structlog
 from sqlalchemy import Engine, and_, func, or_
@@ -26,8 +30,9 @@ from sqlmodel import Session, col, select
 
 from config.settings import ReplyLimitSettings, RetrySettings
 from intake.store import AuditEvent, OutboxRecord
-from notifier.errors import SendRejected
+from notifier.errors import SendRejected, UnsafeMessage
 from notifier.sender import Sender
+from parsers.addresses import parse_address
 
 log = structlog.get_logger("intake.outbox")
 
@@ -90,7 +95,7 @@ def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettin
             assert isinstance(message, EmailMessage)
             item.attempts += 1
             try:
-                sender.send(message, key=item.key)
+                sender.send(message, key=item.key, recipients=envelope_recipients(item.recipient))
             except Exception as exc:  # noqa: BLE001 - a sender failure is recorded and retried, never fatal
                 item.last_error = type(exc).__name__
                 permanent = isinstance(exc, SendRejected)
@@ -128,6 +133,19 @@ def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettin
             session.add(item)
             session.commit()
     return SendReport(sent=sent, deferred=deferred, failed=failed)
+
+
+def envelope_recipients(recipient: str) -> list[str]:
+    """The addresses an outbox row is sent to, from its ``recipient`` column (one address, or a comma-separated
+    list for the team's digest), each in its header form.
+
+    Raises:
+        UnsafeMessage: an address does not parse strictly, or there is none (the row is then failed, for the team).
+    """
+    found = [parse_address(address) for _name, address in getaddresses([recipient])]
+    if not found or any(address is None for address in found):
+        raise UnsafeMessage("bad_recipient")
+    return list(dict.fromkeys(address.header_form for address in found if address is not None))
 
 
 def limit_reason(*, replies_to_sender: int, replies_for_submission: int, limits: ReplyLimitSettings) -> str | None:

@@ -34,7 +34,8 @@ from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
 from intake.resubmission import Resubmission, find_resubmission, queue_row, settle, stored_documents
 from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
-from notifier.replies import build_reply
+from notifier.errors import UnsafeMessage
+from notifier.replies import NoReplyAddressError, build_reply, reply_recipient
 from notifier.sender import Sender
 from parsers.mail import Mail, read_mail
 from parsers.types import Document, Form, Value
@@ -268,38 +269,9 @@ def _record_decision(
         session.add(queue_row(session, referral) if resubmission else referral)
     reply_key = None
     if outcome.reply is not None:
-        reply = build_reply(
-            outcome.reply,
-            mail=assessment.mail,
-            problems=[p for p in outcome.problems if p.field is not None],
-            missing_forms=[p.label for p in outcome.problems if p.code == "missing_form"],
-            reference=reference,
-            service=services.service,
-            now=now,
+        reply_key = _queue_reply(
+            session, row, assessment, services, reference=reference, submission_id=submission_id, now=now
         )
-        limited = reply_limit(
-            session,
-            recipient=str(reply["To"]),
-            submission_id=submission_id,
-            now=now,
-            limits=services.outgoing.reply_limits,
-        )
-        if limited is not None:
-            session.add(manual_reply_item(row.id, now, limited, outcome.reply))
-        else:
-            reply_key = f"reply-{row.reference}-{outcome.reply}"
-            session.add(
-                OutboxRecord(
-                    key=reply_key,
-                    message_id=row.id,
-                    kind=f"reply_{outcome.reply}",
-                    recipient=str(reply["To"]),
-                    raw=reply.as_bytes(),
-                    created_at=now,
-                    submission_id=submission_id,
-                    header_message_id=str(reply["Message-ID"]),
-                )
-            )
     if resubmission is not None:
         row.submission_of = resubmission.root_id
         session.add(_audit(row.id, now, "resubmission", {"of": resubmission.root_id, "how": resubmission.how}))
@@ -326,6 +298,59 @@ def _record_decision(
     session.add(row)
     session.commit()
     return reply_key
+
+
+def _queue_reply(
+    session: Session,
+    row: MessageRecord,
+    assessment: Assessment,
+    services: Services,
+    *,
+    reference: str,
+    submission_id: int,
+    now: dt.datetime,
+) -> str | None:
+    """Put the reply the outcome asks for in the outbox, or a team item saying why it was held back; the key
+    of the outbox row, or None."""
+    outcome = assessment.outcome
+    assert outcome.reply is not None
+    assert row.id is not None
+    try:
+        recipient = reply_recipient(assessment.mail, services.service).header_form
+        reply = build_reply(
+            outcome.reply,
+            mail=assessment.mail,
+            problems=[p for p in outcome.problems if p.field is not None],
+            missing_forms=[p.label for p in outcome.problems if p.code == "missing_form"],
+            reference=reference,
+            service=services.service,
+            now=now,
+        )
+    except (NoReplyAddressError, UnsafeMessage) as exc:
+        # Hostile or broken headers hold the reply back for the team; the decision itself stands.
+        why = "no-reply-address" if isinstance(exc, NoReplyAddressError) else "unsafe-header"
+        session.add(manual_reply_item(row.id, now, why, outcome.reply))
+        return None
+    limited = reply_limit(
+        session, recipient=recipient, submission_id=submission_id, now=now, limits=services.outgoing.reply_limits
+    )
+    if limited is not None:
+        session.add(manual_reply_item(row.id, now, limited, outcome.reply))
+        return None
+    key = f"reply-{row.reference}-{outcome.reply}"
+    session.add(
+        OutboxRecord(
+            key=key,
+            message_id=row.id,
+            kind=f"reply_{outcome.reply}",
+            recipient=recipient,
+            raw=reply.as_bytes(),
+            created_at=now,
+            submission_id=submission_id,
+            header_message_id=str(reply["Message-ID"]),
+        )
+    )
+    return key
 
 
 def _duplicate(

@@ -22,3 +22,10 @@ class SendRejected(SendError):
 
 class SendDeferred(SendError):
     """Temporary: try again later (4xx, throttled, connection lost, timed out)."""
+
+
+class UnsafeMessage(SendRejected):
+    """Permanent: the message must not leave as it is. A header value holds a line break (which would write
+    a header or body text of its own: an injected ``Bcc:``), the serialised message has other headers than
+    the ones set, its recipient headers do not name exactly the envelope's recipients, or a recipient needs
+    an SMTPUTF8 transport this sender cannot offer. ``reason`` says which, never the value."""

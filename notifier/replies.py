@@ -13,6 +13,7 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
@@ -20,8 +21,11 @@ import jinja2
 
 from config.forms import load_form_definitions
 from config.settings import ServiceSettings
+from notifier.headers import check_message, set_header
+from parsers.addresses import Address, parse_message_id
 from parsers.mail import Mail
 from rules.automatic import OWN_MESSAGE_ID_PREFIX
+from rules.recipients import reply_address
 from rules.types import Problem, ReplyKind
 from rules.words import GENERIC_PHRASE, PROBLEM_PHRASES, problem_phrase
 
@@ -47,13 +51,13 @@ __all__ = [
     "build_reply",
     "problem_phrase",
     "reply_message_id",
+    "reply_recipient",
 ]
 
 OTHER_DETAILS = "Other details"
 """The heading for problems that belong to no form."""
 
 _MESSAGE_ID_SAFE = re.compile(r"[^A-Za-z0-9-]+")
-_FOREIGN_MESSAGE_ID = re.compile(r"^[\x21-\x3b\x3d\x3f-\x7e]{1,250}$")
 _MAX_REFERENCES = 20
 
 
@@ -99,14 +103,17 @@ def build_reply(
 
     Returns:
         A multipart/alternative ``EmailMessage`` (the text/plain body first, the same words in text/html
-        second) with To, From, Subject, Date, Message-ID
+        second) with To (``reply_recipient``: one address, nothing else), From, Subject, Date, Message-ID
         (``<nmss-intake.reply.{kind}.{reference}.{UTC yyyymmddThhmmssZ}@{service.domain}>``: the same inputs
         always give the same id, so a retried build is recognisably the same reply, while a later reply for
         the same reference gets a new one), In-Reply-To, References, ``Auto-Submitted: auto-replied``,
-        ``X-Auto-Response-Suppress: All`` and ``X-Loop: {service.address}``. No Precedence header.
+        ``X-Auto-Response-Suppress: All`` and ``X-Loop: {service.address}``. No Precedence header. Ids from
+        the original that are not strict msg-ids are left out. A recipient whose local part is not ASCII is
+        written in UTF-8 (the message's policy has ``utf8=True``): only an SMTPUTF8 transport can send it.
 
     Raises:
         NoReplyAddressError: the mail has no address to reply to.
+        UnsafeMessage: a header would not be one line (``notifier.headers``); nothing may be sent.
         ValueError: ``now`` is naive, or ``reference`` is empty.
     """
     if now.tzinfo is None or now.utcoffset() is None:
@@ -124,26 +131,29 @@ def build_reply(
     body = _environment().get_template(f"reply_{kind}.txt").render(**context)
     html = _html_environment().get_template(f"reply_{kind}.html").render(**context)
 
-    message = EmailMessage()
-    message["From"] = formataddr((service.name, service.address))
-    message["To"] = _recipient(mail, service)
-    message["Subject"] = SUBJECTS[kind].format(name=service.name, reference=reference)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = reply_message_id(kind, reference, now, service.domain)
-    original = _foreign_id(mail.message_id)
+    to = reply_recipient(mail, service)
+    # A local part in UTF-8 has no valid 7-bit form: the message is written as RFC 6532 UTF-8 instead.
+    message = EmailMessage(policy=policy.default.clone(utf8=True) if to.needs_smtputf8 else policy.default)
+    set_header(message, "From", formataddr((service.name, service.address)))
+    set_header(message, "To", to.header_form)
+    set_header(message, "Subject", SUBJECTS[kind].format(name=service.name, reference=reference))
+    set_header(message, "Date", format_datetime(now))
+    set_header(message, "Message-ID", reply_message_id(kind, reference, now, service.domain))
+    original = parse_message_id(mail.message_id)
     if original is not None:
-        message["In-Reply-To"] = f"<{original}>"
+        set_header(message, "In-Reply-To", f"<{original}>")
     references = _references(mail, original)
     if references:
-        message["References"] = " ".join(f"<{r}>" for r in references)
-    message["Auto-Submitted"] = "auto-replied"
-    message["X-Auto-Response-Suppress"] = "All"
-    message[LOOP_HEADER] = service.address
+        set_header(message, "References", " ".join(f"<{r}>" for r in references))
+    set_header(message, "Auto-Submitted", "auto-replied")
+    set_header(message, "X-Auto-Response-Suppress", "All")
+    set_header(message, LOOP_HEADER, service.address)
     # Plain 7bit keeps the .eml readable and the key sentences unbroken (Python would pick quoted-printable for
     # any line over 78 characters); labels with non-ASCII characters still go quoted-printable.
     message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
     # The plain text comes first and says everything; the HTML version says the same for clients that prefer it.
     message.add_alternative(html, subtype="html", cte="7bit" if html.isascii() else "quoted-printable")
+    check_message(message, [to.header_form])
     return message
 
 
@@ -154,12 +164,17 @@ def reply_message_id(kind: ReplyKind, reference: str, now: dt.datetime, domain: 
     return f"<{OWN_MESSAGE_ID_PREFIX}reply.{kind}.{safe_reference}.{stamp}@{domain}>"
 
 
-def _recipient(mail: Mail, service: ServiceSettings) -> str:
-    # A Reply-To pointing back at the service would make us answer ourselves: use the From address then.
-    for candidate in (mail.reply_to, mail.sender):
-        if candidate and "@" in candidate and candidate.lower() not in service.addresses:
-            return candidate
-    raise NoReplyAddressError("the mail has no address to reply to")
+def reply_recipient(mail: Mail, service: ServiceSettings) -> Address:
+    """The one address the reply to ``mail`` goes to (``rules.recipients.reply_address``): its ``header_form``
+    is the reply's To and the envelope's only recipient.
+
+    Raises:
+        NoReplyAddressError: no Reply-To or From address parses strictly, or both are the service's own.
+    """
+    address = reply_address(mail, service.addresses)
+    if address is None:
+        raise NoReplyAddressError("the mail has no address to reply to")
+    return address
 
 
 def _groups(problems: Sequence[Problem], names: Mapping[str, str]) -> list[_Group]:
@@ -176,21 +191,13 @@ def _groups(problems: Sequence[Problem], names: Mapping[str, str]) -> list[_Grou
 
 
 def _references(mail: Mail, original: str | None) -> list[str]:
-    ids = _unique([i for i in (_foreign_id(r) for r in mail.references) if i is not None])
+    ids = _unique([i for i in (parse_message_id(r) for r in mail.references) if i is not None])
     if original is not None and original not in ids:
         ids.append(original)
     # RFC 5322 lets a long thread be trimmed; keeping the first id keeps the thread's root for clients.
     if len(ids) > _MAX_REFERENCES:
         ids = [ids[0], *ids[-(_MAX_REFERENCES - 1) :]]
     return ids
-
-
-def _foreign_id(message_id: str | None) -> str | None:
-    """A Message-ID from the original that is safe to put back in a header (no spaces, brackets or CR/LF)."""
-    if message_id is None:
-        return None
-    candidate = message_id.strip().strip("<>")
-    return candidate if "@" in candidate and _FOREIGN_MESSAGE_ID.match(candidate) else None
 
 
 def _unique(values: Sequence[str]) -> list[str]:

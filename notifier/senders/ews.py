@@ -2,16 +2,20 @@
 
 For on-premises Exchange only, in the long run: EWS is blocked in Exchange Online from 1 October 2026 and
 switched off on 1 April 2027. Use SMTP with XOAUTH2 or Graph there.
+
+The item's recipients are the ones the caller gives, and the message must name exactly them in To with no
+other recipient header (``check_message``): Exchange also reads the MIME headers. A recipient whose local
+part is not ASCII is refused (``UnsafeMessage``, for the team): Exchange Server has no SMTPUTF8 to send it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from email.utils import getaddresses
 from typing import Any
 
-from notifier.errors import SendDeferred, SendRejected
+from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
+from notifier.headers import check_message
 
 AccountFactory = Callable[[], Any]
 """Returns a connected ``exchangelib.Account`` (built by the composition root, which holds the credentials)."""
@@ -25,13 +29,18 @@ class EwsSender:
         self._account: Any = None
         self.save_copy = save_copy
 
-    def send(self, message: EmailMessage, *, key: str) -> None:  # noqa: ARG002 - EWS has no idempotency key
-        """Send ``message`` through EWS.
+    def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:  # noqa: ARG002 - EWS has no idempotency key
+        """Send ``message`` through EWS to ``recipients``.
 
         Raises:
+            UnsafeMessage: the message fails ``check_message`` for ``recipients``, or a recipient's local part
+                is not ASCII. Nothing is sent.
             SendRejected: EWS refused it (recipients, size, access, credentials).
             SendDeferred: the server is busy or unreachable, or timed out.
         """
+        check_message(message, recipients)
+        if any(not r.partition("@")[0].isascii() for r in recipients):
+            raise UnsafeMessage("smtputf8_not_offered")
         from exchangelib import Mailbox, Message  # heavy: loaded only where EWS is used
         from exchangelib import errors as ews_errors
 
@@ -42,15 +51,11 @@ class EwsSender:
             ews_errors.ErrorMailboxStoreUnavailable,
             ews_errors.RateLimitError,
         )
-        recipients = [
-            Mailbox(email_address=address)
-            for _name, address in getaddresses([str(v) for v in message.get_all("To", [])])
-            if address
-        ]
+        mailboxes = [Mailbox(email_address=address) for address in recipients]
         try:
             if self._account is None:
                 self._account = self._account_factory()
-            item = Message(account=self._account, mime_content=message.as_bytes(), to_recipients=recipients)
+            item = Message(account=self._account, mime_content=message.as_bytes(), to_recipients=mailboxes)
             item.send(save_copy=self.save_copy)
         except transient as exc:
             self._account = None

@@ -8,19 +8,25 @@ by an application access policy). Tokens come from a provider callable: ``msal_t
 Failures: 429 and 5xx, 408, connection errors and timeouts are ``SendDeferred``; other 4xx (bad MIME, no
 permission, unknown mailbox) are ``SendRejected``. Graph has no idempotency key for sendMail: the worker's
 outbox row is what keeps a message from being sent twice.
+
+In MIME mode Graph takes the recipients from the message's To, Cc and Bcc headers: so a message goes only
+when ``check_message`` finds To naming exactly the given recipients and no other recipient header. A
+recipient whose local part is not ASCII is refused (``UnsafeMessage``, for the team): sendMail's MIME mode
+gives no SMTPUTF8 guarantee, and a 7-bit encoding of such an address is invalid.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from notifier.errors import SendDeferred, SendRejected
+from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
+from notifier.headers import check_message
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -53,13 +59,18 @@ class GraphSender:
         """Where the message is posted."""
         return f"{self.base_url}/users/{quote(self.sender, safe='@')}/sendMail"
 
-    def send(self, message: EmailMessage, *, key: str) -> None:  # noqa: ARG002 - Graph sendMail has no key
-        """Post ``message`` to Graph; returns once Graph has accepted it (202).
+    def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:  # noqa: ARG002 - Graph sendMail has no key
+        """Post ``message`` to Graph for ``recipients``; returns once Graph has accepted it (202).
 
         Raises:
+            UnsafeMessage: the message fails ``check_message`` for ``recipients``, or a recipient's local part
+                is not ASCII. Nothing is posted.
             SendRejected: a 4xx other than 408/429 (MIME refused, no permission, mailbox unknown).
             SendDeferred: 408, 429, 5xx, a connection error or a timeout.
         """
+        check_message(message, recipients)
+        if any(not r.partition("@")[0].isascii() for r in recipients):
+            raise UnsafeMessage("smtputf8_not_offered")
         body = base64.b64encode(message.as_bytes())
         try:
             response = self._client.post(

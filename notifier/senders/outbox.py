@@ -2,7 +2,8 @@
 
 A retry with the same key replaces the same file, so a crash between "written" and "recorded as sent" never
 leaves two copies. Each write is atomic (temp file in the same folder, fsync, rename over): a reader sees
-the old file or the new one, never half a message.
+the old file or the new one, never half a message. A message is written only when ``check_message`` passes
+it for its recipients, in UTF-8 (RFC 6532) when a recipient's local part is not ASCII.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+
+from notifier.headers import check_message, serialise
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 120
@@ -26,16 +30,18 @@ class FileOutbox:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def send(self, message: EmailMessage, *, key: str) -> None:
-        """Write ``message`` to ``path_for(key)``, replacing any earlier copy with the same key.
+    def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:
+        """Write ``message`` for ``recipients`` to ``path_for(key)``, replacing any earlier copy with the same key.
 
         Raises:
+            UnsafeMessage: the message fails ``check_message`` for ``recipients``; nothing is written.
             ValueError: ``key`` is empty.
             OSError: the folder cannot be written.
         """
         target = self.path_for(key)
+        check_message(message, recipients)
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = message.as_bytes()
+        data = serialise(message, recipients)
         handle, temp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(handle, "wb") as temp:

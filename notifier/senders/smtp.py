@@ -8,17 +8,23 @@ Failures are translated: a 5xx reply is ``SendRejected`` (permanent); a 4xx repl
 socket error or a timeout is ``SendDeferred`` (retry). SMTP has no idempotency: the key is not sent; a retry
 after a crash between "accepted" and "recorded as sent" can deliver a second copy with the same Message-ID,
 which mail clients show once.
+
+The envelope goes to the recipients the caller names and to nobody else: smtplib, left to itself, would
+collect them from To, Cc, Bcc and Resent-* headers, where an injected ``Bcc:`` would add an attacker. A
+recipient whose local part is not ASCII is sent with SMTPUTF8 (RFC 6531) where the server offers it; where it
+does not, the message is refused (``UnsafeMessage``, for the team) rather than encoded invalidly.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Literal
 
-from notifier.errors import SendDeferred, SendError, SendRejected
+from notifier.errors import SendDeferred, SendError, SendRejected, UnsafeMessage
+from notifier.headers import check_message
 
 Security = Literal["starttls", "tls", "none"]
 Auth = Literal["password", "xoauth2", "none"]
@@ -61,17 +67,24 @@ class SmtpSender:
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.local_hostname = local_hostname
 
-    def send(self, message: EmailMessage, *, key: str) -> None:  # noqa: ARG002 - SMTP has no idempotency key
-        """Hand ``message`` to the server, envelope from its From and to its To/Cc/Bcc.
+    def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:  # noqa: ARG002 - SMTP has no idempotency key
+        """Hand ``message`` to the server, envelope from its From and to ``recipients`` only.
 
         Raises:
+            UnsafeMessage: the message fails ``check_message`` for ``recipients``, or a recipient needs SMTPUTF8
+                and the server does not offer it. Nothing is sent.
             SendRejected: a 5xx reply, authentication refused, TLS certificate not trusted, STARTTLS missing.
             SendDeferred: a 4xx reply, the connection failed or dropped, or timed out.
         """
+        check_message(message, recipients)
+        international = any(not r.partition("@")[0].isascii() for r in recipients)
         try:
             with self._connect() as smtp:
                 self._login(smtp)
-                refused = smtp.send_message(message)
+                smtp.ehlo_or_helo_if_needed()
+                if international and not smtp.has_extn("smtputf8"):
+                    raise UnsafeMessage("smtputf8_not_offered")
+                refused = smtp.send_message(message, to_addrs=list(recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _text in exc.recipients.values()]
             raise _by_code("recipient_refused", min(codes, default=550)) from None

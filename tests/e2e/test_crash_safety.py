@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlmodel import Session, func, select
@@ -107,8 +107,8 @@ def test_killed_while_sending_the_reply_is_sent_again_as_the_same_email(
     sent = []
 
     class SendThenDie:
-        def send(self, message: object, *, key: str) -> None:
-            app.sender.send(message, key=key)  # type: ignore[arg-type]
+        def send(self, message: object, *, key: str, recipients: Sequence[str]) -> None:
+            app.sender.send(message, key=key, recipients=recipients)  # type: ignore[arg-type]
             sent.append(key)
             raise Killed
 

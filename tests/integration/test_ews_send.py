@@ -99,7 +99,7 @@ def message() -> EmailMessage:
 def test_exchange_receives_the_exact_message_as_base64_mime_to_send_only(exchange: type[RecordedSendingServer]) -> None:
     sent = message()
 
-    sender(save_copy=False).send(sent, key="reply-NMSS-7KQ2M4PA-incomplete")
+    sender(save_copy=False).send(sent, recipients=[PERSON.pharmacy.email], key="reply-NMSS-7KQ2M4PA-incomplete")
 
     assert exchange.operations() == ["CreateItem"], "sending needs no folder look-up"
     [request] = exchange.created()
@@ -115,7 +115,7 @@ def test_exchange_receives_the_exact_message_as_base64_mime_to_send_only(exchang
 def test_by_default_a_copy_of_the_sent_message_is_kept_in_sent_items(exchange: type[RecordedSendingServer]) -> None:
     sent = message()
 
-    sender().send(sent, key="k")
+    sender().send(sent, recipients=[PERSON.pharmacy.email], key="k")
 
     [request] = exchange.created()
     assert request.get("MessageDisposition") == "SendAndSaveCopy"
@@ -131,7 +131,7 @@ def test_a_recipient_exchange_refuses_is_rejected_for_good(exchange: type[Record
     exchange.overrides["CreateItem"] = REFUSED
 
     with pytest.raises(SendRejected) as raised:
-        sender(save_copy=False).send(message(), key="k")
+        sender(save_copy=False).send(message(), recipients=[PERSON.pharmacy.email], key="k")
 
     assert raised.value.reason == "ErrorInvalidRecipients"
     assert exchange.operations() == ["CreateItem"], "no retry inside the sender"
@@ -145,14 +145,14 @@ def test_a_busy_or_unavailable_server_defers_the_message_and_the_next_attempt_se
     exchange.overrides["CreateItem"] = answer
 
     with pytest.raises(SendDeferred) as raised:
-        ews.send(message(), key="k")
+        ews.send(message(), recipients=[PERSON.pharmacy.email], key="k")
 
     assert not isinstance(raised.value, SendRejected)
     assert raised.value.reason == "ErrorServerBusy"
     assert exchange.operations() == ["CreateItem"], "exchangelib does not wait and retry on its own"
 
     exchange.overrides.clear()
-    ews.send(message(), key="k")
+    ews.send(message(), recipients=[PERSON.pharmacy.email], key="k")
 
     assert exchange.operations() == ["CreateItem", "CreateItem"]
 
@@ -164,7 +164,7 @@ def test_neither_patient_details_nor_exchanges_own_text_reach_the_error_or_its_t
     exchange.overrides["CreateItem"] = answer
 
     with pytest.raises((SendRejected, SendDeferred)) as raised:
-        sender().send(message(), key="k")
+        sender().send(message(), recipients=[PERSON.pharmacy.email], key="k")
 
     logged = "".join(traceback.format_exception(raised.value))  # what log.exception would write
     assert re.fullmatch(r"Error\w+", str(raised.value))

@@ -184,7 +184,10 @@ def tls_server(certificate: Certificate) -> Iterator[Server]:
         controller.stop()
 
 
-def reply(to: str = "pharmacy.team@nhs.net") -> EmailMessage:
+PHARMACY = "pharmacy.team@nhs.net"
+
+
+def reply(to: str = PHARMACY) -> EmailMessage:
     return build_reply(
         "incomplete",
         mail=Mail(message_id="orig.1@pharmacy.nhs.net", sender=to),
@@ -213,7 +216,9 @@ def test_a_reply_sent_over_starttls_with_a_password_arrives_with_its_headers_and
 ) -> None:
     sent = reply()
 
-    starttls_sender(starttls_server, certificate).send(sent, key="reply-NMSS-7KQ2M4PA-incomplete")
+    starttls_sender(starttls_server, certificate).send(
+        sent, recipients=[PHARMACY], key="reply-NMSS-7KQ2M4PA-incomplete"
+    )
 
     [arrived] = starttls_server.handler.received
     assert arrived.mail_from == USER
@@ -241,7 +246,7 @@ def test_an_xoauth2_login_presents_the_token_from_the_provider_and_the_mail_arri
         return TOKEN
 
     sender = starttls_sender(starttls_server, certificate, auth="xoauth2", password=None, token_provider=token)
-    sender.send(reply(), key="k1")
+    sender.send(reply(), recipients=[PHARMACY], key="k1")
 
     assert calls == [1]
     assert starttls_server.handler.logins == [f"xoauth2:{USER}"]
@@ -256,7 +261,7 @@ def test_a_token_the_server_refuses_is_a_permanent_failure_and_nothing_arrives(
     )
 
     with pytest.raises(SendRejected) as raised:
-        sender.send(reply(), key="k1")
+        sender.send(reply(), recipients=[PHARMACY], key="k1")
 
     assert raised.value.code == 535
     assert starttls_server.handler.received == []
@@ -264,7 +269,7 @@ def test_a_token_the_server_refuses_is_a_permanent_failure_and_nothing_arrives(
 
 def test_a_wrong_password_is_a_permanent_failure(starttls_server: Server, certificate: Certificate) -> None:
     with pytest.raises(SendRejected):
-        starttls_sender(starttls_server, certificate, password="wrong").send(reply(), key="k1")
+        starttls_sender(starttls_server, certificate, password="wrong").send(reply(), recipients=[PHARMACY], key="k1")
 
 
 def test_a_server_certificate_the_client_does_not_trust_is_refused_before_anything_is_sent(
@@ -273,7 +278,7 @@ def test_a_server_certificate_the_client_does_not_trust_is_refused_before_anythi
     sender = starttls_sender(starttls_server, certificate, ssl_context=ssl.create_default_context())
 
     with pytest.raises(SendRejected) as raised:
-        sender.send(reply(), key="k1")
+        sender.send(reply(), recipients=[PHARMACY], key="k1")
 
     assert raised.value.reason == "tls_certificate_not_trusted"
     assert starttls_server.handler.received == []
@@ -282,7 +287,7 @@ def test_a_server_certificate_the_client_does_not_trust_is_refused_before_anythi
 def test_implicit_tls_delivers_the_reply(tls_server: Server, certificate: Certificate) -> None:
     sender = SmtpSender(HOST, tls_server.port, security="tls", ssl_context=certificate.client_context(), timeout=10)
 
-    sender.send(reply(), key="k1")
+    sender.send(reply(), recipients=[PHARMACY], key="k1")
 
     assert [r.rcpt_tos for r in tls_server.handler.received] == [["pharmacy.team@nhs.net"]]
 
@@ -293,9 +298,9 @@ def test_a_recipient_refused_with_5xx_is_permanent_and_with_4xx_is_retried_later
     sender = starttls_sender(starttls_server, certificate)
 
     with pytest.raises(SendRejected) as refused:
-        sender.send(reply(to="refuse-550@pharmacy.nhs.net"), key="k1")
+        sender.send(reply(to="refuse-550@pharmacy.nhs.net"), recipients=["refuse-550@pharmacy.nhs.net"], key="k1")
     with pytest.raises(SendDeferred) as later:
-        sender.send(reply(to="later-451@pharmacy.nhs.net"), key="k2")
+        sender.send(reply(to="later-451@pharmacy.nhs.net"), recipients=["later-451@pharmacy.nhs.net"], key="k2")
 
     assert (refused.value.code, later.value.code) == (550, 451)
     assert starttls_server.handler.received == []
@@ -305,12 +310,14 @@ def test_no_server_listening_is_a_failure_to_retry_later() -> None:
     sender = SmtpSender(HOST, free_port(), security="none", timeout=2)
 
     with pytest.raises(SendDeferred):
-        sender.send(reply(), key="k1")
+        sender.send(reply(), recipients=[PHARMACY], key="k1")
 
 
 def test_the_error_a_sender_raises_names_no_recipient(starttls_server: Server, certificate: Certificate) -> None:
     with pytest.raises(SendRejected) as raised:
-        starttls_sender(starttls_server, certificate).send(reply(to="refuse-550@pharmacy.nhs.net"), key="k1")
+        starttls_sender(starttls_server, certificate).send(
+            reply(to="refuse-550@pharmacy.nhs.net"), recipients=["refuse-550@pharmacy.nhs.net"], key="k1"
+        )
 
     assert "pharmacy" not in str(raised.value)
 

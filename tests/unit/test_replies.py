@@ -22,6 +22,7 @@ from rules.automatic import automatic_reason
 from rules.types import Problem, ReplyKind
 
 SERVICE = ServiceSettings()
+PHARMACY = "pharmacy.team@nhs.net"
 NOW = dt.datetime(2025, 3, 4, 10, 30, tzinfo=dt.UTC)
 KINDS: tuple[ReplyKind, ...] = ("incomplete", "misrouted", "unreadable")
 URGENT = "This is not an urgent service. For urgent medical help contact your GP, NHS 111 or 999."
@@ -37,7 +38,7 @@ PROBLEMS = (
 def _original(**overrides: Any) -> Mail:
     base = Mail(
         message_id="orig.1@pharmacy.nhs.net",
-        sender="pharmacy.team@nhs.net",
+        sender=PHARMACY,
         references=("root@pharmacy.nhs.net",),
         subject="Referral",
     )
@@ -235,7 +236,7 @@ class TestFileOutbox:
     def test_a_sent_reply_is_written_as_an_eml_file_named_by_its_key(self, tmp_path: Path) -> None:
         """The message lands as <key>.eml and reads back with the same headers."""
         outbox = FileOutbox(tmp_path / "outbox")
-        outbox.send(_reply(), key="reply-NMSS-7KQ2M4-incomplete")
+        outbox.send(_reply(), recipients=[PHARMACY], key="reply-NMSS-7KQ2M4-incomplete")
         path = tmp_path / "outbox" / "reply-NMSS-7KQ2M4-incomplete.eml"
         assert path.is_file()
         assert message_from_bytes(path.read_bytes(), policy=default)["Auto-Submitted"] == "auto-replied"
@@ -243,8 +244,8 @@ class TestFileOutbox:
     def test_sending_the_same_key_twice_leaves_one_file(self, tmp_path: Path) -> None:
         """A retry after a crash replaces the earlier copy rather than making a second one."""
         outbox = FileOutbox(tmp_path)
-        outbox.send(_reply(), key="reply-1")
-        outbox.send(_reply(now=NOW + dt.timedelta(minutes=5)), key="reply-1")
+        outbox.send(_reply(), recipients=[PHARMACY], key="reply-1")
+        outbox.send(_reply(now=NOW + dt.timedelta(minutes=5)), recipients=[PHARMACY], key="reply-1")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["reply-1.eml"]
         assert list(outbox.sent()) == ["reply-1"]
 
@@ -252,22 +253,22 @@ class TestFileOutbox:
         """Two replies are two files, even when their keys differ only in unsafe characters."""
         outbox = FileOutbox(tmp_path)
         for key in ("reply-1", "reply/1", "reply:1"):
-            outbox.send(_reply(), key=key)
+            outbox.send(_reply(), recipients=[PHARMACY], key=key)
         assert len(list(tmp_path.glob("*.eml"))) == 3
 
     def test_a_key_cannot_write_outside_the_outbox(self, tmp_path: Path) -> None:
         """Slashes and dots in a key never make a path outside the folder."""
         outbox = FileOutbox(tmp_path / "outbox")
-        outbox.send(_reply(), key="../../etc/passwd")
+        outbox.send(_reply(), recipients=[PHARMACY], key="../../etc/passwd")
         assert [p.parent for p in (tmp_path / "outbox").iterdir()] == [tmp_path / "outbox"]
         assert not (tmp_path / "etc").exists()
 
     def test_no_temporary_files_are_left_behind(self, tmp_path: Path) -> None:
         """Only finished .eml files are in the folder after a send."""
-        FileOutbox(tmp_path).send(_reply(), key="k")
+        FileOutbox(tmp_path).send(_reply(), recipients=[PHARMACY], key="k")
         assert [p.name for p in tmp_path.iterdir()] == ["k.eml"]
 
     def test_an_empty_key_is_refused(self, tmp_path: Path) -> None:
         """Without a key there is no idempotency, so the send is refused."""
         with pytest.raises(ValueError, match="key"):
-            FileOutbox(tmp_path).send(_reply(), key="")
+            FileOutbox(tmp_path).send(_reply(), recipients=[PHARMACY], key="")
