@@ -6,9 +6,10 @@ sends the same row again (the file outbox rewrites the same file; SMTP and Graph
 Message-ID). A temporary failure is retried after an exponential back-off with a cap; a permanent failure,
 or ``max_attempts`` temporary ones, marks the row ``failed`` and gives the team an item to send it by hand.
 
-Replies are limited per recipient (``per_sender_per_day`` in any 24 hours) and per submission
-(``per_submission``), counted from outbox rows; a reply over a limit is never written, and the team gets a
-"needs a manual reply" item instead.
+Replies are limited per recipient mailbox (``per_sender_per_day`` in any 24 hours: ``X+a@NHS.NET`` and
+``x@nhs.net`` are one mailbox, see ``parsers.addresses.mailbox_key``) and per submission (``per_submission``),
+counted from outbox rows; a reply over a limit is never written, and the team gets a "needs a manual reply"
+item instead.
 
 The envelope recipients are the row's ``recipient`` column, written when the row was (for a reply, the one
 address ``rules.recipients.reply_address`` chose), never read from the message's own headers.
@@ -32,7 +33,7 @@ from config.settings import ReplyLimitSettings, RetrySettings
 from intake.store import AuditEvent, OutboxRecord
 from notifier.errors import SendRejected, UnsafeMessage
 from notifier.sender import Sender
-from parsers.addresses import parse_address
+from parsers.addresses import mailbox_key, parse_address
 
 log = structlog.get_logger("intake.outbox")
 
@@ -171,18 +172,23 @@ def reply_limit(
     session: Session, *, recipient: str, submission_id: int, now: dt.datetime, limits: ReplyLimitSettings
 ) -> str | None:
     """``limit_reason`` for one more reply to ``recipient`` about submission ``submission_id`` (its first
-    ledger id), counted from the outbox rows already written (failed sends do not count: nothing arrived)."""
+    ledger id), counted from the outbox rows already written (failed sends do not count: nothing arrived).
+    Replies count against the recipient's mailbox, however its address was spelt."""
     replies = (
         select(func.count())
         .select_from(OutboxRecord)
         .where(col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX), col(OutboxRecord.state) != "failed")
     )
-    to_sender = session.exec(
-        replies.where(
-            func.lower(col(OutboxRecord.recipient)) == recipient.lower(),
+    # Compared here rather than in SQL: the day's replies are few, and the mailbox rule stays in one function.
+    recent = session.exec(
+        select(OutboxRecord.recipient).where(
+            col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX),
+            col(OutboxRecord.state) != "failed",
             col(OutboxRecord.created_at) >= now - RATE_WINDOW,
         )
-    ).one()
+    ).all()
+    mailbox = mailbox_key(recipient)
+    to_sender = sum(1 for address in recent if mailbox_key(address) == mailbox)
     # Rows written before submissions were recorded count by the message they answered.
     for_submission = session.exec(
         replies.where(

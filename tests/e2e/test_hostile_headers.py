@@ -242,3 +242,19 @@ def test_replies_skip_machines_and_the_service_itself_however_they_are_spelt(ser
     assert smtp.rcpts == [person, person]
     assert outbox_recipients(service) == [person, person]
     assert sorted(str(i["why"]) for i in team_items(service)) == ["system-sender"] * 3
+
+
+def test_the_reply_limit_counts_a_mailbox_however_its_address_is_spelt(
+    service: Service, smtp: Catcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """x+a@nhs.net, X@NHS.NET and x@nhs.net are one mailbox: with a limit of two a day, the third reply is the
+    team's."""
+    monkeypatch.setenv("NMSS_OUTGOING__REPLY_LIMITS__PER_SENDER_PER_DAY", "2")
+    spellings = ["fake.pharmacy+referrals@nhs.net", "FAKE.PHARMACY@NHS.NET", "fake.pharmacy@nhs.net"]
+    deliver(service, *(form1_email(60 + i, address) for i, address in enumerate(spellings)))
+
+    outcomes = run_once(service)
+
+    assert sorted(outcomes.values()) == ["misrouted"] * 3
+    assert len(smtp.arrived) == 2
+    assert [(i["event"], i["why"]) for i in team_items(service)] == [("reply_suppressed", "rate-limit-sender")]
