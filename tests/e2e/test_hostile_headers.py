@@ -258,3 +258,20 @@ def test_the_reply_limit_counts_a_mailbox_however_its_address_is_spelt(
     assert sorted(outcomes.values()) == ["misrouted"] * 3
     assert len(smtp.arrived) == 2
     assert [(i["event"], i["why"]) for i in team_items(service)] == [("reply_suppressed", "rate-limit-sender")]
+
+
+def test_a_reply_the_header_guard_refuses_is_held_back_for_the_team(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever slips a line break into a header (here the service's own name), the reply is not written:
+    the message is decided and the team gets an item to answer it by hand."""
+    monkeypatch.setenv("NMSS_SERVICE__NAME", "Norfolk Medicines\r\nBcc: evil@attacker.example")
+    raw = form1_email(70, "pharmacist.desk@pharmacy.example.org")
+    deliver(service, raw)
+
+    outcomes = run_once(service)
+
+    assert outcomes == {reference_for(raw): "misrouted"}
+    assert list(service.outbox.glob("*.eml")) == []
+    assert outbox_recipients(service) == []
+    assert [(i["why"], i["action"]) for i in team_items(service)] == [("unsafe-header", "needs a manual reply")]

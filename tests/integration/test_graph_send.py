@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from config.settings import ServiceSettings
-from notifier.errors import SendDeferred, SendRejected
+from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.replies import build_reply
 from notifier.sender import Sender
 from notifier.senders.graph import GraphSender
@@ -99,3 +99,38 @@ def test_a_connection_that_fails_or_times_out_is_retried_later() -> None:
         sender().send(reply(), recipients=[PHARMACY], key="k")
 
     assert raised.value.reason == "timeout"
+
+
+@respx.mock
+def test_graph_which_reads_recipients_from_the_headers_gets_nothing_that_names_anyone_else() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(202))
+    hidden = reply()
+    hidden["Bcc"] = "evil@attacker.example"
+
+    with pytest.raises(UnsafeMessage):
+        sender().send(hidden, recipients=[PHARMACY], key="k")
+    with pytest.raises(UnsafeMessage):
+        sender().send(reply(), recipients=["evil@attacker.example"], key="k")
+
+    assert not route.called
+
+
+@respx.mock
+def test_a_utf8_local_part_is_held_back_rather_than_posted() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(202))
+    address = "jürgen@bücher.example"
+    message = build_reply(
+        "misrouted",
+        mail=Mail(sender=address),
+        problems=[],
+        missing_forms=[],
+        reference="NMSS-7KQ2M4PA",
+        service=ServiceSettings(),
+        now=dt.datetime(2025, 3, 4, 10, 30, tzinfo=dt.UTC),
+    )
+
+    with pytest.raises(UnsafeMessage) as raised:
+        sender().send(message, recipients=[address], key="k")
+
+    assert raised.value.reason == "smtputf8_not_offered"
+    assert not route.called

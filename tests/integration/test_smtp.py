@@ -33,7 +33,7 @@ from config.settings import RetrySettings, ServiceSettings
 from intake.migrate import upgrade
 from intake.outbox import send_due
 from intake.store import AuditEvent, OutboxRecord
-from notifier.errors import SendDeferred, SendRejected
+from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.replies import build_reply
 from notifier.senders.smtp import SmtpSender
 from parsers.mail import Mail
@@ -371,3 +371,99 @@ def test_the_worker_sends_each_due_row_once_retries_a_deferred_one_later_and_han
     assert [(i.event, json.loads(i.detail)["action"]) for i in items] == [
         ("send_failed", "could not be sent: send it by hand")
     ]
+
+
+# -- recipients: the envelope is the caller's, never the headers' ------------------------------------------
+
+
+@pytest.fixture(params=[True, False], ids=["SMTPUTF8 offered", "SMTPUTF8 not offered"])
+def plain_server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, bool]]:
+    """A server with no TLS and no login, offering SMTPUTF8 or not."""
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, enable_SMTPUTF8=request.param)
+    controller.start()
+    try:
+        yield Server(handler, port), request.param
+    finally:
+        controller.stop()
+
+
+def plain_sender(server: Server) -> SmtpSender:
+    return SmtpSender(HOST, server.port, security="none", timeout=10)
+
+
+def test_a_utf8_address_is_sent_with_smtputf8_where_offered_and_otherwise_held_back(
+    plain_server: tuple[Server, bool],
+) -> None:
+    server, offered = plain_server
+    address = "jürgen@bücher.example"
+    sent = reply(to=address)
+
+    if offered:
+        plain_sender(server).send(sent, recipients=[address], key="k1")
+        [arrived] = server.handler.received
+        assert arrived.rcpt_tos == [address]
+        # The header arrives as raw UTF-8 (RFC 6532), which the email package keeps as surrogate escapes.
+        to = dict(arrived.message.raw_items())["To"]
+        assert str(to).encode("ascii", "surrogateescape") == address.encode()
+    else:
+        with pytest.raises(UnsafeMessage) as raised:
+            plain_sender(server).send(sent, recipients=[address], key="k1")
+        assert raised.value.reason == "smtputf8_not_offered"
+        assert server.handler.received == []
+
+
+def test_an_idn_domain_goes_out_in_its_ascii_form_to_any_server(plain_server: tuple[Server, bool]) -> None:
+    server, _offered = plain_server
+    address = "anne@xn--bcher-kva.example"
+
+    plain_sender(server).send(reply(to="anne@bücher.example"), recipients=[address], key="k1")
+
+    assert [r.rcpt_tos for r in server.handler.received] == [[address]]
+
+
+@pytest.mark.parametrize("header", ["Bcc", "Cc"])
+def test_a_message_naming_anyone_else_in_its_headers_is_refused_and_nothing_is_sent(header: str) -> None:
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port)
+    controller.start()
+    try:
+        sent = reply()
+        sent[header] = "evil@attacker.example"
+        with pytest.raises(UnsafeMessage):
+            plain_sender(Server(handler, port)).send(sent, recipients=[PHARMACY], key="k1")
+    finally:
+        controller.stop()
+
+    assert handler.received == []
+
+
+def test_the_worker_gives_an_unsendable_utf8_reply_to_the_team(sqlite_engine: Engine) -> None:
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, enable_SMTPUTF8=False)
+    controller.start()
+    address = "jürgen@bücher.example"
+    upgrade(sqlite_engine)
+    try:
+        with Session(sqlite_engine) as session:
+            message = reply(to=address)
+            session.add(
+                OutboxRecord(
+                    key="utf8", kind="reply_incomplete", recipient=address, raw=message.as_bytes(), created_at=NOW
+                )
+            )
+            session.commit()
+        report = send_due(sqlite_engine, plain_sender(Server(handler, port)), clock=Clock(NOW), retry=RetrySettings())
+    finally:
+        controller.stop()
+
+    assert (report.sent, report.failed) == (0, 1)
+    assert handler.received == []
+    with Session(sqlite_engine) as session:
+        [row] = session.exec(select(OutboxRecord)).all()
+        [item] = session.exec(select(AuditEvent).where(AuditEvent.team_item)).all()
+    assert (row.state, row.last_error) == ("failed", "UnsafeMessage")
+    assert json.loads(item.detail)["action"] == "could not be sent: send it by hand"

@@ -13,9 +13,14 @@ OURS = frozenset({"agem.norfolkmedicineservices@nhs.net", "nmss.other@nhs.net"})
 DOMAIN = "nhs.net"
 
 
-def _mail(sender: str | None = "pharmacist@nhs.net", message_id: str | None = "x1@nhs.net", **headers: str) -> Mail:
+def _mail(
+    sender: str | None = "pharmacist@nhs.net",
+    message_id: str | None = "x1@nhs.net",
+    reply_to: str | None = None,
+    **headers: str,
+) -> Mail:
     values = {"content-type": "text/plain", **{k.replace("_", "-"): v for k, v in headers.items()}}
-    return Mail(message_id=message_id, sender=sender, headers=MappingProxyType(values))
+    return Mail(message_id=message_id, sender=sender, reply_to=reply_to, headers=MappingProxyType(values))
 
 
 @pytest.mark.parametrize(
@@ -84,3 +89,40 @@ def test_a_bounce_from_a_bare_mailer_daemon_is_automatic() -> None:
     mail = read_mail(b"From: Mail Delivery Subsystem <MAILER-DAEMON>\r\nSubject: failed\r\n\r\nReturned mail\r\n")
     assert mail.sender == "mailer-daemon"
     assert automatic_reason(mail, OURS, DOMAIN) == "system-sender"
+
+
+@pytest.mark.parametrize(
+    ("mail", "reason"),
+    [
+        pytest.param(_mail(precedence="auto_reply"), "auto-submitted", id="Precedence auto_reply"),
+        pytest.param(_mail(x_autoreply="yes"), "auto-submitted", id="X-Autoreply"),
+        pytest.param(_mail(x_autorespond="Out of office"), "auto-submitted", id="X-Autorespond"),
+        pytest.param(_mail(x_autoreply="no"), None, id="X-Autoreply no is a person"),
+        pytest.param(_mail(x_failed_recipients="a@nhs.net"), "delivery-report", id="X-Failed-Recipients (Exim bounce)"),
+        pytest.param(_mail(sender="no-reply+x@pharmacy.example"), "system-sender", id="no-reply with a tag"),
+        pytest.param(_mail(sender="no.reply@pharmacy.example"), "system-sender", id="no.reply"),
+        pytest.param(_mail(sender="No_Reply@pharmacy.example"), "system-sender", id="No_Reply"),
+        pytest.param(_mail(sender="bounces+1@lists.example.org"), "system-sender", id="bounces with a tag"),
+        pytest.param(_mail(sender="mailerdaemon@mx.example.org"), "system-sender", id="mailerdaemon"),
+        pytest.param(_mail(sender="do.not.reply@nhs.net"), "system-sender", id="do.not.reply"),
+        pytest.param(_mail(reply_to="mailer-daemon@mx.example.org"), "system-sender", id="Reply-To mailer-daemon"),
+        pytest.param(_mail(reply_to="noreply@pharmacy.example"), "system-sender", id="Reply-To noreply"),
+        pytest.param(_mail(reply_to="postmaster@pharmacy.example"), "system-sender", id="Reply-To postmaster"),
+        pytest.param(_mail(reply_to="desk@pharmacy.example"), None, id="Reply-To a person"),
+        pytest.param(
+            _mail(sender="agem.norfolkmedicineservices+x@nhs.net"), "own-address", id="our own address with a tag"
+        ),
+        pytest.param(_mail(sender="NMSS.Other@NHS.net"), "own-address", id="our own address in capitals"),
+        pytest.param(_mail(sender="bob"), None, id="a bare name is not by itself automatic"),
+    ],
+)
+def test_every_spelling_of_a_machine_or_of_us_is_automatic(mail: Mail, reason: str | None) -> None:
+    """The variants that used to get replies: older auto-responder headers, tagged and punctuated machine
+    addresses, a machine in Reply-To, and our own address spelt differently."""
+    assert automatic_reason(mail, OURS, DOMAIN) == reason
+
+
+def test_an_auto_submitted_header_in_an_encoded_word_is_still_automatic() -> None:
+    """Auto-Submitted is read with its encoded-words decoded, as a mail client shows it."""
+    raw = b"From: desk@pharmacy.example\r\nAuto-Submitted: =?utf-8?q?auto-replied?=\r\nSubject: away\r\n\r\nAway\r\n"
+    assert automatic_reason(read_mail(raw), OURS, DOMAIN) == "auto-submitted"
