@@ -25,6 +25,10 @@ __all__ = ["Address", "mailbox_key", "parse_address", "parse_message_id"]
 MAX_MESSAGE_ID = 250
 """Longest id kept (without brackets): real ones are under 100 characters, and a header line stops at 998."""
 
+MAX_ADDRESS = 254
+"""Longest address RFC 5321 lets through an SMTP envelope; checked before any parsing, so a hostile header
+of megabytes costs nothing."""
+
 _ENCODED_WORD = "=?"
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
@@ -64,7 +68,7 @@ def parse_address(text: str | None) -> Address | None:
     Refused: no ``@`` or no domain (``bob``), a domain without a dot or ending in a dot, quoted local parts,
     domain literals, display names or brackets, whitespace or control characters anywhere, and encoded-words.
     """
-    if not text or _ENCODED_WORD in text or not text.isprintable() or text != text.strip():
+    if not text or len(text) > MAX_ADDRESS or _ENCODED_WORD in text or not text.isprintable() or text != text.strip():
         return None
     try:
         valid = validate_email(

@@ -42,6 +42,7 @@ def test_a_valid_address_comes_back_in_the_form_a_header_needs(text: str, header
         pytest.param("desk@nhs.net\r\nBcc: evil@attacker.example", id="CR LF"),
         pytest.param("=?utf-8?q?x=0D=0A?=@example.org", id="encoded-word local part"),
         pytest.param("x@=?utf-8?q?example.org=0D=0ABcc:_e@attacker.example?=", id="encoded-word domain"),
+        pytest.param(f"{'a' * 64}@{'b' * 200}.example.org", id="longer than an envelope allows"),
         pytest.param("", id="empty"),
         pytest.param(None, id="absent"),
     ],
