@@ -22,6 +22,9 @@ from pydantic_settings import (
 
 DEFAULT_CONFIG_FILE = Path("nmss-intake.toml")
 
+MAX_MESSAGE_BYTES = 80 * 1024 * 1024
+"""The default ``limits.max_message_bytes``: a 50 MB attachment is about 69 MB once base64-encoded."""
+
 _config_file: ContextVar[Path | None] = ContextVar("nmss_config_file", default=None)
 
 
@@ -201,7 +204,7 @@ class ServiceSettings(BaseModel):
 class LimitSettings(BaseModel):
     """Guards against hostile input."""
 
-    max_message_bytes: int = 80 * 1024 * 1024  # a 50 MB attachment is about 69 MB once base64-encoded
+    max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, gt=0)  # measured before a message is read
     max_attachment_bytes: int = 50 * 1024 * 1024
     # Each document is parsed in a worker process: past the time limit, or over the memory cap (the worker's
     # address space), the worker is replaced and the document reported as "timeout" or "too_large".

@@ -44,7 +44,9 @@ class App:
 def bootstrap(settings: Settings, *, clock: Clock = utcnow) -> App:
     """Build the app from ``settings``. Connects to nothing yet: the engine opens on first use."""
     engine = make_engine(settings.database_url.get_secret_value())
-    mailbox: Mailbox = MaildirMailbox(settings.mailbox.path, name=settings.mailbox.name)
+    mailbox: Mailbox = MaildirMailbox(
+        settings.mailbox.path, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes
+    )
     if settings.mailbox.kind == "imap":
         mailbox = _imap_mailbox(settings)
     elif settings.mailbox.kind in ("graph", "ews"):
@@ -103,10 +105,18 @@ def _exchange_mailbox(settings: Settings, engine: Engine, clock: Clock) -> Mailb
         from intake.mailboxes.graph import GraphMailbox
 
         state = MailboxStateStore(engine, settings.mailbox.name)
-        return GraphMailbox(settings.mailbox.graph, name=settings.mailbox.name, state=state, clock=clock)
+        return GraphMailbox(
+            settings.mailbox.graph,
+            name=settings.mailbox.name,
+            state=state,
+            clock=clock,
+            max_message_bytes=settings.limits.max_message_bytes,
+        )
     from intake.mailboxes.ews import EwsMailbox
 
-    return EwsMailbox(settings.mailbox.ews, name=settings.mailbox.name)
+    return EwsMailbox(
+        settings.mailbox.ews, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes
+    )
 
 
 # -- issue 6: outgoing mail ---------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def take_new_mail(mailbox: Mailbox, services: Services) -> list[Taken]:
 def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services) -> Taken | None:
     """Take one message; None when the ledger shows it was taken already (it is only filed again)."""
     ref = incoming.ref
-    sha256 = hashlib.sha256(incoming.raw).hexdigest()
+    identity = _identity(incoming)
+    sha256 = hashlib.sha256(identity).hexdigest()
     with Session(services.engine, expire_on_commit=False) as session:
         row = session.exec(
             select(MessageRecord).where(
@@ -121,10 +122,10 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
                 uidvalidity=ref.uidvalidity,
                 uid=ref.uid,
                 sha256=sha256,
-                size=len(incoming.raw),
+                size=incoming.size,
                 received_at=incoming.received_at,
                 taken_at=services.clock(),
-                reference=reference_for(incoming.raw),
+                reference=reference_for(identity),
             )
             original = session.exec(
                 select(MessageRecord)
@@ -181,10 +182,22 @@ class GaveUp(Exception):
     """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
 
 
+def _identity(incoming: IncomingMail) -> bytes:
+    """What the ledger knows a message by: its bytes, or, for one left unread, where it is and its size.
+
+    An unread message is never taken for a duplicate of another: with no bytes there is nothing to compare.
+    """
+    if incoming.oversize is None:
+        return incoming.raw
+    ref = incoming.ref
+    return "\0".join(("over-limit", ref.source, ref.folder, str(ref.uidvalidity), ref.uid, str(incoming.size))).encode()
+
+
 def _read(incoming: IncomingMail, services: Services) -> Mail:
     """The message read once, for finding the submission it answers and for deciding it."""
-    if len(incoming.raw) > services.limits.max_message_bytes:
-        raise MessageTooLarge
+    limit = services.limits.max_message_bytes
+    if incoming.oversize is not None or len(incoming.raw) > limit:
+        raise MessageTooLarge(incoming.size, limit)
     return read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
 
 
@@ -216,6 +229,13 @@ def _assess(
 
 class MessageTooLarge(Exception):
     """Raised when a message is over ``limits.max_message_bytes``: it is quarantined for the team unread."""
+
+    reason = "too_large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"message of {size} bytes, over the limit of {limit}")
+        self.size = size
+        self.limit = limit
 
 
 def _record_decision(
@@ -374,15 +394,21 @@ def _quarantine(
     session: Session, row: MessageRecord, exc: Exception, mailbox: Mailbox, incoming: IncomingMail
 ) -> Taken:
     session.rollback()
+    too_large = exc if isinstance(exc, MessageTooLarge) else None
     row.state = "quarantined"
     row.outcome = "quarantined"
-    row.error = type(exc).__name__
+    row.error = MessageTooLarge.reason if too_large else type(exc).__name__
     row.filed_in = FOLDERS["quarantined"]
     session.add(row)
     assert row.id is not None
-    session.add(_audit(row.id, row.taken_at, "quarantined", {"error": row.error}, team=True))
-    # The raw bytes are kept so `nmss-intake replay` can try again once the cause is fixed.
-    session.merge(QuarantineRecord(message_id=row.id, raw=incoming.raw, error=row.error, at=row.taken_at))
+    detail: dict[str, Any] = {"error": row.error}
+    if too_large:
+        detail |= {"size": too_large.size, "limit": too_large.limit}
+    session.add(_audit(row.id, row.taken_at, "quarantined", detail, team=True))
+    # The raw bytes are kept so `nmss-intake replay` can try again once the cause is fixed; never those of a
+    # message over the size limit, which the database need not hold (a 1 GB blob is more than SQLite takes).
+    raw = b"" if too_large else incoming.raw
+    session.merge(QuarantineRecord(message_id=row.id, raw=raw, error=row.error, at=row.taken_at))
     session.commit()
     log.error("message_quarantined", ledger_id=row.id, reference=row.reference, error_type=row.error)
     _file(session, row, mailbox, incoming)

@@ -5,7 +5,8 @@ replays of the same message, or a replay racing a poll, never decide it twice. T
 new mail: a decision, queue rows and any reply commit together and the message is filed in its outcome's
 folder as far as the mailbox can find it: Graph, whose ids survive moves, moves it on from ``Quarantine``;
 the Maildir and EWS look only in the intake folder, so there it stays in ``Quarantine``. A message that fails again is
-quarantined again, with its bytes, and the new error's class.
+quarantined again, with its bytes, and the new error's class. A message over the size limit was never read,
+so there is nothing to replay: the team handles it from the ``Quarantine`` folder.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from intake.errors import IntakeError
 from intake.mailbox import IncomingMail, Mailbox, MailRef
-from intake.pipeline import Services, Taken, take_submission
+from intake.pipeline import MessageTooLarge, Services, Taken, take_submission
 from intake.store import AuditEvent, MessageRecord, QuarantineRecord
 
 log = structlog.get_logger("intake.replay")
@@ -27,6 +28,10 @@ log = structlog.get_logger("intake.replay")
 
 class NotQuarantined(IntakeError):
     """The ledger has no quarantined message with this id (never quarantined, or replayed already)."""
+
+
+class NothingToReplay(IntakeError):
+    """The quarantined message was over the size limit: it was never read, so no copy of it was kept."""
 
 
 def quarantined(services: Services) -> list[tuple[MessageRecord, QuarantineRecord]]:
@@ -46,6 +51,7 @@ def replay(ledger_id: int, mailbox: Mailbox, services: Services) -> Taken:
 
     Raises:
         NotQuarantined: no quarantined message has that id, or it has no stored bytes.
+        NothingToReplay: the message was quarantined unread, for being over the size limit.
     """
     with Session(services.engine, expire_on_commit=False) as session:
         found = session.exec(
@@ -56,6 +62,10 @@ def replay(ledger_id: int, mailbox: Mailbox, services: Services) -> Taken:
         if found is None or found[0].state != "quarantined":
             raise NotQuarantined(f"message {ledger_id} is not quarantined")
         row, record = found
+        if record.error == MessageTooLarge.reason:
+            raise NothingToReplay(
+                f"message {ledger_id} was over the size limit and was never read: handle it from the Quarantine folder"
+            )
         claimed = session.execute(
             update(MessageRecord)
             .where(col(MessageRecord.id) == ledger_id, col(MessageRecord.state) == "quarantined")

@@ -4,8 +4,10 @@ Exchange Online blocks EWS from 1 October 2026 and switches it off on 1 April 20
 XOAUTH2 or Microsoft Graph instead; this adapter serves on-premises Exchange (NTLM or basic credentials) and,
 until then, Exchange Online through OAuth 2.0 client credentials with impersonation.
 
-Listing is one FindItem (ids and received times, oldest first); each message's MIME content is then fetched by
-its own GetItem so only one message is in memory at a time. Filing is a MoveItem into a folder under the
+Listing is one FindItem (ids, sizes and received times, oldest first); each message's MIME content is then
+fetched by its own GetItem so only one message is in memory at a time. A message listed over
+``max_message_bytes`` is not fetched: it is handed over unread, for the pipeline to quarantine (GetItem has no
+way to read part of one). Filing is a MoveItem into a folder under the
 mailbox root, made with CreateFolder when missing. exchangelib's own retries are off (``FailFast``): a busy or
 unreachable server becomes MailboxUnavailable and the next poll tries again; refused credentials become
 MailboxAuthError.
@@ -48,7 +50,7 @@ from exchangelib.errors import (
 from exchangelib.services import CreateFolder
 from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
-from config.settings import EwsSettings
+from config.settings import MAX_MESSAGE_BYTES, EwsSettings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.mailbox import IncomingMail, MailRef
 
@@ -91,10 +93,16 @@ class EwsMailbox:
     """
 
     def __init__(
-        self, settings: EwsSettings, *, name: str, account: Callable[[EwsSettings], Account] = account_for
+        self,
+        settings: EwsSettings,
+        *,
+        name: str,
+        account: Callable[[EwsSettings], Account] = account_for,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.settings = settings
         self.name = name
+        self.max_message_bytes = max_message_bytes
         self._make_account = account
         self._account: Account | None = None
         self._folders: dict[str, Any] = {}
@@ -110,20 +118,24 @@ class EwsMailbox:
         with self._translated():
             account = self._connect()
             folder = account.inbox if self.settings.folder.lower() == "inbox" else self._folder(self.settings.folder)
-            listed = list(folder.all().order_by("datetime_received").only("id", "changekey", "datetime_received"))
+            listed = list(
+                folder.all().order_by("datetime_received").only("id", "changekey", "datetime_received", "size")
+            )
         for summary in listed:
+            ref = MailRef(self.name, self.settings.folder, 0, summary.id)
+            received = dt.datetime.fromtimestamp(
+                (summary.datetime_received or dt.datetime.now(dt.UTC)).timestamp(), dt.UTC
+            )
+            if summary.size is not None and summary.size > self.max_message_bytes:
+                yield IncomingMail.over_limit(ref, received, summary.size)
+                continue
             with self._translated():
                 [item] = list(account.fetch(ids=[(summary.id, summary.changekey)], only_fields=["mime_content"]))
             if isinstance(item, ErrorItemNotFound):
                 continue  # moved or deleted by someone since the listing: not ours any more
             if isinstance(item, Exception):
                 raise _translate(item)
-            received = summary.datetime_received or dt.datetime.now(dt.UTC)
-            yield IncomingMail(
-                ref=MailRef(self.name, self.settings.folder, 0, summary.id),
-                raw=bytes(item.mime_content or b""),
-                received_at=dt.datetime.fromtimestamp(received.timestamp(), dt.UTC),
-            )
+            yield IncomingMail(ref=ref, raw=bytes(item.mime_content or b""), received_at=received)
 
     def file(self, ref: MailRef, folder: str) -> None:
         """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing)."""

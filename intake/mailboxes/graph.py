@@ -5,6 +5,11 @@ the first round lists every message in the folder, later rounds only what change
 that ends a round is kept in the database and saved only once every message of the round has been handed
 over, so a crash mid-round asks for the same changes again and the ledger drops what it has already taken.
 
+Sizes come with the listing: Graph's message resource has no size of its own, so the delta query expands the
+MAPI property PidTagMessageSize (``Integer 0x0E08``). A message listed over ``max_message_bytes`` is handed
+over unread; the MIME content of the others is streamed and read no further than one byte past the limit,
+since the MAPI size counts attachments before their base64 encoding makes them a third larger.
+
 Every request asks for immutable ids (``Prefer: IdType="ImmutableId"``): a message keeps its id when it is
 moved, so the ledger's key still finds it in its folder, and ``replay`` can move it on from ``Quarantine``.
 Throttling (429, 503 and 504 with ``Retry-After``), server errors and timeouts become MailboxUnavailable;
@@ -15,13 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import httpx
 import msal
 
-from config.settings import GraphSettings
+from config.settings import MAX_MESSAGE_BYTES, GraphSettings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.mailbox import IncomingMail, MailRef
 
@@ -29,6 +35,8 @@ SCOPE = "https://graph.microsoft.com/.default"
 PREFER = 'IdType="ImmutableId"'
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 AUTH = frozenset({401, 403})
+SIZE_PROPERTY = "Integer 0x0E08"
+"""PidTagMessageSize as a Graph single-value extended property: the message's size in bytes, per Exchange."""
 
 
 class DeltaStore(Protocol):
@@ -89,9 +97,11 @@ class GraphMailbox:
         client: httpx.Client | None = None,
         token: Callable[[], Token] | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.settings = settings
         self.name = name
+        self.max_message_bytes = max_message_bytes
         self.state = state
         self.client = client or httpx.Client(timeout=settings.timeout_seconds)
         self.token = token or MsalToken(settings, self.client, clock)
@@ -103,13 +113,20 @@ class GraphMailbox:
         """Every message added to the folder since the last complete round, oldest first, as raw MIME."""
         items, delta_link = self._changes()
         for item in sorted(items, key=lambda i: (i.get("receivedDateTime") or "", i["id"])):
-            response = self._request("GET", f"{self._base}/messages/{quote(item['id'], safe='')}/$value")
-            if response.status_code == 404:
-                continue  # moved or deleted by someone since the listing: not ours any more
+            ref = MailRef(self.name, self.settings.folder, 0, item["id"])
             received = _parse_time(item.get("receivedDateTime"))
-            yield IncomingMail(
-                ref=MailRef(self.name, self.settings.folder, 0, item["id"]), raw=response.content, received_at=received
-            )
+            listed = _size(item)
+            if listed is not None and listed > self.max_message_bytes:
+                yield IncomingMail.over_limit(ref, received, listed)
+                continue
+            content = self._content(item["id"])
+            if content is None:
+                continue  # moved or deleted by someone since the listing: not ours any more
+            raw, size = content
+            if size > self.max_message_bytes:
+                yield IncomingMail.over_limit(ref, received, size)
+            else:
+                yield IncomingMail(ref=ref, raw=raw, received_at=received)
         self.state.save_delta_link(delta_link)
 
     def file(self, ref: MailRef, folder: str) -> None:
@@ -120,11 +137,30 @@ class GraphMailbox:
         )
         # A 404 means deleted or moved away by a person already: filing is then done, as far as we can.
 
+    def _content(self, message_id: str) -> tuple[bytes, int] | None:
+        """The message's MIME content and its size, read no further than one byte past the limit; None when
+        the message is gone. The size is the whole content's when Graph says it (``Content-Length``)."""
+        url = f"{self._base}/messages/{quote(message_id, safe='')}/$value"
+        with self._stream("GET", url) as response:
+            if response.status_code == 404:
+                return None
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > self.max_message_bytes:
+                    break
+            declared = response.headers.get("Content-Length", "")
+            return bytes(content), max(len(content), int(declared) if declared.isdigit() else 0)
+
     def _changes(self) -> tuple[list[dict[str, Any]], str | None]:
-        start = (
-            f"{self._base}/mailFolders/{quote(self.settings.folder, safe='')}/messages/delta"
-            "?$select=id,receivedDateTime"
+        query = urlencode(
+            {
+                "$select": "id,receivedDateTime",
+                "$expand": f"singleValueExtendedProperties($filter=id eq '{SIZE_PROPERTY}')",
+            },
+            quote_via=quote,
         )
+        start = f"{self._base}/mailFolders/{quote(self.settings.folder, safe='')}/messages/delta?{query}"
         url = self.state.delta_link() or start
         found: dict[str, dict[str, Any]] = {}
         while True:
@@ -169,25 +205,56 @@ class GraphMailbox:
         raise MailboxUnavailable(f"cannot create folder {folder} in mailbox {self.name}")  # pragma: no cover
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        with self._stream(method, url, **kwargs) as response:
+            response.read()
+        return response
+
+    @contextmanager
+    def _stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """The response to one request, its body not yet read; throttling and refusals raised as our errors."""
         access_token, expires_at = self.token()
         self.token_expires_at = expires_at
         headers = {"Authorization": f"Bearer {access_token}", "Prefer": PREFER}
         try:
-            response = self.client.request(method, url, headers=headers, **kwargs)
+            with self.client.stream(method, url, headers=headers, **kwargs) as response:
+                _check(response, self.name)
+                yield response
         except httpx.TimeoutException as exc:
             raise MailboxUnavailable(f"Microsoft Graph timed out for mailbox {self.name}") from exc
         except httpx.TransportError as exc:
             raise MailboxUnavailable(f"cannot reach Microsoft Graph for mailbox {self.name}") from exc
-        status = response.status_code
-        if status in AUTH:
-            raise MailboxAuthError(f"Microsoft Graph refused access to mailbox {self.name} (HTTP {status})")
-        if status in RETRYABLE:
-            wait = response.headers.get("Retry-After")
-            after = f"; retry after {wait} s" if wait and wait.isdigit() else ""
-            raise MailboxUnavailable(f"Microsoft Graph is unavailable for mailbox {self.name} (HTTP {status}){after}")
-        if status >= 400 and status not in (404, 409, 410):
-            raise MailboxUnavailable(f"Microsoft Graph answered HTTP {status} for mailbox {self.name}")
-        return response
+
+
+def _check(response: httpx.Response, name: str) -> None:
+    status = response.status_code
+    if status in AUTH:
+        raise MailboxAuthError(f"Microsoft Graph refused access to mailbox {name} (HTTP {status})")
+    if status in RETRYABLE:
+        wait = response.headers.get("Retry-After")
+        after = f"; retry after {wait} s" if wait and wait.isdigit() else ""
+        raise MailboxUnavailable(f"Microsoft Graph is unavailable for mailbox {name} (HTTP {status}){after}")
+    if status >= 400 and status not in (404, 409, 410):
+        raise MailboxUnavailable(f"Microsoft Graph answered HTTP {status} for mailbox {name}")
+
+
+def _size(item: dict[str, Any]) -> int | None:
+    """The size Exchange gives a listed message (PidTagMessageSize), or None when the listing has none.
+
+    Graph writes the property's id as it likes (``Integer 0xe08``) and its value as a string (``"75321"``).
+    """
+    for prop in item.get("singleValueExtendedProperties") or []:
+        if _names_size(str(prop.get("id", ""))):
+            value = str(prop.get("value", ""))
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _names_size(property_id: str) -> bool:
+    kind, _, tag = property_id.partition(" ")
+    try:
+        return kind.lower() == "integer" and int(tag, 16) == 0x0E08
+    except ValueError:
+        return False
 
 
 def _parse_time(value: str | None) -> dt.datetime:

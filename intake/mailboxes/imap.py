@@ -3,10 +3,10 @@
 What it does for the pipeline:
 
 * ``fetch_new`` lists the folder with ``NOOP`` then ``UID SEARCH`` (no CHARSET: Exchange rejects it; without
-  the NOOP a connection kept selected between polls does not see new mail), reads sizes and
-  arrival times first, then bodies in batches with ``BODY.PEEK[]`` so nothing is marked read. A message over
-  ``max_message_bytes`` is read only that far (plus one byte), so the pipeline quarantines it without holding
-  more. It searches again after the last batch and yields what arrived meanwhile, until nothing new is left.
+  the NOOP a connection kept selected between polls does not see new mail), reads sizes (``RFC822.SIZE``)
+  and arrival times first, then bodies in batches with ``BODY.PEEK[]`` so nothing is marked read. A message
+  over ``max_message_bytes`` is not fetched at all: it is handed over unread, for the pipeline to quarantine.
+  It searches again after the last batch and yields what arrived meanwhile, until nothing new is left.
 * ``file`` MOVEs a message to the folder for its outcome (COPY, ``\\Deleted`` and UID EXPUNGE where the
   server has no MOVE), creating the folder when missing. A message already gone is not an error.
 * ``watch`` IDLEs on a second connection and calls ``wake`` when the folder changes, renewing IDLE every
@@ -34,7 +34,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
-from config.settings import ImapSettings
+from config.settings import MAX_MESSAGE_BYTES, ImapSettings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.mailbox import IncomingMail, MailRef
 
@@ -63,7 +63,7 @@ class ImapMailbox:
         settings: ImapSettings,
         *,
         name: str = "imap",
-        max_message_bytes: int = 60 * 1024 * 1024,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
         token: Callable[[], str] | None = None,
         client_factory: ClientFactory = IMAPClient,
         clock: Callable[[], float] = time.monotonic,
@@ -99,10 +99,9 @@ class ImapMailbox:
             if not listing:
                 return
             for batch in _batches(listing, self.settings.batch_size, BATCH_BYTES, self.max_message_bytes):
-                for uid, raw, received in self._bodies(batch):
-                    yielded.add(uid)
-                    ref = MailRef(self.name, self.folder, self._uidvalidity, str(uid))
-                    yield IncomingMail(ref=ref, raw=raw, received_at=received)
+                for incoming in self._bodies(batch):
+                    yielded.add(int(incoming.ref.uid))
+                    yield incoming
                 yielded.update(uid for uid, _size, _date in batch)  # gone since the listing: not ours any more
 
     def file(self, ref: MailRef, folder: str) -> None:
@@ -281,21 +280,23 @@ class ImapMailbox:
             listing.append((uid, size, _aware(received)))
         return listing
 
-    def _bodies(self, batch: list[tuple[int, int, dt.datetime]]) -> list[tuple[int, bytes, dt.datetime]]:
+    def _bodies(self, batch: list[tuple[int, int, dt.datetime]]) -> list[IncomingMail]:
+        """The batch's messages in UID order: read whole, or over the limit and left unread."""
         whole = [uid for uid, size, _date in batch if size <= self.max_message_bytes]
-        large = [uid for uid, size, _date in batch if size > self.max_message_bytes]
-        dates = {uid: date for uid, _size, date in batch}
         bodies: dict[int, bytes] = {}
-        with self._session() as client:
-            if whole:
+        if whole:
+            with self._session() as client:
                 for uid, data in client.fetch(whole, ["BODY.PEEK[]"]).items():
                     if b"BODY[]" in data:
                         bodies[uid] = data[b"BODY[]"]
-            if large:
-                for uid, data in client.fetch(large, [f"BODY.PEEK[]<0.{self.max_message_bytes + 1}>"]).items():
-                    if b"BODY[]<0>" in data:
-                        bodies[uid] = data[b"BODY[]<0>"]
-        return [(uid, bodies[uid], dates[uid]) for uid in sorted(bodies)]
+        found = []
+        for uid, size, received in batch:
+            ref = MailRef(self.name, self.folder, self._uidvalidity, str(uid))
+            if size > self.max_message_bytes:
+                found.append(IncomingMail.over_limit(ref, received, size))
+            elif uid in bodies:  # otherwise gone since the listing
+                found.append(IncomingMail(ref=ref, raw=bodies[uid], received_at=received))
+        return found
 
     def _ensure_folder(self, client: IMAPClient, folder: str) -> None:
         if folder in self._folders:
@@ -316,7 +317,7 @@ def _batches(
     batch: list[tuple[int, int, dt.datetime]] = []
     total = 0
     for item in listing:
-        size = min(item[1], max_message + 1)
+        size = item[1] if item[1] <= max_message else 0  # over the limit: not fetched
         if batch and (len(batch) >= count or total + size > max_bytes):
             yield batch
             batch, total = [], 0

@@ -1,8 +1,9 @@
 """A local Maildir as the intake mailbox: the embedded default, and the mailbox the tests deliver into.
 
-New mail is any file in ``new/`` or ``cur/`` of the top folder. Filing renames the file into the Maildir++
-subfolder ``.<Folder>/cur/``: one ``rename(2)`` on one filesystem, so a kill at any instant leaves the
-message in exactly one place.
+New mail is any file in ``new/`` or ``cur/`` of the top folder. Each file is measured (``stat``) before it is
+read: one over ``max_message_bytes`` is handed over unread. Filing renames the
+file into the Maildir++ subfolder ``.<Folder>/cur/``: one ``rename(2)`` on one filesystem, so a kill at any
+instant leaves the message in exactly one place.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from config.settings import MAX_MESSAGE_BYTES
 from intake.errors import MailboxUnavailable
 from intake.mailbox import IncomingMail, MailRef
 
@@ -21,9 +23,10 @@ INBOX = "INBOX"
 class MaildirMailbox:
     """Reads and files messages in the Maildir at ``path`` (created, with its three folders, on first read)."""
 
-    def __init__(self, path: Path, name: str = "maildir") -> None:
+    def __init__(self, path: Path, name: str = "maildir", *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.path = path
         self.name = name
+        self.max_message_bytes = max_message_bytes
         self._seen: dict[str, str] = {}
 
     def fetch_new(self) -> Iterator[IncomingMail]:
@@ -36,14 +39,25 @@ class MaildirMailbox:
             raise MailboxUnavailable(f"cannot list Maildir {self.name}") from exc
         entries.sort(key=lambda entry: (entry.stat().st_mtime_ns, entry.name))
         for entry in entries:
+            ref = MailRef(self.name, INBOX, 0, _key(entry.name))
             try:
-                raw = Path(entry.path).read_bytes()
-                received = dt.datetime.fromtimestamp(entry.stat().st_mtime, dt.UTC)
+                incoming = self._read(entry, ref)
             except FileNotFoundError:
                 continue  # filed by another process since the listing: not ours any more
-            key = _key(entry.name)
-            self._seen[key] = entry.path
-            yield IncomingMail(ref=MailRef(self.name, INBOX, 0, key), raw=raw, received_at=received)
+            self._seen[ref.uid] = entry.path
+            yield incoming
+
+    def _read(self, entry: os.DirEntry[str], ref: MailRef) -> IncomingMail:
+        status = entry.stat()
+        received = dt.datetime.fromtimestamp(status.st_mtime, dt.UTC)
+        if status.st_size > self.max_message_bytes:
+            return IncomingMail.over_limit(ref, received, status.st_size)
+        with Path(entry.path).open("rb") as file:
+            # No further than the limit even so: a file still being written may have grown since the listing.
+            raw = file.read(self.max_message_bytes + 1)
+        if len(raw) > self.max_message_bytes:
+            return IncomingMail.over_limit(ref, received, len(raw))
+        return IncomingMail(ref=ref, raw=raw, received_at=received)
 
     def file(self, ref: MailRef, folder: str) -> None:
         """Move the message ``ref`` into ``.<folder>/cur/``; a message no longer in the inbox is left alone."""

@@ -18,12 +18,14 @@ import pytest
 from exchangelib.protocol import BaseProtocol, close_connections
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from config.settings import EwsSettings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.mailbox import MailRef
 from intake.mailboxes.ews import EwsMailbox
 from intake.pipeline import Services, take_new_mail
+from intake.store import MessageRecord, QuarantineRecord
 from samples.scenarios import accepted, incomplete, misrouted
 from tests.integration.recorded_ews import ENDPOINT, RECORDINGS, RecordedExchange, fill
 from tests.services import pipeline_services
@@ -31,6 +33,7 @@ from tests.services import pipeline_services
 TODAY = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 2, 9, 10, tzinfo=dt.UTC)
 ITEM_IDS = re.findall(r'ItemId Id="([^"]+)"', (RECORDINGS / "find-item.xml").read_text())
+GIGABYTE = 1_105_954_816  # 1.03 GiB, as the message that blocked the mailbox
 MOVED_ID = re.findall(r'ItemId Id="([^"]+)"', (RECORDINGS / "move-item.xml").read_text())[0]
 
 
@@ -39,11 +42,12 @@ class RecordedMailboxServer(RecordedExchange):
 
     folders: ClassVar[dict[str, str]] = {}  # display name -> folder id, under the mailbox root
     mime: ClassVar[dict[str, bytes]] = {}  # item id -> raw message
+    sizes: ClassVar[dict[str, int]] = {}  # item id -> the size FindItem reports
     gone: ClassVar[set[str]] = set()  # item ids a person has moved away
 
     def answer(self, operation: str, body: str) -> str:
         if operation == "FindItem":
-            return fill("find-item.xml")
+            return fill("find-item.xml", **{f"SIZE_{i}": str(self.sizes[item]) for i, item in enumerate(ITEM_IDS)})
         if operation == "GetItem":
             [item_id] = re.findall(r'ItemId Id="([^"]+)"', body)
             return fill("get-item.xml", ITEM_ID=item_id, MIME=base64.b64encode(self.mime[item_id]).decode())
@@ -73,6 +77,7 @@ def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordedMailboxSe
         item_id: scenario(TODAY, seed=5).raw
         for item_id, scenario in zip(ITEM_IDS, (accepted, incomplete, misrouted), strict=True)
     }
+    RecordedMailboxServer.sizes = {item_id: len(raw) for item_id, raw in RecordedMailboxServer.mime.items()}
     RecordedMailboxServer.gone = set()
     RecordedMailboxServer.overrides = {}
     RecordedMailboxServer.calls = []
@@ -121,6 +126,26 @@ def test_each_message_is_read_as_mime_oldest_first_and_moved_to_its_outcome_fold
         (ITEM_IDS[2], "folder-Misrouted"),
     ]
     assert exchange.operations().count("CreateFolder") == 2
+
+
+def test_a_message_listed_over_the_size_limit_is_quarantined_without_fetching_it_and_the_next_is_read(
+    exchange: type[RecordedMailboxServer], services: Services, sqlite_engine: Engine
+) -> None:
+    exchange.sizes[ITEM_IDS[1]] = GIGABYTE
+
+    taken = take_new_mail(EwsMailbox(settings(), name="intake"), services)
+
+    assert [(t.outcome, t.folder) for t in taken] == [
+        ("accepted", "Accepted"),
+        ("quarantined", "Quarantine"),
+        ("misrouted", "Misrouted"),
+    ]
+    fetched = [re.findall(r'ItemId Id="([^"]+)"', b)[0] for op, b in exchange.calls if op == "GetItem"]
+    assert fetched == [ITEM_IDS[0], ITEM_IDS[2]], "the big message's content is never asked for"
+    with Session(sqlite_engine) as session:
+        [(ledger, kept)] = session.exec(select(MessageRecord, QuarantineRecord).join(QuarantineRecord)).all()
+    assert (ledger.uid, ledger.size, ledger.error) == (ITEM_IDS[1], GIGABYTE, "too_large")
+    assert kept.raw == b""
 
 
 def test_filing_a_message_someone_has_already_moved_is_not_an_error(exchange: type[RecordedMailboxServer]) -> None:

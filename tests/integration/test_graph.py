@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -24,7 +25,7 @@ from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.health import MailboxStateStore
 from intake.mailboxes.graph import GraphMailbox
 from intake.pipeline import Services, take_new_mail
-from intake.store import AuditEvent, MessageRecord, OutboxRecord
+from intake.store import AuditEvent, MessageRecord, OutboxRecord, QuarantineRecord
 from samples.scenarios import accepted, incomplete, misrouted
 from tests.services import pipeline_services
 
@@ -32,7 +33,10 @@ RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "graph"
 TENANT = "7f1a2b3c-0000-4000-8000-000000000999"
 LOGIN = f"https://login.microsoftonline.com/{TENANT}"
 GRAPH = "https://graph.microsoft.com/v1.0/users/nmss.intake@nhs.net"
-DELTA_START = f"{GRAPH}/mailFolders/inbox/messages/delta?$select=id,receivedDateTime"
+DELTA_START = (
+    f"{GRAPH}/mailFolders/inbox/messages/delta?$select=id,receivedDateTime"
+    "&$expand=singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')"
+)
 ROOT_CHILDREN = f"{GRAPH}/mailFolders/msgfolderroot/childFolders"
 TODAY = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 2, 9, 10, tzinfo=dt.UTC)
@@ -41,6 +45,8 @@ NOW = dt.datetime(2026, 3, 2, 9, 10, tzinfo=dt.UTC)
 EARLIEST = "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AZMIuC0v_gEWmNlEPNnzR_gAAA0OZRAAA"
 MIDDLE = "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AZMIuC0v_gEWmNlEPNnzR_gAAA0OZRQAA"
 LATEST = "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AZMIuC0v_gEWmNlEPNnzR_gAAA0OZRgAA"
+MIDDLE_LISTED_SIZE = '"61873"'  # as delta-page-1.json gives it
+GIGABYTE = 1_105_954_816  # 1.03 GiB, as the message that blocked the mailbox
 
 Answer = httpx.Response | Exception
 
@@ -112,12 +118,14 @@ def services(sqlite_engine: Engine, tmp_path: Path) -> Services:
     return pipeline_services(sqlite_engine, tmp_path / "outbox", clock=lambda: NOW)
 
 
-MailboxFactory = Callable[[], GraphMailbox]
+MailboxFactory = Callable[..., GraphMailbox]
 
 
 @pytest.fixture
 def graph_mailbox(microsoft: RecordedMicrosoft, sqlite_engine: Engine) -> MailboxFactory:
-    """A new GraphMailbox each call, as a restarted service makes one; all share the recordings and database."""
+    """A new GraphMailbox each call, as a restarted service makes one; all share the recordings and database.
+
+    Keyword arguments go to GraphMailbox (``max_message_bytes``)."""
     settings = GraphSettings(
         tenant_id=TENANT,
         client_id="5e0b7c1d-0000-4000-8000-000000000123",
@@ -125,10 +133,10 @@ def graph_mailbox(microsoft: RecordedMicrosoft, sqlite_engine: Engine) -> Mailbo
         user="nmss.intake@nhs.net",
     )
 
-    def make() -> GraphMailbox:
+    def make(**options: Any) -> GraphMailbox:
         client = httpx.Client(transport=httpx.MockTransport(microsoft))
         state = MailboxStateStore(sqlite_engine, "intake")
-        return GraphMailbox(settings, name="intake", state=state, client=client, clock=lambda: NOW)
+        return GraphMailbox(settings, name="intake", state=state, client=client, clock=lambda: NOW, **options)
 
     return make
 
@@ -156,6 +164,67 @@ def test_each_message_in_the_folder_is_taken_oldest_first_and_moved_to_its_outco
     ]
     created = [json.loads(r.content) for r in microsoft.sent("POST", ROOT_CHILDREN)]
     assert created == [{"displayName": "Incomplete"}, {"displayName": "Misrouted"}]
+
+
+def test_a_message_listed_over_the_size_limit_is_quarantined_without_reading_it_and_the_next_is_read(
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+) -> None:
+    microsoft.first_round()
+    microsoft.answers[f"GET {DELTA_START}"] = [recorded("delta-page-1.json", **{MIDDLE_LISTED_SIZE: f'"{GIGABYTE}"'})]
+    del microsoft.answers[f"GET {GRAPH}/messages/{MIDDLE}/$value"]  # asking for it fails the test
+    microsoft.on("GET", folder_lookup("Quarantine"), recorded("child-folders-none.json"))
+
+    taken = take_new_mail(graph_mailbox(), services)
+
+    assert [(t.outcome, t.folder) for t in taken] == [
+        ("accepted", "Accepted"),
+        ("quarantined", "Quarantine"),
+        ("misrouted", "Misrouted"),
+    ]
+    assert not microsoft.sent("GET", f"{GRAPH}/messages/{MIDDLE}/$value")
+    with Session(sqlite_engine) as session:
+        [(ledger, kept)] = session.exec(select(MessageRecord, QuarantineRecord).join(QuarantineRecord)).all()
+    assert (ledger.uid, ledger.size, ledger.error) == (MIDDLE, GIGABYTE, "too_large")
+    assert kept.raw == b""
+
+
+class Served(httpx.SyncByteStream):
+    """A message body served in 64 KiB chunks, counting how much of it the client read."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.served = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.body), 65536):
+            chunk = self.body[start : start + 65536]
+            self.served += len(chunk)
+            yield chunk
+
+
+def test_content_larger_than_its_listed_size_is_read_no_further_than_the_limit(
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+) -> None:
+    # PidTagMessageSize counts attachments before base64 makes them a third larger: the listing can be short.
+    microsoft.first_round()
+    limit = 1024 * 1024
+    body = misrouted(TODAY, seed=5).raw + b"\r\n" + b"padding\r\n" * (5 * limit // 9)
+    served = Served(body)
+    headers = {"Content-Length": str(len(body))}
+    microsoft.answers[f"GET {GRAPH}/messages/{LATEST}/$value"] = [httpx.Response(200, headers=headers, stream=served)]
+    microsoft.on("GET", folder_lookup("Quarantine"), recorded("child-folders-none.json"))
+
+    taken = take_new_mail(graph_mailbox(max_message_bytes=limit), services)
+
+    assert [(t.outcome, t.folder) for t in taken] == [
+        ("accepted", "Accepted"),
+        ("incomplete", "Incomplete"),
+        ("quarantined", "Quarantine"),
+    ]
+    assert served.served <= limit + 65536, "the stream is dropped once past the limit"
+    with Session(sqlite_engine) as session:
+        ledger = session.exec(select(MessageRecord).where(MessageRecord.uid == LATEST)).one()
+    assert (ledger.size, ledger.error) == (len(body), "too_large")
 
 
 def test_every_graph_request_carries_the_token_and_asks_for_ids_that_survive_a_move(

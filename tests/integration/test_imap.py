@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from intake.mailbox import IncomingMail, Mailbox, MailRef
 from intake.mailboxes.imap import ImapMailbox
 from intake.migrate import upgrade
 from intake.pipeline import FOLDERS, send_outbox, take_new_mail
-from intake.store import MessageRecord, OutboxRecord
+from intake.store import MessageRecord, OutboxRecord, QuarantineRecord
 from notifier.senders.outbox import FileOutbox
 from samples.scenarios import Scenario, all_scenarios, incomplete
 
@@ -144,20 +143,35 @@ def test_a_message_decided_but_not_moved_when_uidvalidity_changes_is_not_decided
     assert [(r.outcome, r.duplicate_of) for r in rows] == [("incomplete", None), ("duplicate", rows[0].id)]
 
 
-def test_a_message_over_the_size_limit_is_quarantined_without_being_read_whole(dovecot: Dovecot, app: App) -> None:
+def test_a_message_over_the_size_limit_is_quarantined_unread_and_the_one_behind_it_is_decided(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
     small = incomplete(TODAY, 1).raw
     big = incomplete(TODAY, 2).raw + b"\r\n" + b"epilogue padding\r\n" * 20_000
-    dovecot.append([small, big])
+    dovecot.append([big, small])
     limit = max(len(small), len(incomplete(TODAY, 2).raw)) + 1000
-    mailbox = ImapMailbox(app.settings.mailbox.imap, name="imap-test", max_message_bytes=limit)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/nmss.db",
+        state_dir=tmp_path,
+        mailbox=dovecot.mailbox_settings(),  # type: ignore[arg-type]
+        outgoing={"outbox_path": tmp_path / "outbox"},  # type: ignore[arg-type]
+        limits={"max_message_bytes": limit},  # type: ignore[arg-type]
+    )
+    app = bootstrap(settings)
+    upgrade(app.engine)
+    try:
+        fetched = list(app.mailbox.fetch_new())
+        taken = take_new_mail(app.mailbox, app.services)
+    finally:
+        assert isinstance(app.mailbox, ImapMailbox)
+        app.mailbox.close()
 
-    fetched = list(mailbox.fetch_new())
-    limits = app.settings.limits.model_copy(update={"max_message_bytes": limit})
-    taken = take_new_mail(mailbox, replace(app.services, limits=limits))
-
-    assert [len(m.raw) for m in fetched] == [len(small), limit + 1]
-    assert sorted(t.outcome for t in taken) == ["incomplete", "quarantined"]
+    assert [(m.raw, m.oversize) for m in fetched] == [(b"", len(big)), (small, None)], "measured, not read"
+    assert [t.outcome for t in taken] == ["quarantined", "incomplete"]
     assert dovecot.messages("Quarantine") == [big], "the whole message stays on the server for the team"
+    with Session(app.engine) as session:
+        [(ledger, kept)] = session.exec(select(MessageRecord, QuarantineRecord).join(QuarantineRecord)).all()
+    assert (ledger.size, ledger.error, kept.raw) == (len(big), "too_large", b"")
 
 
 @pytest.mark.parametrize("security", ["tls", "starttls"])
