@@ -46,7 +46,7 @@ def poll_once(app: App) -> None:
         )
 
 
-# -- the scheduler's jobs (issue 6B): each reads the database to decide what is due -----------------------------
+# -- the scheduler's jobs: each reads the database to decide what is due ----------------------------------------
 
 OUTBOX_INTERVAL_SECONDS = 60
 """How often pending outgoing mail is retried, besides after each poll."""

@@ -49,7 +49,7 @@ class MessageRecord(SQLModel, table=True):
     filed_in: str | None = None
     duplicate_of: int | None = Field(default=None, foreign_key="message.id")
     error: str | None = None
-    # Issue 6 (migration 0004): the ledger id of the original submission this message completes (a resubmission).
+    # The ledger id of the original submission this message completes (a resubmission); migration 0004.
     submission_of: int | None = Field(default=None, index=True)
 
 
@@ -124,7 +124,7 @@ class OutboxRecord(SQLModel, table=True):
     created_at: dt.datetime
     sent_at: dt.datetime | None = None
     delivered_to: str | None = None
-    # Issue 6 (migration 0004): when the worker may try again; the submission (root ledger id) a reply answers,
+    # Migration 0004: when the worker may try again; the submission (root ledger id) a reply answers,
     # for the per-submission limit; the email's own Message-ID, to match a referrer's reply to it.
     next_attempt_at: dt.datetime | None = Field(default=None, index=True)
     submission_id: int | None = Field(default=None, index=True)
@@ -144,7 +144,7 @@ class AuditEvent(SQLModel, table=True):
     team_item: bool = False
 
 
-# -- issue 5: mailbox health and quarantine (migration 0003) ------------------------------------------------
+# -- mailbox health and quarantine (migration 0003) ---------------------------------------------------------
 
 
 class MailboxState(SQLModel, table=True):
@@ -174,7 +174,7 @@ class QuarantineRecord(SQLModel, table=True):
     at: dt.datetime
 
 
-# -- issue 6B: home assessments and follow-up calls (migration 0005) ----------------------------------------
+# -- home assessments and follow-up calls (migration 0005) --------------------------------------------------
 
 
 class AssessmentRecord(SQLModel, table=True):
