@@ -28,19 +28,28 @@ MAX_MESSAGE_BYTES = 80 * 1024 * 1024
 _config_file: ContextVar[Path | None] = ContextVar("nmss_config_file", default=None)
 
 
-class GraphSettings(BaseModel):
+class EntraAppSettings(BaseModel):
+    """An app registration in Microsoft Entra ID, which gives the service its OAuth 2.0 access tokens.
+
+    With a client secret, a confidential client (the client-credentials flow); without one, a public client
+    (a person's delegated consent, kept as a refresh token: IMAP only).
+    """
+
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    authority_host: str = "https://login.microsoftonline.com"
+
+
+class GraphSettings(EntraAppSettings):
     """Microsoft Graph (Exchange Online, NHSmail): an app registration with the client-credentials flow.
 
     The app needs the ``Mail.ReadWrite`` application permission, scoped to the intake mailbox by an
     application access policy (NHSmail approves this).
     """
 
-    tenant_id: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
     user: str = ""  # the mailbox's address or user id, e.g. agem.norfolkmedicineservices@nhs.net
     folder: str = "inbox"  # a well-known folder name or a folder id
-    authority_host: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
     timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -61,7 +70,7 @@ class EwsSettings(BaseModel):
     timeout_seconds: int = Field(default=30, gt=0)
 
 
-class ImapOAuthSettings(BaseModel):
+class ImapOAuthSettings(EntraAppSettings):
     """XOAUTH2 tokens from Microsoft Entra ID (msal) for IMAP on Exchange Online / NHSmail.
 
     ``flow = "client_credentials"``: an app registration with the ``IMAP.AccessAsApp`` permission and a
@@ -70,11 +79,7 @@ class ImapOAuthSettings(BaseModel):
     """
 
     flow: Literal["client_credentials", "refresh_token"] = "client_credentials"
-    tenant_id: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
     scopes: list[str] = Field(default_factory=lambda: ["https://outlook.office365.com/.default"])
-    authority_host: str = "https://login.microsoftonline.com"
     token_cache_path: Path = Path("var/imap-token.json")
 
 
@@ -110,12 +115,9 @@ class MailboxSettings(BaseModel):
     ews: EwsSettings = Field(default_factory=EwsSettings)
 
 
-class SmtpOAuthSettings(BaseModel):
+class SmtpOAuthSettings(EntraAppSettings):
     """XOAUTH2 tokens for SMTP from Microsoft Entra ID (msal, client credentials, ``SMTP.SendAsApp``)."""
 
-    tenant_id: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
     scope: str = "https://outlook.office365.com/.default"
 
 

@@ -1,14 +1,20 @@
-"""The composition root: reads settings and picks the adapters. Nothing else names a concrete class."""
+"""The composition root: reads settings and picks the adapters. Nothing else names a concrete class.
+
+Each adapter builds itself from the settings (``from_settings``); here are only the two tables that say which
+class serves each ``mailbox.kind`` and ``outgoing.kind``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -16,12 +22,54 @@ from sqlalchemy import Engine
 from config.forms import load_form_definitions
 from config.settings import Settings
 from intake.errors import AlreadyRunning
-from intake.mailbox import Mailbox
-from intake.mailboxes.maildir import MaildirMailbox
+from intake.health import MailboxStateStore
+from intake.mailbox import DeltaStore, Mailbox
 from intake.pipeline import Clock, Services
 from intake.store import make_engine, utcnow
 from notifier.sender import Sender
 from notifier.senders.outbox import FileOutbox
+
+MAILBOXES: Mapping[str, str] = {
+    "maildir": "intake.mailboxes.maildir:MaildirMailbox",
+    "imap": "intake.mailboxes.imap:ImapMailbox",
+    "graph": "intake.mailboxes.graph:GraphMailbox",
+    "ews": "intake.mailboxes.ews:EwsMailbox",
+}
+"""The class that reads each ``mailbox.kind``, imported only when chosen: msal and exchangelib are slow to
+import, and most commands never need them."""
+
+SENDERS: Mapping[str, str] = {
+    "outbox": "notifier.senders.outbox:FileOutbox",
+    "smtp": "notifier.senders.smtp:SmtpSender",
+    "graph": "notifier.senders.graph:GraphSender",
+    "ews": "notifier.senders.ews:EwsSender",
+}
+"""The class that sends for each ``outgoing.kind``, imported only when chosen."""
+
+
+class MailboxAdapter(Protocol):
+    """**Protocol:** a mailbox class, which builds a mailbox from the settings (``MaildirMailbox`` is one)."""
+
+    def from_settings(self, settings: Settings, *, state: DeltaStore, clock: Clock) -> Mailbox: ...
+
+
+class SenderAdapter(Protocol):
+    """**Protocol:** a sender class, which builds a sender from the settings (``FileOutbox`` is one)."""
+
+    def from_settings(self, settings: Settings) -> Sender: ...
+
+
+if TYPE_CHECKING:  # the tables name their classes as text; mypy still checks that each builds itself alike
+    from intake.mailboxes.ews import EwsMailbox
+    from intake.mailboxes.graph import GraphMailbox
+    from intake.mailboxes.imap import ImapMailbox
+    from intake.mailboxes.maildir import MaildirMailbox
+    from notifier.senders.ews import EwsSender
+    from notifier.senders.graph import GraphSender
+    from notifier.senders.smtp import SmtpSender
+
+    _MAILBOX_CLASSES: tuple[MailboxAdapter, ...] = (MaildirMailbox, ImapMailbox, GraphMailbox, EwsMailbox)
+    _SENDER_CLASSES: tuple[SenderAdapter, ...] = (FileOutbox, SmtpSender, GraphSender, EwsSender)
 
 
 @dataclass(frozen=True)
@@ -44,13 +92,7 @@ class App:
 def bootstrap(settings: Settings, *, clock: Clock = utcnow) -> App:
     """Build the app from ``settings``. Connects to nothing yet: the engine opens on first use."""
     engine = make_engine(settings.database_url.get_secret_value())
-    mailbox: Mailbox = MaildirMailbox(
-        settings.mailbox.path, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes
-    )
-    if settings.mailbox.kind == "imap":
-        mailbox = _imap_mailbox(settings)
-    elif settings.mailbox.kind in ("graph", "ews"):
-        mailbox = _exchange_mailbox(settings, engine, clock)
+    mailbox = make_mailbox(settings, engine, clock)
     sender = make_sender(settings)
     services = Services(
         engine=engine,
@@ -87,90 +129,18 @@ def poller_lock(app: App) -> Iterator[None]:
         os.close(fd)
 
 
-def _imap_mailbox(settings: Settings) -> Mailbox:
-    from intake.mailboxes.imap import ImapMailbox
-    from intake.oauth import TokenProvider
-
-    imap = settings.mailbox.imap
-    token = TokenProvider(imap.oauth).token if imap.auth == "xoauth2" else None
-    return ImapMailbox(
-        imap, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes, token=token
-    )
-
-
-def _exchange_mailbox(settings: Settings, engine: Engine, clock: Clock) -> Mailbox:
-    # Imported here: msal and exchangelib are slow to import and most commands never need them.
-    if settings.mailbox.kind == "graph":
-        from intake.health import MailboxStateStore
-        from intake.mailboxes.graph import GraphMailbox
-
-        state = MailboxStateStore(engine, settings.mailbox.name)
-        return GraphMailbox(
-            settings.mailbox.graph,
-            name=settings.mailbox.name,
-            state=state,
-            clock=clock,
-            max_message_bytes=settings.limits.max_message_bytes,
-        )
-    from intake.mailboxes.ews import EwsMailbox
-
-    return EwsMailbox(
-        settings.mailbox.ews, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes
-    )
-
-
-# -- issue 6: outgoing mail ---------------------------------------------------------------------------------
+def make_mailbox(settings: Settings, engine: Engine, clock: Clock = utcnow) -> Mailbox:
+    """The mailbox ``mailbox.kind`` names, built from the settings. Connects to nothing."""
+    adapter = cast(MailboxAdapter, _adapter(MAILBOXES[settings.mailbox.kind]))
+    return adapter.from_settings(settings, state=MailboxStateStore(engine, settings.mailbox.name), clock=clock)
 
 
 def make_sender(settings: Settings) -> Sender:
     """The sender ``outgoing.kind`` names: the file outbox, SMTP, Microsoft Graph or EWS. Connects to nothing."""
-    outgoing = settings.outgoing
-    if outgoing.kind == "smtp":
-        return _smtp_sender(settings)
-    if outgoing.kind == "graph":
-        from notifier.senders.graph import GraphSender, msal_token_provider
-
-        graph = outgoing.graph
-        token = msal_token_provider(
-            graph.tenant_id,
-            graph.client_id,
-            graph.client_secret.get_secret_value(),
-            authority_host=graph.authority_host,
-        )
-        return GraphSender(
-            graph.user or settings.service.address, token, base_url=graph.graph_url, timeout=graph.timeout_seconds
-        )
-    if outgoing.kind == "ews":
-        from intake.mailboxes.ews import account_for
-        from notifier.senders.ews import EwsSender
-
-        ews = outgoing.ews
-        return EwsSender(lambda: account_for(ews))
-    return FileOutbox(outgoing.outbox_path)
+    adapter = cast(SenderAdapter, _adapter(SENDERS[settings.outgoing.kind]))
+    return adapter.from_settings(settings)
 
 
-def _smtp_sender(settings: Settings) -> Sender:
-    import ssl
-
-    from notifier.senders.smtp import SmtpSender
-
-    smtp = settings.outgoing.smtp
-    token = None
-    if smtp.auth == "xoauth2":
-        from notifier.senders.graph import msal_token_provider
-
-        token = msal_token_provider(
-            smtp.oauth.tenant_id, smtp.oauth.client_id, smtp.oauth.client_secret.get_secret_value(), smtp.oauth.scope
-        )
-    context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
-    return SmtpSender(
-        smtp.host,
-        smtp.port,
-        security=smtp.security,
-        auth=smtp.auth,
-        username=smtp.username or settings.service.address,
-        password=smtp.password.get_secret_value() if smtp.auth == "password" else None,
-        token_provider=token,
-        timeout=smtp.timeout_seconds,
-        ssl_context=context,
-    )
+def _adapter(path: str) -> object:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -7,10 +7,10 @@ until then, Exchange Online through OAuth 2.0 client credentials with impersonat
 Listing is one FindItem (ids, sizes and received times, oldest first); each message's MIME content is then
 fetched by its own GetItem so only one message is in memory at a time. A message listed over
 ``max_message_bytes`` is not fetched: it is handed over unread, for the pipeline to quarantine (GetItem has no
-way to read part of one). Filing is a MoveItem into a folder under the
-mailbox root, made with CreateFolder when missing. exchangelib's own retries are off (``FailFast``): a busy or
-unreachable server becomes MailboxUnavailable and the next poll tries again; refused credentials become
-MailboxAuthError.
+way to read part of one). Filing is a MoveItem into a folder under the mailbox root, made with CreateFolder
+when missing. The account comes from ``microsoft.exchange``, which the EWS sender shares; exchangelib's own
+retries are off there (``FailFast``), so a busy or unreachable server becomes MailboxUnavailable and the next
+poll tries again; refused credentials become MailboxAuthError.
 """
 
 from __future__ import annotations
@@ -21,22 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
-from exchangelib import (
-    BASIC,
-    DELEGATE,
-    IMPERSONATION,
-    NTLM,
-    OAUTH2,
-    Account,
-    Build,
-    Configuration,
-    Credentials,
-    FailFast,
-    Folder,
-    Identity,
-    OAuth2Credentials,
-    Version,
-)
+from exchangelib import Account, Folder
 from exchangelib.errors import (
     ErrorAccessDenied,
     ErrorFolderExists,
@@ -50,40 +35,12 @@ from exchangelib.errors import (
 from exchangelib.services import CreateFolder
 from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 
-from config.settings import MAX_MESSAGE_BYTES, EwsSettings
+from config.settings import MAX_MESSAGE_BYTES, EwsSettings, Settings
 from intake.errors import MailboxAuthError, MailboxUnavailable
-from intake.mailbox import IncomingMail, MailRef
+from intake.mailbox import DeltaStore, IncomingMail, MailRef
+from microsoft.exchange import account_for
 
-ON_PREMISES = Build(15, 0)  # Exchange 2013: requests in its schema are understood by 2013, 2016 and 2019
-EXCHANGE_ONLINE = Build(15, 20)
 _AUTH_ERRORS = (UnauthorizedError, ErrorAccessDenied, ErrorImpersonateUserDenied, ErrorNonExistentMailbox, OAuth2Error)
-
-
-def account_for(settings: EwsSettings) -> Account:
-    """An exchangelib Account for the intake mailbox, with no autodiscover and no version probing."""
-    if settings.auth == "oauth2":
-        credentials: Any = OAuth2Credentials(
-            client_id=settings.client_id,
-            client_secret=settings.client_secret.get_secret_value(),
-            tenant_id=settings.tenant_id,
-            identity=Identity(primary_smtp_address=settings.address),
-        )
-        auth_type, access, build = OAUTH2, IMPERSONATION, EXCHANGE_ONLINE
-    else:
-        credentials = Credentials(settings.username, settings.password.get_secret_value())
-        auth_type, access, build = (NTLM if settings.auth == "ntlm" else BASIC), DELEGATE, ON_PREMISES
-    config = Configuration(
-        credentials=credentials,
-        server=settings.server or None,
-        service_endpoint=settings.service_endpoint or None,
-        auth_type=auth_type,
-        version=Version(build=build),
-        retry_policy=FailFast(),
-        max_connections=1,
-    )
-    account = Account(primary_smtp_address=settings.address, config=config, autodiscover=False, access_type=access)
-    account.protocol.TIMEOUT = settings.timeout_seconds
-    return account
 
 
 class EwsMailbox:
@@ -106,6 +63,19 @@ class EwsMailbox:
         self._make_account = account
         self._account: Account | None = None
         self._folders: dict[str, Any] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        state: DeltaStore,  # noqa: ARG003 - every mailbox is built alike; EWS lists the whole folder each poll
+        clock: Callable[[], dt.datetime],  # noqa: ARG003 - and its times are Exchange's
+    ) -> EwsMailbox:
+        """The folder ``[mailbox.ews]`` names, through the account ``microsoft.exchange.account_for`` builds."""
+        return cls(
+            settings.mailbox.ews, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes
+        )
 
     @property
     def token_expires_at(self) -> dt.datetime | None:

@@ -1,4 +1,4 @@
-"""Microsoft Graph as the intake mailbox (Exchange Online, NHSmail): msal for the token, httpx for the calls.
+"""Microsoft Graph as the intake mailbox (Exchange Online, NHSmail): httpx for the calls, tokens from Entra ID.
 
 New mail comes from a delta query over the intake folder (``/users/{user}/mailFolders/{folder}/messages/delta``):
 the first round lists every message in the folder, later rounds only what changed. The ``@odata.deltaLink``
@@ -13,7 +13,8 @@ since the MAPI size counts attachments before their base64 encoding makes them a
 Every request asks for immutable ids (``Prefer: IdType="ImmutableId"``): a message keeps its id when it is
 moved, so the ledger's key still finds it in its folder, and ``replay`` can move it on from ``Quarantine``.
 Throttling (429, 503 and 504 with ``Retry-After``), server errors and timeouts become MailboxUnavailable;
-401 and 403 become MailboxAuthError. No error text carries anything from a message.
+401 and 403 become MailboxAuthError, and so does a token Entra ID refuses. No error text carries anything from a
+message.
 """
 
 from __future__ import annotations
@@ -21,17 +22,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import msal
 
-from config.settings import MAX_MESSAGE_BYTES, GraphSettings
+from config.settings import MAX_MESSAGE_BYTES, GraphSettings, Settings
 from intake.errors import MailboxAuthError, MailboxUnavailable
-from intake.mailbox import IncomingMail, MailRef
+from intake.mailbox import DeltaStore, IncomingMail, MailRef
+from microsoft.entra import GRAPH_SCOPE, AccessTokens, TokenProvider, TokenRefused, TokenUnreachable
 
-SCOPE = "https://graph.microsoft.com/.default"
 PREFER = 'IdType="ImmutableId"'
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 AUTH = frozenset({401, 403})
@@ -39,53 +39,11 @@ SIZE_PROPERTY = "Integer 0x0E08"
 """PidTagMessageSize as a Graph single-value extended property: the message's size in bytes, per Exchange."""
 
 
-class DeltaStore(Protocol):
-    """**Protocol:** where the delta link lives between polls (``intake.health.MailboxStateStore``)."""
-
-    def delta_link(self) -> str | None: ...
-
-    def save_delta_link(self, link: str | None) -> None: ...
-
-
-Token = tuple[str, dt.datetime]
-"""An access token and when it expires."""
-
-
-class MsalToken:
-    """Client-credentials tokens from Microsoft Entra ID through msal, cached by msal until near expiry."""
-
-    def __init__(self, settings: GraphSettings, http_client: httpx.Client, clock: Callable[[], dt.datetime]) -> None:
-        self.settings = settings
-        self.http_client = http_client
-        self.clock = clock
-        self._app: Any = None
-
-    def __call__(self) -> Token:
-        """A valid access token; raises MailboxAuthError if Entra ID turns the app down."""
-        try:
-            if self._app is None:
-                self._app = msal.ConfidentialClientApplication(
-                    self.settings.client_id,
-                    client_credential=self.settings.client_secret.get_secret_value(),
-                    authority=f"{self.settings.authority_host.rstrip('/')}/{self.settings.tenant_id}",
-                    http_client=self.http_client,
-                    instance_discovery=False,
-                )
-            result = self._app.acquire_token_for_client(scopes=[SCOPE])
-        except httpx.HTTPError as exc:
-            raise MailboxUnavailable("cannot reach Microsoft Entra ID for a token") from exc
-        except ValueError as exc:  # msal's discovery failing on an unknown tenant or a bad answer
-            raise MailboxAuthError("Microsoft Entra ID did not accept the tenant") from exc
-        if "access_token" not in result:
-            # The error code (invalid_client, unauthorized_client…) is safe to show; the description is not kept.
-            raise MailboxAuthError(f"Microsoft Entra ID refused a token: {result.get('error', 'unknown error')}")
-        return str(result["access_token"]), self.clock() + dt.timedelta(seconds=int(result.get("expires_in", 0)))
-
-
 class GraphMailbox:
     """The folder ``settings.folder`` of the mailbox ``settings.user``, read and filed through Microsoft Graph.
 
-    ``token_expires_at`` is when the access token last obtained expires (None before the first request).
+    ``tokens`` defaults to a client-credentials TokenProvider for ``settings``' app registration, asking Entra ID
+    through ``client``; ``state`` keeps the delta link between polls.
     """
 
     def __init__(
@@ -95,7 +53,7 @@ class GraphMailbox:
         name: str,
         state: DeltaStore,
         client: httpx.Client | None = None,
-        token: Callable[[], Token] | None = None,
+        tokens: AccessTokens | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
@@ -104,10 +62,25 @@ class GraphMailbox:
         self.max_message_bytes = max_message_bytes
         self.state = state
         self.client = client or httpx.Client(timeout=settings.timeout_seconds)
-        self.token = token or MsalToken(settings, self.client, clock)
-        self.token_expires_at: dt.datetime | None = None
+        self.tokens = tokens or TokenProvider(settings, scopes=[GRAPH_SCOPE], http_client=self.client, clock=clock)
         self._folders: dict[str, str] = {}
         self._base = f"{settings.graph_url.rstrip('/')}/users/{quote(settings.user, safe='@')}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, state: DeltaStore, clock: Callable[[], dt.datetime]) -> GraphMailbox:
+        """The mailbox ``[mailbox.graph]`` describes, its delta link kept in ``state``."""
+        return cls(
+            settings.mailbox.graph,
+            name=settings.mailbox.name,
+            state=state,
+            clock=clock,
+            max_message_bytes=settings.limits.max_message_bytes,
+        )
+
+    @property
+    def token_expires_at(self) -> dt.datetime | None:
+        """When the access token last obtained expires (None before the first request)."""
+        return self.tokens.expires_at
 
     def fetch_new(self) -> Iterator[IncomingMail]:
         """Every message added to the folder since the last complete round, oldest first, as raw MIME."""
@@ -212,8 +185,12 @@ class GraphMailbox:
     @contextmanager
     def _stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
         """The response to one request, its body not yet read; throttling and refusals raised as our errors."""
-        access_token, expires_at = self.token()
-        self.token_expires_at = expires_at
+        try:
+            access_token = self.tokens.token()
+        except TokenRefused as exc:
+            raise MailboxAuthError(f"{exc} (mailbox {self.name})") from exc
+        except TokenUnreachable as exc:
+            raise MailboxUnavailable(f"{exc} (mailbox {self.name})") from exc
         headers = {"Authorization": f"Bearer {access_token}", "Prefer": PREFER}
         try:
             with self.client.stream(method, url, headers=headers, **kwargs) as response:

@@ -34,9 +34,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
-from config.settings import MAX_MESSAGE_BYTES, ImapSettings
+from config.settings import MAX_MESSAGE_BYTES, ImapSettings, Settings
 from intake.errors import MailboxAuthError, MailboxUnavailable
-from intake.mailbox import IncomingMail, MailRef
+from intake.mailbox import DeltaStore, IncomingMail, MailRef
+from microsoft.entra import TokenError, TokenProvider, TokenRefused
 
 log = structlog.get_logger("intake.mailboxes.imap")
 
@@ -47,6 +48,7 @@ IDLE_CHECK_SECONDS = 5.0
 """How long one wait inside IDLE lasts before the watcher looks at its stop flag again."""
 
 _FAILURES = (OSError, IMAPClientError, IMAPClientAbortError)  # socket.timeout and ssl.SSLError are OSErrors
+_LOGIN_FAILURES = (*_FAILURES, TokenError)  # a login also fails when Entra ID gives no token
 
 ClientFactory = Callable[..., IMAPClient]
 
@@ -54,7 +56,7 @@ ClientFactory = Callable[..., IMAPClient]
 class ImapMailbox:
     """Reads and files the messages in one IMAP folder.
 
-    ``token`` gives an OAuth 2.0 access token for XOAUTH2 (``intake.oauth.TokenProvider.token``); it is
+    ``token`` gives an OAuth 2.0 access token for XOAUTH2 (``microsoft.entra.TokenProvider.token``); it is
     required when ``settings.auth == "xoauth2"``. ``max_message_bytes`` is the largest message read whole.
     """
 
@@ -83,6 +85,23 @@ class ImapMailbox:
         self._failures = 0
         self._retry_at = 0.0
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        state: DeltaStore,  # noqa: ARG003 - every mailbox is built alike; IMAP's place is its UIDs
+        clock: Callable[[], dt.datetime],  # noqa: ARG003 - and its back-off runs on the monotonic clock
+    ) -> ImapMailbox:
+        """The folder ``[mailbox.imap]`` names, with XOAUTH2 tokens from Entra ID when ``auth = "xoauth2"``."""
+        imap = settings.mailbox.imap
+        token = None
+        if imap.auth == "xoauth2":
+            oauth = imap.oauth
+            refresh = oauth.token_cache_path if oauth.flow == "refresh_token" else None
+            token = TokenProvider(oauth, scopes=oauth.scopes, refresh_token_path=refresh).token
+        return cls(imap, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes, token=token)
 
     # -- the Mailbox protocol ---------------------------------------------------------------------------------
 
@@ -158,7 +177,7 @@ class ImapMailbox:
                     wake()
                 failures = 0
                 self._idle(client, wake, stop)
-            except _FAILURES as exc:
+            except _LOGIN_FAILURES as exc:
                 failures += 1
                 log.warning("imap_idle_failed", mailbox=self.name, error_type=type(exc).__name__, failures=failures)
                 stop.wait(_backoff(failures, self.settings.max_backoff_seconds))
@@ -207,7 +226,10 @@ class ImapMailbox:
                 except LoginError as exc:
                     self._failed()
                     raise MailboxAuthError(f"IMAP mailbox {self.name}: login refused") from exc
-                except _FAILURES as exc:
+                except TokenRefused as exc:
+                    self._failed()
+                    raise MailboxAuthError(f"IMAP mailbox {self.name}: {exc}") from exc
+                except _LOGIN_FAILURES as exc:
                     self._failed()
                     raise MailboxUnavailable(
                         f"IMAP mailbox {self.name}: cannot connect ({type(exc).__name__})"

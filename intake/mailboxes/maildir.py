@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from config.settings import MAX_MESSAGE_BYTES
+from config.settings import MAX_MESSAGE_BYTES, Settings
 from intake.errors import MailboxUnavailable
-from intake.mailbox import IncomingMail, MailRef
+from intake.mailbox import DeltaStore, IncomingMail, MailRef
 
 INBOX = "INBOX"
 
@@ -28,6 +28,19 @@ class MaildirMailbox:
         self.name = name
         self.max_message_bytes = max_message_bytes
         self._seen: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        state: DeltaStore,  # noqa: ARG003 - every mailbox is built alike; a Maildir keeps no place
+        clock: Callable[[], dt.datetime],  # noqa: ARG003 - and its times are the files'
+    ) -> MaildirMailbox:
+        """The Maildir at ``mailbox.path``."""
+        return cls(
+            settings.mailbox.path, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes
+        )
 
     def fetch_new(self) -> Iterator[IncomingMail]:
         """Every message in ``new/`` and ``cur/``, oldest first (by delivery time, then name)."""

@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any
 
+from config.settings import Settings
 from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.headers import check_message
 
 AccountFactory = Callable[[], Any]
-"""Returns a connected ``exchangelib.Account`` (built by the composition root, which holds the credentials)."""
+"""Returns an ``exchangelib.Account`` (``microsoft.exchange.account_for``, which holds the credentials)."""
 
 
 class EwsSender:
@@ -28,6 +29,14 @@ class EwsSender:
         self._account_factory = account_factory
         self._account: Any = None
         self.save_copy = save_copy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EwsSender:
+        """Sends from the mailbox ``[outgoing.ews]`` describes, made on first send."""
+        from microsoft.exchange import account_for  # heavy: loaded only where EWS is used
+
+        ews = settings.outgoing.ews
+        return cls(lambda: account_for(ews))
 
     def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:  # noqa: ARG002 - EWS has no idempotency key
         """Send ``message`` through EWS to ``recipients``.

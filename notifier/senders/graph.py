@@ -3,7 +3,8 @@
 ``POST {base_url}/users/{sender}/sendMail`` with ``Content-Type: text/plain`` and the RFC 5322 message
 base64-encoded is how Graph sends a message given in MIME format; it answers ``202 Accepted`` and saves a
 copy in Sent Items. The app needs the ``Mail.Send`` application permission (scoped to the service's mailbox
-by an application access policy). Tokens come from a provider callable: ``msal_token_provider`` builds one.
+by an application access policy). Tokens come from a callable: ``from_settings`` gives it Entra ID's
+(``microsoft.entra.TokenProvider``), and a token Entra ID will not give is a failure to retry.
 
 Failures: 429 and 5xx, 408, connection errors and timeouts are ``SendDeferred``; other 4xx (bad MIME, no
 permission, unknown mailbox) are ``SendRejected``. Graph has no idempotency key for sendMail: the worker's
@@ -20,18 +21,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from config.settings import Settings
+from microsoft.entra import GRAPH_SCOPE, TokenError, TokenProvider
 from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.headers import check_message
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
-TokenProvider = Callable[[], str]
+TokenSource = Callable[[], str]
 """Returns a current OAuth 2.0 access token for Graph."""
 
 _RETRYABLE = frozenset({408, 429})
@@ -43,7 +44,7 @@ class GraphSender:
     def __init__(
         self,
         sender: str,
-        token_provider: TokenProvider,
+        token_provider: TokenSource,
         *,
         base_url: str = GRAPH_BASE_URL,
         timeout: float = 30.0,
@@ -53,6 +54,14 @@ class GraphSender:
         self._token_provider = token_provider
         self.base_url = base_url.rstrip("/")
         self._client = client or httpx.Client(timeout=timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GraphSender:
+        """Sends as ``[outgoing.graph] user`` (default: the service's address), with that app's tokens."""
+        graph = settings.outgoing.graph
+        client = httpx.Client(timeout=graph.timeout_seconds)
+        tokens = TokenProvider(graph, scopes=[GRAPH_SCOPE], http_client=client)
+        return cls(graph.user or settings.service.address, tokens.token, base_url=graph.graph_url, client=client)
 
     @property
     def url(self) -> str:
@@ -73,10 +82,14 @@ class GraphSender:
             raise UnsafeMessage("smtputf8_not_offered")
         body = base64.b64encode(message.as_bytes())
         try:
+            token = self._token_provider()
+        except TokenError as exc:
+            raise SendDeferred(f"token_{exc.code}") from None
+        try:
             response = self._client.post(
                 self.url,
                 content=body,
-                headers={"Authorization": f"Bearer {self._token_provider()}", "Content-Type": "text/plain"},
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
             )
         except httpx.TimeoutException:
             raise SendDeferred("timeout") from None
@@ -93,44 +106,6 @@ class GraphSender:
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
-
-
-def msal_token_provider(
-    tenant_id: str,
-    client_id: str,
-    client_secret: str,
-    scope: str = GRAPH_SCOPE,
-    *,
-    authority_host: str = "https://login.microsoftonline.com",
-) -> TokenProvider:
-    """A token provider for an app registration (client credentials flow); msal caches and renews the token.
-
-    The same provider serves SMTP XOAUTH2 with ``scope="https://outlook.office365.com/.default"``.
-    Raises ``SendDeferred`` when no token can be had (the identity platform is unreachable or says no).
-    """
-    apps: list[Any] = []
-
-    def token() -> str:
-        # The msal application is made on first use: making it may look the authority up over the network.
-        if not apps:
-            import msal  # loaded only where Microsoft sends
-
-            apps.append(
-                msal.ConfidentialClientApplication(
-                    client_id,
-                    authority=f"{authority_host.rstrip('/')}/{tenant_id}",
-                    client_credential=client_secret,
-                )
-            )
-        result = apps[0].acquire_token_for_client(scopes=[scope])
-        access = result.get("access_token") if isinstance(result, dict) else None
-        if not isinstance(access, str):
-            # msal's error text can name the tenant and app; the code alone says what to fix.
-            code = result.get("error", "no_token") if isinstance(result, dict) else "no_token"
-            raise SendDeferred(f"token_{code}")
-        return access
-
-    return token
 
 
 def _error_code(response: httpx.Response) -> str:

@@ -18,6 +18,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from config.settings import Settings
 from notifier.headers import check_message, serialise
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -29,6 +30,11 @@ class FileOutbox:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileOutbox:
+        """The folder ``outgoing.outbox_path``."""
+        return cls(settings.outgoing.outbox_path)
 
     def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:
         """Write ``message`` for ``recipients`` to ``path_for(key)``, replacing any earlier copy with the same key.

@@ -1,7 +1,7 @@
 """A Sender over SMTP (smtplib): STARTTLS on 587 or implicit TLS on 465, with a password or OAuth 2.0 XOAUTH2.
 
 Exchange Online switches SMTP AUTH with passwords off by default at the end of December 2026: use
-``auth="xoauth2"`` with a token provider (an msal client-credentials token for
+``auth="xoauth2"`` with a token provider (``from_settings`` gives it Entra ID's client-credentials token for
 ``https://outlook.office365.com/.default``) or the Graph sender.
 
 Failures are translated: a 5xx reply is ``SendRejected`` (permanent); a 4xx reply, a dropped connection, a
@@ -23,13 +23,15 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Literal
 
+from config.settings import Settings
+from microsoft.entra import TokenError, TokenProvider
 from notifier.errors import SendDeferred, SendError, SendRejected, UnsafeMessage
 from notifier.headers import check_message
 
 Security = Literal["starttls", "tls", "none"]
 Auth = Literal["password", "xoauth2", "none"]
-TokenProvider = Callable[[], str]
-"""Returns a current OAuth 2.0 access token; called once per connection (msal caches and renews it)."""
+TokenSource = Callable[[], str]
+"""Returns a current OAuth 2.0 access token; called once per connection (the provider caches and renews it)."""
 
 
 class SmtpSender:
@@ -44,7 +46,7 @@ class SmtpSender:
         auth: Auth = "none",
         username: str | None = None,
         password: str | None = None,
-        token_provider: TokenProvider | None = None,
+        token_provider: TokenSource | None = None,
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
@@ -66,6 +68,25 @@ class SmtpSender:
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.local_hostname = local_hostname
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpSender:
+        """The server ``[outgoing.smtp]`` names, logging in as its ``username`` (default: the service's address)."""
+        smtp = settings.outgoing.smtp
+        token = None
+        if smtp.auth == "xoauth2":
+            token = TokenProvider(smtp.oauth, scopes=[smtp.oauth.scope]).token
+        return cls(
+            smtp.host,
+            smtp.port,
+            security=smtp.security,
+            auth=smtp.auth,
+            username=smtp.username or settings.service.address,
+            password=smtp.password.get_secret_value() if smtp.auth == "password" else None,
+            token_provider=token,
+            timeout=smtp.timeout_seconds,
+            ssl_context=ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None),
+        )
 
     def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:  # noqa: ARG002 - SMTP has no idempotency key
         """Hand ``message`` to the server, envelope from its From and to ``recipients`` only.
@@ -100,6 +121,8 @@ class SmtpSender:
             raise SendDeferred("timeout") from None
         except SendError:
             raise
+        except TokenError as exc:
+            raise SendDeferred(f"token_{exc.code}") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SendDeferred(type(exc).__name__) from None
         if refused:

@@ -21,7 +21,7 @@ from exchangelib.protocol import BaseProtocol, close_connections
 from pydantic import SecretStr
 
 from config.settings import EwsSettings
-from intake.mailboxes.ews import account_for
+from microsoft.exchange import account_for
 from notifier.errors import SendDeferred, SendRejected
 from notifier.senders.ews import EwsSender
 from samples.people import Patient, patient

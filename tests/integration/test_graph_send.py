@@ -1,17 +1,20 @@
-"""The Graph sender: what it posts to ``/users/{sender}/sendMail`` and how it reads Graph's answers (respx)."""
+"""The Graph sender: what it posts to ``/users/{sender}/sendMail`` and how it reads Graph's answers (respx), and
+the token it gets from Entra ID as the settings build it (recorded responses, tests/recordings/graph)."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
-from config.settings import ServiceSettings
+from config.settings import ServiceSettings, Settings
 from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.replies import build_reply
 from notifier.sender import Sender
@@ -21,6 +24,9 @@ from parsers.mail import Mail
 SENDER = "agem.norfolkmedicineservices@nhs.net"
 PHARMACY = "pharmacy.team@nhs.net"
 URL = f"https://graph.microsoft.com/v1.0/users/{SENDER}/sendMail"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "graph"
+TENANT = "7f1a2b3c-0000-4000-8000-000000000999"
+LOGIN = f"https://login.microsoftonline.com/{TENANT}"
 
 
 def reply() -> EmailMessage:
@@ -133,4 +139,54 @@ def test_a_utf8_local_part_is_held_back_rather_than_posted() -> None:
         sender().send(message, recipients=[address], key="k")
 
     assert raised.value.reason == "smtputf8_not_offered"
+    assert not route.called
+
+
+def recorded(name: str, status: int = 200) -> httpx.Response:
+    return httpx.Response(
+        status, content=(RECORDINGS / name).read_bytes(), headers={"Content-Type": "application/json"}
+    )
+
+
+def sender_from_settings() -> GraphSender:
+    return GraphSender.from_settings(
+        Settings(
+            outgoing={  # type: ignore[arg-type]
+                "kind": "graph",
+                "graph": {
+                    "tenant_id": TENANT,
+                    "client_id": "5e0b7c1d-0000-4000-8000-000000000123",
+                    "client_secret": "x",
+                },
+            }
+        )
+    )
+
+
+@respx.mock
+def test_built_from_the_settings_it_sends_as_the_service_with_a_token_from_entra_id() -> None:
+    respx.get(f"{LOGIN}/v2.0/.well-known/openid-configuration").mock(return_value=recorded("openid-configuration.json"))
+    token = respx.post(f"{LOGIN}/oauth2/v2.0/token").mock(return_value=recorded("token.json"))
+    route = respx.post(URL).mock(return_value=httpx.Response(202))
+    sender = sender_from_settings()
+
+    sender.send(reply(), recipients=[PHARMACY], key="first")
+    sender.send(reply(), recipients=[PHARMACY], key="second")
+
+    access = json.loads((RECORDINGS / "token.json").read_text())["access_token"]
+    assert [call.request.headers["Authorization"] for call in route.calls] == [f"Bearer {access}"] * 2
+    assert token.call_count == 1, "the token is kept until it is about to expire"
+
+
+@respx.mock
+def test_a_token_entra_id_refuses_is_retried_later_naming_only_the_error_code() -> None:
+    respx.get(f"{LOGIN}/v2.0/.well-known/openid-configuration").mock(return_value=recorded("openid-configuration.json"))
+    respx.post(f"{LOGIN}/oauth2/v2.0/token").mock(return_value=recorded("token-invalid-client.json", 401))
+    route = respx.post(URL).mock(return_value=httpx.Response(202))
+
+    with pytest.raises(SendDeferred) as raised:
+        sender_from_settings().send(reply(), recipients=[PHARMACY], key="k")
+
+    assert raised.value.reason == "token_invalid_client"
+    assert "AADSTS" not in str(raised.value)
     assert not route.called

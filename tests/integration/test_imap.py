@@ -18,6 +18,7 @@ from intake.mailboxes.imap import ImapMailbox
 from intake.migrate import upgrade
 from intake.pipeline import FOLDERS, send_outbox, take_new_mail
 from intake.store import MessageRecord, OutboxRecord, QuarantineRecord
+from microsoft.entra import TokenRefused
 from notifier.senders.outbox import FileOutbox
 from samples.scenarios import Scenario, all_scenarios, incomplete
 
@@ -191,6 +192,19 @@ def test_a_refused_password_is_an_authentication_error_and_the_next_try_backs_of
     mailbox = mailbox_for(dovecot, password="wrong")
 
     with pytest.raises(MailboxAuthError):
+        list(mailbox.fetch_new())
+    with pytest.raises(MailboxUnavailable, match="backing off"):
+        list(mailbox.fetch_new())
+
+
+def test_a_token_entra_id_refuses_is_an_authentication_error_and_the_next_try_backs_off(dovecot: Dovecot) -> None:
+    def refused() -> str:
+        raise TokenRefused("Microsoft Entra ID refused a token: invalid_client", code="invalid_client")
+
+    settings = ImapSettings.model_validate(dovecot.mailbox_settings(auth="xoauth2")["imap"])
+    mailbox = ImapMailbox(settings, name="imap-test", token=refused)
+
+    with pytest.raises(MailboxAuthError, match="invalid_client"):
         list(mailbox.fetch_new())
     with pytest.raises(MailboxUnavailable, match="backing off"):
         list(mailbox.fetch_new())

@@ -33,6 +33,7 @@ from config.settings import RetrySettings, ServiceSettings
 from intake.migrate import upgrade
 from intake.outbox import send_due
 from intake.store import AuditEvent, OutboxRecord
+from microsoft.entra import TokenUnreachable
 from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.replies import build_reply
 from notifier.senders.smtp import SmtpSender
@@ -264,6 +265,21 @@ def test_a_token_the_server_refuses_is_a_permanent_failure_and_nothing_arrives(
         sender.send(reply(), recipients=[PHARMACY], key="k1")
 
     assert raised.value.code == 535
+    assert starttls_server.handler.received == []
+
+
+def test_no_token_from_entra_id_is_a_failure_to_retry_and_nothing_is_sent(
+    starttls_server: Server, certificate: Certificate
+) -> None:
+    def refused() -> str:
+        raise TokenUnreachable("cannot reach Microsoft Entra ID for a token", code="unreachable")
+
+    sender = starttls_sender(starttls_server, certificate, auth="xoauth2", password=None, token_provider=refused)
+
+    with pytest.raises(SendDeferred) as raised:
+        sender.send(reply(), recipients=[PHARMACY], key="k1")
+
+    assert raised.value.reason == "token_unreachable"
     assert starttls_server.handler.received == []
 
 

@@ -1,4 +1,5 @@
-"""Imports point inward: the pure core (config, parsers, rules) never reaches the shell or the network."""
+"""Imports point inward: the pure core (config, parsers, rules) never reaches the shell or the network, and the
+clients both adapter layers share (microsoft) reach neither layer."""
 
 from __future__ import annotations
 
@@ -8,13 +9,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHELL_AND_IO = {"notifier", "intake", "sqlmodel", "sqlalchemy", "imapclient", "exchangelib", "httpx", "smtplib"}
+SHELL_AND_IO = {
+    "notifier",
+    "intake",
+    "microsoft",
+    "sqlmodel",
+    "sqlalchemy",
+    "imapclient",
+    "exchangelib",
+    "msal",
+    "httpx",
+    "smtplib",
+}
 """What the pure core never reaches: the shell, the database and the network."""
 FORBIDDEN = {
-    "config": {"parsers", "rules", "notifier", "intake", "samples"},
+    "config": {"parsers", "rules", "notifier", "intake", "microsoft", "samples"},
     "parsers": SHELL_AND_IO | {"rules", "structlog", "logging"},
     "rules": SHELL_AND_IO | {"structlog", "logging"},
     "notifier": {"intake", "sqlmodel", "sqlalchemy"},
+    "microsoft": {"parsers", "rules", "notifier", "intake", "samples", "sqlmodel", "sqlalchemy"},
 }
 
 
