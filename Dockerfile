@@ -14,6 +14,7 @@ COPY config ./config
 COPY parsers ./parsers
 COPY rules ./rules
 COPY notifier ./notifier
+COPY microsoft ./microsoft
 COPY intake ./intake
 COPY samples ./samples
 RUN pip install --no-cache-dir '.[samples,postgres]'
