@@ -1,11 +1,11 @@
 """Parsing in worker processes: a hostile file can use up a worker's time or memory, never the service's.
 
 :class:`ParsePool` runs :func:`parsers.parse_document` in a few long-lived child processes. Each child caps
-its own address space (``RLIMIT_AS``) at start; the parent gives each document a time limit. A document that
-runs past the limit, or kills its worker (out of memory, a crash in a C library), comes back as
-``Unreadable(filename, "timeout")`` or ``Unreadable(filename, "too_large")`` and the worker is replaced; the
-next document goes on as usual. Workers are reused, so a document costs a round trip through a pipe, not a
-process start.
+its own address space (``RLIMIT_AS``) at start; the parent gives each document a time limit, counted from
+when its worker has started and cut short by the message's deadline. A document that runs past the limit, or
+kills its worker (out of memory, a crash in a C library), comes back as ``Unreadable(filename, "timeout")``
+or ``Unreadable(filename, "too_large")`` and the worker is replaced; the next document goes on as usual.
+Workers are reused, so a document costs a round trip through a pipe, not a process start.
 
 Workers start from a fork server that has imported the parsers already (pdfplumber and pdfminer take a large
 part of a cold start), not by forking the service itself, whose threads and database connections a fork would
@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import resource
 import threading
 import time
@@ -34,6 +35,8 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Final
 
+import structlog
+
 from config.forms import FormDefinitions
 from config.settings import LimitSettings
 from parsers import parse_document
@@ -44,6 +47,18 @@ _STOP_GRACE_SECONDS: Final = 2.0
 
 _HEAVY_SHARE: Final = 0.5
 """A document whose parse took the worker's resident memory past this share of the cap is a heavy one."""
+
+_OUT_OF_MEMORY_EXIT: Final = 75
+"""A worker's exit code when it ran out of memory outside a parse (taking in a job too big for its cap)."""
+
+_STARTED: Final = "started"
+"""A fresh worker's first message: its start-up is over and a document's time limit can begin."""
+
+_START_UP_SECONDS: Final = 60.0
+"""How long a fresh worker may take to start (multiprocessing runs the service's main script again in it,
+which takes seconds on a busy machine). Not charged to the document, only to the message's budget."""
+
+log = structlog.get_logger("intake.isolation")
 
 
 @dataclass(frozen=True)
@@ -60,17 +75,26 @@ class _Job:
 
 def _worker_main(conn: Connection, memory_bytes: int) -> None:
     """A worker's life: cap memory, then parse one document per message until told to stop."""
-    # Third-party parsers log warnings that can quote file contents; a worker prints nothing.
+    # Third-party parsers log warnings that can quote file contents; a worker prints nothing. Its stdout and
+    # stderr go nowhere either: a traceback (multiprocessing prints one for any error that escapes), a C
+    # library's complaint or the interpreter's own "out of memory" would otherwise land in the service's log.
     logging.disable(logging.CRITICAL)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     cached: tuple[int, FormDefinitions] | None = None
+    conn.send(_STARTED)
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
+        except MemoryError:
+            # The job itself does not fit under the cap; the exit code tells the parent so.
+            os._exit(_OUT_OF_MEMORY_EXIT)
         if not isinstance(job, _Job):
             return
         if job.definitions is not None:
@@ -79,8 +103,10 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
             return  # the parent's bookkeeping is wrong: exiting makes it start a fresh worker
         _reset_peak_memory()
         try:
-            document = parse_document(job.data, job.filename, cached[1], today=job.today)
+            document: Document | None = parse_document(job.data, job.filename, cached[1], today=job.today)
         except MemoryError:
+            document = None  # sent below, once the failed parse's frames (and their memory) are released
+        if document is None:
             conn.send((Unreadable(job.filename, "too_large"), True))
             return
         peak = _peak_memory()
@@ -125,6 +151,15 @@ class _Worker:
         self.conn = parent_end
         self.process = process
         self.definitions_key: int | None = None
+        self.started = False
+
+    def take_started(self) -> bool:
+        """Read the worker's word that it has started; False when it died instead."""
+        try:
+            self.started = self.conn.recv() == _STARTED
+        except (EOFError, OSError):
+            return False
+        return self.started
 
     def send(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> None:
         key = id(definitions)
@@ -155,7 +190,12 @@ class _Running:
     worker: _Worker
     index: int
     filename: str
-    deadline: float
+    deadline: float  # when the worker is stopped: the end of its start-up, then of the document's time
+    cutoff: float | None  # the message's deadline
+
+
+def _earliest(limit: float, cutoff: float | None) -> float:
+    return limit if cutoff is None else min(limit, cutoff)
 
 
 class ParsePool:
@@ -186,36 +226,67 @@ class ParsePool:
         return self.parse_all([(data, filename)], definitions, today=today)[0]
 
     def parse_all(
-        self, files: Sequence[tuple[bytes, str]], definitions: FormDefinitions, *, today: dt.date
+        self,
+        files: Sequence[tuple[bytes, str]],
+        definitions: FormDefinitions,
+        *,
+        today: dt.date,
+        deadline: float | None = None,
     ) -> list[Document]:
-        """Each ``(data, filename)`` parsed, in order; up to ``size`` at once, each within the time limit."""
+        """Each ``(data, filename)`` parsed, in order; up to ``size`` at once, each within the time limit.
+
+        ``deadline`` (a ``time.monotonic()`` instant: the message's budget) cuts every document's limit short;
+        a document not started by then comes back "timeout" without reaching a worker.
+        """
         with self._lock:
             if self._closed:
                 raise RuntimeError("the parse pool is closed")
             results: list[Document | None] = [None] * len(files)
             waiting = deque(enumerate(files))
             running: dict[int, _Running] = {}  # keyed by the worker's process sentinel
+            unstarted = 0
             while waiting or running:
                 while waiting and len(running) < self.size:
                     index, (data, filename) = waiting.popleft()
+                    if deadline is not None and time.monotonic() >= deadline:
+                        results[index] = Unreadable(filename, "timeout")
+                        unstarted += 1
+                        continue
                     worker = self._start(data, filename, definitions, today)
-                    deadline = time.monotonic() + self.timeout_seconds
-                    running[worker.process.sentinel] = _Running(worker, index, filename, deadline)
-                self._collect(running, results)
+                    if worker is None:
+                        log.warning("parse_worker_out_of_memory")
+                        results[index] = Unreadable(filename, "too_large")
+                        continue
+                    # A fresh worker's start-up is not the document's time: its clock starts once the worker
+                    # says it has started (see _collect).
+                    limit = time.monotonic() + (self.timeout_seconds if worker.started else _START_UP_SECONDS)
+                    running[worker.process.sentinel] = _Running(
+                        worker, index, filename, _earliest(limit, deadline), deadline
+                    )
+                if running:
+                    self._collect(running, results)
+            if unstarted:
+                log.warning("message_budget_spent", skipped=unstarted)
             return [r if r is not None else Unreadable("", "corrupt") for r in results]
 
-    def _start(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> _Worker:
+    def _start(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> _Worker | None:
+        """A worker that has taken the document, or None when the document alone overflows a fresh worker's
+        memory cap."""
         worker = self._idle.pop() if self._idle else _Worker(self._context, self.memory_bytes)
         try:
             worker.send(data, filename, definitions, today)
         except (OSError, ValueError):
-            # It died while idle (killed from outside, say): a fresh one takes the document.
+            # It died while idle (killed from outside, say), or could not take in this much: a fresh one tries.
             worker.stop(kill=True)
             worker = _Worker(self._context, self.memory_bytes)
             try:
                 worker.send(data, filename, definitions, today)
             except (OSError, ValueError) as exc:
+                worker.process.join(_STOP_GRACE_SECONDS)
+                out_of_memory = worker.process.exitcode == _OUT_OF_MEMORY_EXIT
                 worker.stop(kill=True)
+                if out_of_memory:
+                    return None
                 raise WorkerUnavailable("a parse worker died as it started") from exc
         return worker
 
@@ -227,7 +298,16 @@ class ParsePool:
         now = time.monotonic()
         for sentinel, item in list(running.items()):
             worker = item.worker
-            if worker.conn in ready or sentinel in ready:
+            if not worker.started and worker.conn in ready and worker.take_started():
+                item.deadline = _earliest(now + self.timeout_seconds, item.cutoff)
+                continue
+            # A result already in the pipe counts, however late this thread got round to looking (a busy
+            # machine): only a worker still at work when its time is up is stopped.
+            if (
+                worker.conn in ready
+                or sentinel in ready
+                or (worker.started and now >= item.deadline and worker.conn.poll())
+            ):
                 del running[sentinel]
                 results[item.index] = self._receive(item)
             elif now >= item.deadline:
@@ -246,6 +326,8 @@ class ParsePool:
             document, retiring = Unreadable(item.filename, "too_large"), True
         if retiring:
             worker.stop()
+            if isinstance(document, Unreadable) and document.problem == "too_large":
+                log.warning("parse_worker_out_of_memory")  # the file's name stays out of the log
         else:
             self._idle.append(worker)
         return document

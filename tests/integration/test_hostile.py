@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -114,6 +115,32 @@ def memory_bomb(megabytes: int) -> bytes:
 def slow() -> bytes:
     """A few kilobytes that take pdfminer some ten seconds: half a million text operators on page 1."""
     return one_page(zlib.compress(b"BT /F1 1 Tf " + b"(a) Tj 0 1 Td " * 500_000 + b"ET"))
+
+
+def nested_forms(depth: int = 16, fanout: int = 4) -> bytes:
+    """The attack: under 4 KB of form XObjects, each drawing the next ``fanout`` times, ``depth`` levels deep.
+
+    Every draw is interpreted anew, so the page costs ``fanout ** depth`` draws: at these defaults about a
+    billion, far past any time limit, while the worker's memory stays flat.
+    """
+    first = 5
+    forms = []
+    for level in range(depth):
+        deepest = level == depth - 1
+        body = b"0 0 1 1 re n" if deepest else b"q /X Do Q " * fanout
+        resources = b"" if deepest else b"/XObject << /X %d 0 R >>" % (first + level + 1)
+        forms.append(
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << %b >> /Length %d >>\n"
+            b"stream\n%b\nendstream" % (resources, len(body), body)
+        )
+    return pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /XObject << /X %d 0 R >> >> >>" % first,
+        b"<< /Length 5 >>\nstream\n/X Do\nendstream",
+        *forms,
+    )
 
 
 def good_referral(seed: int) -> list[tuple[str, bytes]]:
@@ -228,6 +255,7 @@ def test_a_worker_that_ran_out_of_time_is_replaced_and_the_next_file_is_read_at_
 
 
 def test_documents_of_one_message_are_parsed_side_by_side_by_several_workers_and_come_back_in_order() -> None:
+    # The 1 s is each document's own: a fresh worker's start-up, seconds on a busy machine, is not counted.
     definitions = load_form_definitions()
     files = [("slow.pdf", slow()), ("zero.pdf", b""), ("letter.pdf", letter())]
     with ParsePool(timeout_seconds=1, memory_mb=256, workers=3) as pool:
@@ -237,4 +265,19 @@ def test_documents_of_one_message_are_parsed_side_by_side_by_several_workers_and
         ("slow.pdf", "timeout"),
         ("zero.pdf", "corrupt"),
         ("letter.pdf", "unrecognised"),
+    ]
+
+
+def test_at_the_message_deadline_the_document_at_work_is_stopped_and_those_not_started_are_timeout() -> None:
+    definitions = load_form_definitions()
+    files = [(letter(), "letter.pdf"), (nested_forms(), "attack.pdf"), (letter(), "late.pdf")]
+    with ParsePool(timeout_seconds=600, memory_mb=256) as pool:
+        pool.parse(letter(), "warm-up.pdf", definitions, today=TODAY)  # the worker's start-up is behind us
+        documents = pool.parse_all(files, definitions, today=TODAY, deadline=time.monotonic() + 3)
+
+    # The letter after the attack takes a worker milliseconds: "timeout" means it was never parsed.
+    assert [(d.filename, getattr(d, "problem", None)) for d in documents] == [
+        ("letter.pdf", "unrecognised"),
+        ("attack.pdf", "timeout"),
+        ("late.pdf", "timeout"),
     ]
