@@ -213,6 +213,9 @@ class LimitSettings(BaseModel):
     parse_timeout_seconds: float = Field(default=30.0, gt=0)
     parse_memory_mb: int = Field(default=512, ge=128)
     parse_workers: int = Field(default=1, ge=1, le=16)
+    # A message's documents all together: once spent, what is left unread is "timeout" and the message goes
+    # to the team, so forty slow files cannot hold the mail behind them for forty parse limits.
+    message_budget_seconds: float = Field(default=120.0, gt=0)
 
 
 class HealthSettings(BaseModel):

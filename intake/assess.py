@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,18 +44,21 @@ def reference_for(raw: bytes) -> str:
 
 
 def read_documents(
-    mail: Mail, definitions: FormDefinitions, today: dt.date, *, pool: ParsePool
+    mail: Mail, definitions: FormDefinitions, today: dt.date, *, pool: ParsePool, deadline: float | None = None
 ) -> tuple[Document, ...]:
     """Each attachment's form, or why there is none, parsed in ``pool``'s worker processes.
 
     An attachment over the size limit is "too_large" and an Outlook item or ``winmail.dat`` that could not
     be opened is "corrupt", without a worker; a file that runs a worker past its time limit or memory cap
-    is "timeout" or "too_large".
+    is "timeout" or "too_large", and so is every file still unread at ``deadline`` (``time.monotonic()``).
     """
     documents: list[Document | None] = [_unparsed(attachment) for attachment in mail.attachments]
     wanted = [i for i, document in enumerate(documents) if document is None]
     parsed = pool.parse_all(
-        [(mail.attachments[i].data, mail.attachments[i].filename) for i in wanted], definitions, today=today
+        [(mail.attachments[i].data, mail.attachments[i].filename) for i in wanted],
+        definitions,
+        today=today,
+        deadline=deadline,
     )
     for index, document in zip(wanted, parsed, strict=True):
         documents[index] = document
@@ -84,6 +88,7 @@ def assess(
     pool: ParsePool | None = None,
     earlier: Sequence[Document] = (),
     mail: Mail | None = None,
+    deadline: float | None = None,
 ) -> Assessment:
     """Read ``raw``, parse every document in it and decide what happens, as of ``today``.
 
@@ -93,11 +98,14 @@ def assess(
     default the process-wide pool for ``limits`` (``check`` and the pipeline alike: hostile files are as
     likely in either), never in this process. ``earlier`` holds the documents of the submission this message
     completes: the new forms replace earlier ones of the same kind and the whole set is decided. ``mail`` is
-    ``raw`` already read, where the caller has it.
+    ``raw`` already read, where the caller has it. ``deadline`` (``time.monotonic()``) is when the message's
+    time is up, by default ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
     """
+    if deadline is None:
+        deadline = time.monotonic() + limits.message_budget_seconds
     if mail is None:
         mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
-    documents = read_documents(mail, definitions, today, pool=pool or default_pool(limits))
+    documents = read_documents(mail, definitions, today, pool=pool or default_pool(limits), deadline=deadline)
     if earlier:
         # A resubmission: decided together with the forms the submission already has (see intake/resubmission.py).
         documents = merge_documents(earlier, documents)

@@ -142,9 +142,10 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             if row.attempts > MAX_ATTEMPTS:
                 raise GaveUp
             started = time.perf_counter()
+            deadline = time.monotonic() + services.limits.message_budget_seconds
             mail = _read(incoming, services)
             resubmission = find_resubmission(session, mail, services.service)
-            assessment = _assess(incoming, mail, services, session, resubmission)
+            assessment = _assess(incoming, mail, services, session, resubmission, deadline)
             assessment = replace(assessment, outcome=settle(assessment.outcome, resubmission))
             # A subject reference from an unknown sender is decided as a submission of its own.
             completes = resubmission if resubmission is not None and resubmission.trusted else None
@@ -207,6 +208,7 @@ def _assess(
     services: Services,
     session: Session,
     resubmission: Resubmission | None = None,
+    deadline: float | None = None,
 ) -> Assessment:
     today = services.clock().astimezone(services.timezone).date()
     earlier: tuple[Document, ...] = ()
@@ -224,6 +226,7 @@ def _assess(
         open_referrals=open_referrals(session),
         earlier=earlier,
         mail=mail,
+        deadline=deadline,
     )
 
 
