@@ -21,10 +21,25 @@ from intake.digest import queue_digest_if_due
 from intake.errors import MailboxUnavailable
 from intake.followups import queue_reminders
 from intake.health import take_and_record
+from intake.outbox import SendReport
 from intake.pipeline import send_outbox
 from notifier.digest import InsecureRecipient
 
 log = structlog.get_logger("intake.daemon")
+
+POLL_EXECUTOR = "poll"
+"""The poll's own thread: reading one message may take its whole time budget, and the outbox, the digest and
+the reminders (on the default executor's single thread) must not wait behind it."""
+
+_sending = threading.Lock()
+"""Held while the outbox is sent: the poll and the outbox jobs run on different threads, and two sends at once
+could send the same pending row twice."""
+
+
+def send_outbox_alone(app: App) -> SendReport:
+    """``send_outbox``, one thread at a time."""
+    with _sending:
+        return send_outbox(app.services)
 
 
 def poll_once(app: App) -> None:
@@ -34,7 +49,7 @@ def poll_once(app: App) -> None:
     except (MailboxUnavailable, OSError) as exc:
         log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
         taken = []
-    report = send_outbox(app.services)
+    report = send_outbox_alone(app)
     if taken or report:
         log.info(
             "poll_done",
@@ -64,7 +79,7 @@ finds in the database whatever the skipped one would have done."""
 
 def send_pending(app: App) -> None:
     """Send what is pending in the outbox (replies, the digest, reminders, alerts)."""
-    report = send_outbox(app.services)
+    report = send_outbox_alone(app)
     if report:
         log.info("outbox_sent", sent=report.sent, deferred=report.deferred, failed=report.failed)
 
@@ -98,13 +113,29 @@ def reminders_tick(app: App) -> None:
         send_pending(app)
 
 
+def new_scheduler(app: App, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+    """A scheduler of ``kind`` with the service's jobs, as the daemon runs it.
+
+    The outbox, digest and reminders share one worker thread, so they never overlap; the poll has its own.
+    """
+    scheduler = kind(
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        timezone=app.settings.service.timezone,
+    )
+    add_jobs(scheduler, app)
+    return scheduler
+
+
 def add_jobs(scheduler: BaseScheduler, app: App) -> None:
     """Add the service's four jobs to ``scheduler``: poll, outbox, digest and reminders.
 
     Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
     so a restart catches up on whatever fell due while the service was down. The digest and reminders need
-    ``service.team_addresses``; without them those jobs are left out (``run_daemon`` logs it once).
+    ``service.team_addresses``; without them those jobs are left out (``run_daemon`` logs it once). The poll
+    runs on an executor of its own (``POLL_EXECUTOR``), added here.
     """
+    scheduler.add_executor(ThreadPoolExecutor(1), alias=POLL_EXECUTOR)
     now = dt.datetime.now(dt.UTC)
     jobs: list[tuple[str, Callable[[App], None], int]] = [
         ("poll", poll_once, app.settings.poll_interval_seconds),
@@ -122,6 +153,7 @@ def add_jobs(scheduler: BaseScheduler, app: App) -> None:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=MISFIRE_GRACE_SECONDS[job_id],
+            executor=POLL_EXECUTOR if job_id == "poll" else "default",
             # The outbox starts a little after the poll so the first poll (which also sends) goes first.
             next_run_time=now + dt.timedelta(seconds=5 if job_id == "outbox" else 0),
         )
@@ -137,13 +169,7 @@ class Watchable(Protocol):
 
 def run_daemon(app: App) -> None:
     """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the running poll finish first."""
-    scheduler = BlockingScheduler(
-        # One worker: jobs never overlap, so two of them can never send the same pending outbox row at once.
-        executors={"default": ThreadPoolExecutor(1)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
-        timezone=app.settings.service.timezone,
-    )
-    add_jobs(scheduler, app)
+    scheduler = new_scheduler(app)
     interval = app.settings.poll_interval_seconds
 
     watching = threading.Event()
@@ -151,10 +177,17 @@ def run_daemon(app: App) -> None:
         # IDLE (or the like) only wakes the poll job; the poll's own listing decides what is new.
         # A one-off job rather than moving "poll" forward: a wake during a running poll would be skipped as a
         # second instance. Two instances are allowed so a wake during a woken poll queues behind it on the
-        # single worker (never beside it); replace_existing keeps at most one waiting.
+        # poll's single thread (never beside it); replace_existing keeps at most one waiting.
         def wake() -> None:
             with suppress(SchedulerNotRunningError):
-                scheduler.add_job(poll_once, args=[app], id="poll-now", replace_existing=True, max_instances=2)
+                scheduler.add_job(
+                    poll_once,
+                    args=[app],
+                    id="poll-now",
+                    replace_existing=True,
+                    max_instances=2,
+                    executor=POLL_EXECUTOR,
+                )
 
         threading.Thread(target=app.mailbox.watch, args=(wake, watching), name="watch", daemon=True).start()
 

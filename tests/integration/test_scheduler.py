@@ -3,9 +3,12 @@ caught up after downtime. Time is moved with time-machine; the jobs run as the s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,10 +19,12 @@ from sqlmodel import Session, select
 
 from config.settings import MailboxSettings, OutgoingSettings, ServiceSettings, Settings
 from intake.bootstrap import App, bootstrap
-from intake.daemon import add_jobs
+from intake.daemon import add_jobs, new_scheduler, poll_once, send_pending
 from intake.followups import record_assessment
+from intake.mailbox import IncomingMail, Mailbox, MailRef
 from intake.migrate import upgrade
 from intake.store import FollowUpRecord, MessageRecord, OutboxRecord, ReferralRecord
+from notifier.sender import Sender
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -222,3 +227,111 @@ def test_a_running_scheduler_sends_the_digest_once_after_0830_on_a_working_day(a
 
     assert list(digests(app)) == ["digest-2026-11-30"]
     assert outbox.exists()
+
+
+def team_email(subject: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "agem.norfolkmedicineservices@nhs.net"
+    message["To"] = "nmss.team@nhs.net"
+    message["Subject"] = subject
+    message.set_content("Sent by a test.\n")
+    return message.as_bytes()
+
+
+class BusyMailbox:
+    """A mailbox whose listing takes until ``done`` is set: a poll stuck on a message that takes its whole
+    budget to read."""
+
+    def __init__(self, inner: Mailbox) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.busy = threading.Event()
+        self.done = threading.Event()
+
+    def fetch_new(self) -> Iterator[IncomingMail]:
+        self.busy.set()
+        self.done.wait()
+        return self.inner.fetch_new()
+
+    def file(self, ref: MailRef, folder: str) -> None:
+        self.inner.file(ref, folder)
+
+
+def test_the_digest_and_the_outbox_go_out_while_the_poll_is_busy_reading_a_message(app: App) -> None:
+    mailbox = BusyMailbox(app.mailbox)
+    add_referral(app, "NMSS-BUSY0001", dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC))
+    outbox = app.settings.outgoing.outbox_path
+    with time_machine.travel(dt.datetime(2026, 11, 30, 8, 31, tzinfo=LONDON), tick=True):
+        scheduler = new_scheduler(dataclasses.replace(app, mailbox=mailbox), BackgroundScheduler)
+        scheduler.start()
+        try:
+            assert mailbox.busy.wait(60), "the poll job should have started"
+            # Written while the poll is busy: only the outbox job, which runs a few seconds after the start,
+            # can send it.
+            with Session(app.engine) as session:
+                session.add(
+                    OutboxRecord(
+                        key="alert-waiting",
+                        kind="mailbox_down",
+                        recipient="nmss.team@nhs.net",
+                        raw=team_email("waiting to be sent"),
+                        created_at=dt.datetime.now(dt.UTC),
+                    )
+                )
+                session.commit()
+            wanted = {"digest-2026-11-30.eml", "alert-waiting.eml"}
+            for _ in range(1200):  # wait up to a minute: a busy machine is slow, but nothing here waits on the poll
+                if wanted <= {path.name for path in outbox.glob("*.eml")}:
+                    break
+                time.sleep(0.05)
+            sent_while_polling = {path.name for path in outbox.glob("*.eml")}
+        finally:
+            mailbox.done.set()
+            scheduler.shutdown(wait=True)
+
+    assert wanted <= sent_while_polling
+
+
+class SlowSender:
+    """Writes each email to the app's outbox folder; the first send waits until ``go`` is set."""
+
+    def __init__(self, inner: Sender) -> None:
+        self.inner = inner
+        self.keys: list[str] = []
+        self.sending = threading.Event()
+        self.go = threading.Event()
+
+    def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:
+        self.keys.append(key)
+        self.sending.set()
+        self.go.wait()
+        self.inner.send(message, key=key, recipients=recipients)
+
+
+def test_while_the_outbox_job_sends_the_poll_waits_to_send_and_no_email_goes_twice(app: App) -> None:
+    sender = SlowSender(app.sender)
+    slow = dataclasses.replace(app, services=dataclasses.replace(app.services, sender=sender))
+    with Session(app.engine) as session:
+        session.add(
+            OutboxRecord(
+                key="reply-once",
+                kind="reply_incomplete",
+                recipient="nmss.team@nhs.net",
+                raw=team_email("one reply"),
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        session.commit()
+    outbox_job = threading.Thread(target=send_pending, args=[slow])
+    outbox_job.start()
+    assert sender.sending.wait(60)
+    poll = threading.Thread(target=poll_once, args=[slow])  # an empty mailbox: it goes straight to sending
+    poll.start()
+    poll.join(1)  # time for it to reach the outbox; it must not get past a send under way
+    poll_was_waiting = poll.is_alive()
+    sender.go.set()
+    outbox_job.join(60)
+    poll.join(60)
+
+    assert poll_was_waiting
+    assert sender.keys == ["reply-once"]
