@@ -85,6 +85,7 @@ class Taken:
     folder: str
     forms: tuple[str, ...]
     reply_key: str | None
+    filed: bool = True  # False: decided, but the mailbox refused the move; the next run files it
 
 
 def take_new_mail(mailbox: Mailbox, services: Services) -> list[Taken]:
@@ -167,7 +168,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             resubmission_of=completes.root_id if completes else None,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        _file(session, row, mailbox, incoming)
+        filed = _file(session, row, mailbox, incoming)
         assert row.id is not None
         return Taken(
             ledger_id=row.id,
@@ -176,6 +177,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             folder=row.filed_in or "",
             forms=assessment.outcome.forms,
             reply_key=reply_key,
+            filed=filed,
         )
 
 
@@ -389,8 +391,8 @@ def _duplicate(
     session.add(_audit(row.id, row.taken_at, "duplicate", {"of": original.id}))
     session.commit()
     log.info("message_duplicate", ledger_id=row.id, reference=row.reference, outcome="duplicate")
-    _file(session, row, mailbox, incoming)
-    return Taken(row.id, row.reference, "duplicate", row.filed_in, (), None)
+    filed = _file(session, row, mailbox, incoming)
+    return Taken(row.id, row.reference, "duplicate", row.filed_in, (), None, filed)
 
 
 def _quarantine(
@@ -414,18 +416,28 @@ def _quarantine(
     session.merge(QuarantineRecord(message_id=row.id, raw=raw, error=row.error, at=row.taken_at))
     session.commit()
     log.error("message_quarantined", ledger_id=row.id, reference=row.reference, error_type=row.error)
-    _file(session, row, mailbox, incoming)
-    return Taken(row.id, row.reference, "quarantined", row.filed_in, (), None)
+    filed = _file(session, row, mailbox, incoming)
+    return Taken(row.id, row.reference, "quarantined", row.filed_in, (), None, filed)
 
 
-def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> None:
+def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> bool:
+    """Move the message to its outcome's folder; False when the mailbox refused.
+
+    A refusal never stops the run: the decision is committed already, the ledger keeps the message
+    ``decided`` and the next run, listing it again, only files it.
+    """
     folder = row.filed_in or FOLDERS.get(row.outcome or "", "Review")
-    mailbox.file(incoming.ref, folder)
+    try:
+        mailbox.file(incoming.ref, folder)
+    except Exception as exc:  # noqa: BLE001 - whatever the mailbox says, the messages behind this one go on
+        log.warning("message_not_filed", ledger_id=row.id, folder=folder, error_type=type(exc).__name__)
+        return False
     if row.state != "quarantined":
         row.state = "filed"
     session.add(row)
     session.commit()
     log.debug("message_filed", ledger_id=row.id, folder=folder)
+    return True
 
 
 def send_outbox(services: Services) -> SendReport:

@@ -47,8 +47,12 @@ def _report(app: App, taken: Sequence[Taken], sent: SendReport) -> None:
         click.echo(f"Took {len(taken)} message(s) from mailbox {app.mailbox.name}:")
         for item in taken:
             forms = ", ".join(item.forms) or "no forms"
-            click.echo(f"  {item.reference}  {item.outcome:<17} {forms:<20} filed in {item.folder}")
+            filed = f"filed in {item.folder}" if item.filed else f"to be filed in {item.folder} (the mailbox refused)"
+            click.echo(f"  {item.reference}  {item.outcome:<17} {forms:<20} {filed}")
             if item.reply_key:
                 click.echo(f"  {'':<{len(item.reference)}}  reply written to {app.reply_location(item.reply_key)}")
+    unfiled = sum(not item.filed for item in taken)
+    if unfiled:
+        click.echo(f"{unfiled} message(s) could not be filed; the next run files them (their decisions stand).")
     if sent:
         click.echo(sent.summary())

@@ -184,3 +184,29 @@ def test_two_pollers_cannot_work_on_one_mailbox_at_once(service: Service) -> Non
     app = app_for(service)
     with poller_lock(app), pytest.raises(AlreadyRunning), poller_lock(app_for(service)):
         pass
+
+
+def test_a_message_the_mailbox_refuses_to_file_keeps_its_decision_the_rest_go_on_and_the_next_run_files_it(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    deliver_to_maildir(service.mailbox, scenarios)
+    incomplete = sum(s.expected_outcome == "incomplete" for s in scenarios)
+    (service.mailbox / ".Incomplete").write_bytes(b"")  # a file where the folder should be: every move fails
+
+    first = service.invoke("run", "--once")
+
+    assert first.exit_code == 0, first.output
+    assert f"Took {len(scenarios)} message(s)" in first.stdout
+    assert first.stdout.count("to be filed in Incomplete (the mailbox refused)") == incomplete
+    assert f"{incomplete} message(s) could not be filed" in first.stdout
+    assert len(service.inbox()) == incomplete
+    replies = sorted(p.name for p in service.outbox.glob("*.eml"))
+    assert len(replies) >= incomplete, "the outbox was still sent"
+
+    (service.mailbox / ".Incomplete").unlink()
+    second = service.invoke("run", "--once")
+
+    assert (second.exit_code, second.stdout) == (0, "Nothing new in mailbox intake.\n")
+    assert service.inbox() == []
+    assert service.folder_counts()["Incomplete"] == incomplete
+    assert sorted(p.name for p in service.outbox.glob("*.eml")) == replies, "filed, not decided or answered again"
