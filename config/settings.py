@@ -11,8 +11,9 @@ import datetime as dt
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -192,6 +193,15 @@ class ServiceSettings(BaseModel):
     secure_domains: list[str] = Field(default_factory=lambda: ["nhs.net"])
     eligibility: EligibilitySettings = Field(default_factory=EligibilitySettings)
     triage_file: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}: use a tz database name such as Europe/London") from exc
+        return value
 
     @property
     def addresses(self) -> frozenset[str]:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from config.forms import load_form_definitions
 from config.settings import Settings
-from intake.errors import AlreadyRunning
+from intake.errors import AlreadyRunning, StateDirUnwritable
 from intake.health import MailboxStateStore
 from intake.mailbox import DeltaStore, Mailbox
 from intake.pipeline import Clock, Services
@@ -116,9 +116,15 @@ def today(app: App) -> dt.date:
 def poller_lock(app: App) -> Iterator[None]:
     """Hold the one lock that lets a single poller work on this mailbox; raise AlreadyRunning if it is taken."""
     directory: Path = app.settings.state_dir
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"poller-{app.mailbox.name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StateDirUnwritable(
+            f"cannot write the state folder {directory} ({exc.strerror}): "
+            "set state_dir (NMSS_STATE_DIR) to a folder this user can write"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

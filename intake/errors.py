@@ -13,6 +13,10 @@ class AlreadyRunning(IntakeError):
     """Another poller holds this mailbox: two at once would process messages twice."""
 
 
+class StateDirUnwritable(IntakeError):
+    """The state folder (``state_dir``, where the poller's lock file lives) cannot be created or written."""
+
+
 class MailboxAuthError(MailboxUnavailable):
     """The mailbox refused our credentials or permissions (HTTP 401/403, a token request turned down).
 

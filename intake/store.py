@@ -211,7 +211,9 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    # Another program's lock on the file is waited for 30 s, unless the URL says ?timeout=SECONDS (which the
+    # SQLite dialect reads itself).
+    engine = create_engine(url, connect_args={} if "timeout" in parsed.query else {"timeout": 30})
     database = parsed.database
     if database and database != ":memory:":
         folder = Path(database).parent

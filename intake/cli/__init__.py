@@ -9,11 +9,14 @@ every command is given.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from config.forms import FormDefinitionError
 from config.settings import ConfigFileMissing, load_settings
@@ -24,6 +27,7 @@ from intake.cli.check import check
 from intake.cli.common import CONTEXT_SETTINGS
 from intake.cli.db import db
 from intake.cli.digest import digest
+from intake.cli.failures import describe, settings_variables
 from intake.cli.followups import followups
 from intake.cli.parse import parse
 from intake.cli.practices import practices
@@ -58,6 +62,8 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
             f"invalid settings: {exc.error_count()} error(s): "
             + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         ) from exc
+    except SettingsError as exc:  # an NMSS_ variable that should hold JSON and does not
+        raise click.ClickException(settings_variables(exc, os.environ)) from exc
     configure_logging(settings.log_format, settings.log_level)
     try:
         ctx.obj = bootstrap(settings)
@@ -74,9 +80,19 @@ for command in (parse, check, run, referrals, practices, db, samples, status, re
 
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script: what goes wrong around the service (the database, the disk, a
+    worker that cannot start) is one line on stderr and exit code 1; a bug keeps its traceback."""
     try:
         cli(standalone_mode=True)
-    except IntakeError as exc:  # pragma: no cover - click handles ClickException itself
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+    except IntakeError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        line = describe(exc)
+        if line is None:
+            raise
+        _fail(line)
+
+
+def _fail(line: str) -> NoReturn:
+    click.echo(f"Error: {line}", err=True)
+    sys.exit(1)
