@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
+from pathlib import Path
 
 import structlog
 
-from intake.logs import REDACTED, configure_logging
+from intake.logs import REDACTED, REDACTED_ON_PURPOSE, SAFE_KEYS, configure_logging
 
 
 def logged(**values: object) -> dict[str, object]:
@@ -47,3 +49,55 @@ def test_a_library_logging_through_the_standard_library_is_logged_by_name_only()
     event = json.loads(stream.getvalue())
     assert (event["event"], event["logger"], event["level"]) == ("library_log", "pdfminer.pdfpage", "warning")
     assert "Quixotefield" not in stream.getvalue()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("config", "parsers", "rules", "notifier", "intake", "samples")
+LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "msg", "log", "bind"}
+
+
+def _is_logger(node: ast.expr) -> bool:
+    """``log``/``logger``, or ``structlog.get_logger(…)`` called in place."""
+    if isinstance(node, ast.Name):
+        return node.id in ("log", "logger")
+    return isinstance(node, ast.Call) and ast.unparse(node.func).endswith("get_logger")
+
+
+def logged_keys() -> dict[str, list[str]]:
+    """Every keyword a log call in the code passes, with where: ``log.info("event", key=…)``, ``.bind(key=…)``
+    and ``structlog.contextvars.bind_contextvars(key=…)``. A ``**mapping`` is listed as ``**`` (its keys
+    cannot be known from the source)."""
+    keys: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                    continue
+                logging_call = node.func.attr in LOG_METHODS and _is_logger(node.func.value)
+                if not (logging_call or node.func.attr == "bind_contextvars"):
+                    continue
+                for keyword in node.keywords:
+                    where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                    keys.setdefault(keyword.arg or "**", []).append(where)
+    return keys
+
+
+def test_the_source_scan_finds_the_log_calls_it_checks() -> None:
+    keys = logged_keys()
+    assert {"ledger_id", "outcome", "attempts", "resubmission_of"} <= set(keys)
+    assert any(where.startswith("intake/pipeline.py") for where in keys["ledger_id"])
+
+
+def test_every_key_a_log_line_carries_is_allowed_or_redacted_on_purpose() -> None:
+    assert not SAFE_KEYS & REDACTED_ON_PURPOSE, "a key is either let through or redacted, not both"
+    undecided = {key: where for key, where in logged_keys().items() if key not in SAFE_KEYS | REDACTED_ON_PURPOSE}
+    assert undecided == {}, (
+        "these log keys would print as [redacted] by accident: add each to SAFE_KEYS (ids, codes, counts, "
+        "timings) or to REDACTED_ON_PURPOSE in intake/logs.py"
+    )
+
+
+def test_the_counts_and_ids_of_retries_and_resubmissions_reach_the_log() -> None:
+    event = logged(attempts=3, permanent=False, retry_in_seconds=120.0, failures=2, resubmission_of=41)
+    assert (event["attempts"], event["permanent"], event["retry_in_seconds"]) == (3, False, 120.0)
+    assert (event["failures"], event["resubmission_of"]) == (2, 41)
