@@ -33,14 +33,18 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
 from config.forms import FormDefinitions
-from config.settings import LimitSettings
 from parsers import parse_document
 from parsers.types import Document, Form, Unreadable
+
+if TYPE_CHECKING:
+    # Only a type here: the fork server imports this module, and pydantic-settings would add half a second
+    # to the start of every `parse`, in a process that never reads settings.
+    from config.settings import LimitSettings
 
 _STOP_GRACE_SECONDS: Final = 2.0
 """How long a worker asked to stop may take before it is killed."""
@@ -352,7 +356,7 @@ def _context() -> BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # The server imports these once; every worker forked from it has them already.
-        context.set_forkserver_preload(["intake.isolation", "parsers.pdf", "pdfplumber"])
+        context.set_forkserver_preload(["intake.isolation", "parsers.pdf", "parsers.docx", "pdfplumber"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -11,8 +11,6 @@ import datetime as dt
 from typing import Final
 
 from config.forms import FormDefinitions
-from parsers.docx import parse_docx
-from parsers.pdf import parse_pdf
 from parsers.types import Document, Form, Unreadable, Value
 
 __all__ = ["Document", "Form", "Unreadable", "Value", "parse_document"]
@@ -33,9 +31,15 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
     """
     if not data:
         return Unreadable(filename, "corrupt")
+    # The readers are imported when first needed: pdfplumber and python-docx take most of a second, and
+    # importing ``parsers.types`` (as the CLI and the rules do) should not cost that.
     if _PDF_MAGIC in data[:_MAGIC_WINDOW]:
+        from parsers.pdf import parse_pdf
+
         return parse_pdf(data, filename, definitions, today=today)
     if data.startswith(_ZIP_MAGIC):
+        from parsers.docx import parse_docx
+
         # Word documents (.docx) are ZIP packages; parse_docx calls any other ZIP unrecognised.
         return parse_docx(data, filename, definitions, today=today)
     return Unreadable(filename, "unrecognised")
