@@ -183,9 +183,14 @@ def build_digest(
     return message
 
 
-def render_digest(digest: Digest, service: ServiceSettings) -> tuple[str, str]:
-    """The digest's text and HTML bodies, for ``build_digest`` and for ``nmss-intake digest --print``."""
+def render_digest(digest: Digest, service: ServiceSettings, *, printed: bool = False) -> tuple[str, str]:
+    """The digest's text and HTML bodies, for ``build_digest`` and for ``nmss-intake digest --print``.
+
+    ``printed``: for the screen, not an email; its last line then says nothing was sent rather than that it
+    was sent automatically.
+    """
     context = {
+        "printed": printed,
         "service": service,
         "day": long_date(digest.day),
         "sections": digest.by_priority,
