@@ -8,18 +8,24 @@ they print as ``**********``. Nested settings take a double underscore: ``NMSS_M
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+import pydantic_settings
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from config.settings_errors import SettingsError as SettingsError
+from config.settings_errors import toml_syntax_error, validation_problems
 
 DEFAULT_CONFIG_FILE = Path("nmss-intake.toml")
 
@@ -29,7 +35,14 @@ MAX_MESSAGE_BYTES = 80 * 1024 * 1024
 _config_file: ContextVar[Path | None] = ContextVar("nmss_config_file", default=None)
 
 
-class EntraAppSettings(BaseModel):
+class Section(BaseModel):
+    """A section of the settings. An unknown key is an error, never ignored: ``[mailbox] pth = …`` must not
+    quietly run on the default ``path``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EntraAppSettings(Section):
     """An app registration in Microsoft Entra ID, which gives the service its OAuth 2.0 access tokens.
 
     With a client secret, a confidential client (the client-credentials flow); without one, a public client
@@ -55,7 +68,7 @@ class GraphSettings(EntraAppSettings):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
-class EwsSettings(BaseModel):
+class EwsSettings(Section):
     """Exchange Web Services through exchangelib: for on-premises Exchange (Exchange Online retires EWS)."""
 
     server: str = ""  # host name, e.g. mail.example.nhs.uk; or set service_endpoint
@@ -84,7 +97,7 @@ class ImapOAuthSettings(EntraAppSettings):
     token_cache_path: Path = Path("var/imap-token.json")
 
 
-class ImapSettings(BaseModel):
+class ImapSettings(Section):
     """An IMAP mailbox (Exchange Online / NHSmail with XOAUTH2, or any IMAP server with a password)."""
 
     host: str = ""
@@ -105,7 +118,7 @@ class ImapSettings(BaseModel):
     max_backoff_seconds: float = Field(default=300.0, gt=0)
 
 
-class MailboxSettings(BaseModel):
+class MailboxSettings(Section):
     """Where referrals arrive: a Maildir, Microsoft Graph or Exchange (EWS); each shares one interface."""
 
     kind: Literal["maildir", "imap", "graph", "ews"] = "maildir"
@@ -115,6 +128,18 @@ class MailboxSettings(BaseModel):
     graph: GraphSettings = Field(default_factory=GraphSettings)
     ews: EwsSettings = Field(default_factory=EwsSettings)
 
+    @model_validator(mode="after")
+    def _complete_for_its_kind(self) -> MailboxSettings:
+        # An empty host or client id would only fail at the first poll, as a connection or token error that
+        # reads like an outage; said at start-up it is a setting to fill in.
+        if self.kind == "imap":
+            _require("mailbox.imap", _imap_needs(self.imap), self.kind)
+        elif self.kind == "graph":
+            _require("mailbox.graph", _graph_needs(self.graph, user=True), self.kind)
+        elif self.kind == "ews":
+            _require("mailbox.ews", _ews_needs(self.ews), self.kind)
+        return self
+
 
 class SmtpOAuthSettings(EntraAppSettings):
     """XOAUTH2 tokens for SMTP from Microsoft Entra ID (msal, client credentials, ``SMTP.SendAsApp``)."""
@@ -122,7 +147,7 @@ class SmtpOAuthSettings(EntraAppSettings):
     scope: str = "https://outlook.office365.com/.default"
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(Section):
     """An SMTP submission server. Exchange Online: smtp.office365.com:587, STARTTLS, XOAUTH2 (password AUTH is
     switched off by default there at the end of December 2026)."""
 
@@ -137,14 +162,14 @@ class SmtpSettings(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
-class ReplyLimitSettings(BaseModel):
+class ReplyLimitSettings(Section):
     """How many automatic replies one sender (per 24 hours) and one submission may get; the rest go to the team."""
 
-    per_sender_per_day: int = Field(default=3, ge=0)
+    per_sender_per_day: int = Field(default=10, ge=0)
     per_submission: int = Field(default=1, ge=0)
 
 
-class RetrySettings(BaseModel):
+class RetrySettings(Section):
     """How the outbox worker retries: after ``base_seconds``, doubling up to ``max_seconds``, then gives up."""
 
     max_attempts: int = Field(default=8, ge=1)
@@ -152,7 +177,7 @@ class RetrySettings(BaseModel):
     max_seconds: float = Field(default=3600.0, ge=0)
 
 
-class OutgoingSettings(BaseModel):
+class OutgoingSettings(Section):
     """How the service sends mail: the file outbox (``.eml`` files, the default), SMTP, Graph or EWS.
 
     ``graph`` sends as ``graph.user`` (default: the service's address) with ``Mail.Send``; ``ews`` is for
@@ -167,8 +192,75 @@ class OutgoingSettings(BaseModel):
     reply_limits: ReplyLimitSettings = Field(default_factory=ReplyLimitSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
 
+    @model_validator(mode="after")
+    def _complete_for_its_kind(self) -> OutgoingSettings:
+        if self.kind == "smtp":
+            _require("outgoing.smtp", _smtp_needs(self.smtp), self.kind)
+        elif self.kind == "graph":
+            _require("outgoing.graph", _graph_needs(self.graph, user=False), self.kind)
+        elif self.kind == "ews":
+            _require("outgoing.ews", _ews_needs(self.ews), self.kind)
+        return self
 
-class EligibilitySettings(BaseModel):
+
+def _empty(value: str | SecretStr) -> bool:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return not text.strip()
+
+
+def _imap_needs(imap: ImapSettings) -> list[str]:
+    needed: dict[str, str | SecretStr] = {"host": imap.host, "username": imap.username}
+    if imap.auth == "password":
+        needed["password"] = imap.password
+    else:
+        oauth = imap.oauth
+        needed |= {"oauth.tenant_id": oauth.tenant_id, "oauth.client_id": oauth.client_id}
+        if oauth.flow == "client_credentials":
+            needed["oauth.client_secret"] = oauth.client_secret
+    return [name for name, value in needed.items() if _empty(value)]
+
+
+def _graph_needs(graph: GraphSettings, *, user: bool) -> list[str]:
+    needed: dict[str, str | SecretStr] = {
+        "tenant_id": graph.tenant_id,
+        "client_id": graph.client_id,
+        "client_secret": graph.client_secret,
+    }
+    if user:  # sending defaults to the service's own address; reading has no such default
+        needed["user"] = graph.user
+    return [name for name, value in needed.items() if _empty(value)]
+
+
+def _ews_needs(ews: EwsSettings) -> list[str]:
+    missing = ["server or service_endpoint"] if _empty(ews.server) and _empty(ews.service_endpoint) else []
+    needed: dict[str, str | SecretStr] = {"address": ews.address}
+    if ews.auth == "oauth2":
+        needed |= {"tenant_id": ews.tenant_id, "client_id": ews.client_id, "client_secret": ews.client_secret}
+    else:
+        needed |= {"username": ews.username, "password": ews.password}
+    return missing + [name for name, value in needed.items() if _empty(value)]
+
+
+def _smtp_needs(smtp: SmtpSettings) -> list[str]:
+    needed: dict[str, str | SecretStr] = {"host": smtp.host}
+    if smtp.auth == "password":
+        needed["password"] = smtp.password
+    elif smtp.auth == "xoauth2":
+        oauth = smtp.oauth
+        needed |= {
+            "oauth.tenant_id": oauth.tenant_id,
+            "oauth.client_id": oauth.client_id,
+            "oauth.client_secret": oauth.client_secret,
+        }
+    return [name for name, value in needed.items() if _empty(value)]
+
+
+def _require(section: str, missing: list[str], kind: str) -> None:
+    if missing:
+        raise ValueError(f'kind = "{kind}" needs {", ".join(missing)} in [{section}]')
+
+
+class EligibilitySettings(Section):
     """Who the service is for: the minimum age on the day received, and the commissioners (sub-ICB location
     codes, e.g. 26A for Norfolk & Waveney) whose GP practices ``practices import`` takes from epraccur."""
 
@@ -176,7 +268,7 @@ class EligibilitySettings(BaseModel):
     commissioners: list[str] = Field(default_factory=lambda: ["26A"])
 
 
-class ServiceSettings(BaseModel):
+class ServiceSettings(Section):
     """Who the service is, as its automatic replies say, and the rules it applies.
 
     ``secure_domains``: email domains patient data may go to (nhs.net and the DCB1596 accredited domains),
@@ -213,7 +305,7 @@ class ServiceSettings(BaseModel):
         return self.address.rpartition("@")[2]
 
 
-class LimitSettings(BaseModel):
+class LimitSettings(Section):
     """Guards against hostile input."""
 
     max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, gt=0)  # measured before a message is read
@@ -228,13 +320,13 @@ class LimitSettings(BaseModel):
     message_budget_seconds: float = Field(default=120.0, gt=0)
 
 
-class HealthSettings(BaseModel):
+class HealthSettings(Section):
     """When the team hears that a mailbox cannot be read."""
 
     alert_after_failures: int = Field(default=3, ge=1)
 
 
-class DigestSettings(BaseModel):
+class DigestSettings(Section):
     """The team's morning digest and follow-up reminders, sent to ``service.team_addresses`` on secure domains.
 
     ``send_at`` is a Europe/London time on working days; ``incomplete_days`` is how many working days an
@@ -281,11 +373,34 @@ class ConfigFileMissing(FileNotFoundError):
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
-    """Read settings from ``config_file`` (default ``./nmss-intake.toml`` when present) and the environment."""
+    """Read settings from ``config_file`` (default ``./nmss-intake.toml`` when present) and the environment.
+
+    Raises:
+        ConfigFileMissing: ``config_file`` was given and is not a file.
+        SettingsError: the file is not valid TOML, or a key is unknown or a value invalid; one line each.
+    """
     if config_file is not None and not config_file.is_file():
         raise ConfigFileMissing(f"no configuration file at {config_file}")
+    file = config_file or DEFAULT_CONFIG_FILE
+    data = _read_toml(file) if file.is_file() else {}
     token = _config_file.set(config_file)
     try:
         return Settings()
+    except ValidationError as exc:
+        raise validation_problems(exc, Settings, file=file, file_data=data, environ=os.environ) from exc
+    except pydantic_settings.SettingsError as exc:  # an NMSS_… variable that is not the JSON its setting needs
+        raise SettingsError([f"environment: {exc}"]) from exc
     finally:
         _config_file.reset(token)
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    # Read here as well as by pydantic-settings: a syntax error becomes one line with its position, and the
+    # data says which mistakes are the file's rather than an environment variable's.
+    try:
+        with file.open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as exc:
+        raise toml_syntax_error(file, exc) from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"{file}: not UTF-8 text"]) from exc

@@ -10,10 +10,7 @@ from typing import Any
 
 import click
 
-from intake.assess import assess
-from intake.cli.common import app_of, date_option, day_of
-from intake.practices import known_for_check
-from rules.words import team_sentence
+from intake.cli.common import Problems, app_of, date_option, day_of
 
 
 @click.command()
@@ -28,8 +25,26 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
     Example:
         nmss-intake check referral.eml --json
     """
+    from parsers.sniff import DESCRIPTIONS, file_kind
+
+    kinds = {path: file_kind(_head(path)) for path in messages}
+    # A form given where an email is wanted would be decided as a message with no text and one attachment,
+    # which answers a question nobody asked; say what the file is instead, before deciding anything.
+    wrong = [path for path, kind in kinds.items() if kind != "email"]
+    if wrong:
+        raise Problems(
+            [
+                f"{path} is {DESCRIPTIONS[kinds[path]]}, not an email: check takes saved emails (.eml)"
+                + (f"; to read a form, use `nmss-intake parse {path}`" if kinds[path] in ("pdf", "zip") else "")
+                for path in wrong
+            ]
+        )
+    from intake.assess import assess
+    from intake.practices import known_for_check
+    from rules.words import team_sentence
+
     app = app_of(ctx)
-    day = day_of(app, today)
+    day = day_of(app.settings, today)
     practices, open_referrals = known_for_check(app.engine)
     results: list[dict[str, Any]] = []
     for path in messages:
@@ -78,3 +93,8 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
             click.echo(f"  priority {result['triage']['priority']}")
         for code in [*(result["triage"] or {}).get("flags", []), *result["reasons"], *result["warnings"]]:
             click.echo(f"  {code}: {team_sentence(code)}")
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return stream.read(64 * 1024)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from intake.cli.common import app_of
-from intake.migrate import upgrade
 
 
 @click.group()
@@ -22,6 +21,8 @@ def db_upgrade(ctx: click.Context) -> None:
     Example:
         nmss-intake db upgrade
     """
+    from intake.migrate import upgrade
+
     app = app_of(ctx)
     upgrade(app.engine)
     click.echo(f"Database is up to date ({app.engine.url.render_as_string(hide_password=True)}).")

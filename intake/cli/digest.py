@@ -6,11 +6,7 @@ import datetime as dt
 
 import click
 
-from intake.cli.common import app_of, date_option, day_of
-from intake.digest import gather_digest, queue_digest
-from intake.migrate import upgrade
-from intake.pipeline import send_outbox
-from notifier.digest import InsecureRecipient, long_date, render_digest
+from intake.cli.common import app_of, date_option, day_of, sent_line
 
 
 @click.command()
@@ -28,16 +24,21 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
     Example:
         nmss-intake digest --print
     """
+    from intake.digest import gather_digest, queue_digest
+    from intake.migrate import upgrade
+    from intake.pipeline import send_outbox
+    from notifier.digest import InsecureRecipient, long_date, render_digest
+
     app = app_of(ctx)
     upgrade(app.engine)
     settings = app.settings
-    day = day_of(app, today)
+    day = day_of(settings, today)
     tz = app.services.timezone
     if print_only:
         gathered = gather_digest(
             app.engine, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
         )
-        text, page = render_digest(gathered, settings.service)
+        text, page = render_digest(gathered, settings.service, printed=True)
         click.echo(page if html else text, nl=False)
         return
     try:
@@ -49,4 +50,4 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
         return
     sent = send_outbox(app.services)
     click.echo(f"Digest for {long_date(day)} queued for {', '.join(settings.service.team_addresses)}.")
-    click.echo(sent.summary())
+    click.echo(sent_line(app, sent))

@@ -9,9 +9,6 @@ import click
 
 from intake.cli.common import app_of, date_option, day_of
 from intake.errors import IntakeError
-from intake.followups import due_calls, mark_done
-from intake.migrate import upgrade
-from notifier.digest import long_date
 
 
 @click.group()
@@ -30,9 +27,13 @@ def followups_due(ctx: click.Context, as_json: bool, today: dt.datetime | None) 
     Example:
         nmss-intake followups due --json
     """
+    from intake.followups import due_calls
+    from intake.migrate import upgrade
+    from notifier.digest import long_date
+
     app = app_of(ctx)
     upgrade(app.engine)
-    day = day_of(app, today)
+    day = day_of(app.settings, today)
     calls = due_calls(app.engine, day)
     items = [
         {
@@ -73,6 +74,9 @@ def followups_done(ctx: click.Context, followup_id: int, outcome: str) -> None:
     Example:
         nmss-intake followups done 12 --outcome "Managing well with the reminder chart"
     """
+    from intake.followups import mark_done
+    from intake.migrate import upgrade
+
     app = app_of(ctx)
     upgrade(app.engine)
     if not outcome.strip():

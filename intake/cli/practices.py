@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from intake.cli.common import app_of
-from intake.migrate import upgrade
-from intake.practices import PracticeFileError, import_practices
 
 _STATUS_NAMES = {"A": "active", "C": "closed", "D": "dormant", "P": "proposed"}
 
@@ -38,6 +36,9 @@ def practices_import(ctx: click.Context, file: Path, commissioners: Sequence[str
     Example:
         nmss-intake practices import epraccur.csv --commissioner 26A
     """
+    from intake.migrate import upgrade
+    from intake.practices import PracticeFileError, import_practices
+
     app = app_of(ctx)
     upgrade(app.engine)
     codes = list(commissioners) or app.settings.service.eligibility.commissioners

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import click
-from sqlmodel import Session, select
 
-from intake.bootstrap import today
-from intake.cli.common import app_of
+from intake.cli.common import app_of, day_of
 from intake.errors import IntakeError
-from intake.followups import record_assessment
-from intake.migrate import upgrade
-from intake.store import ReferralRecord
-from notifier.digest import long_date
 
 
 @click.group()
@@ -33,6 +29,11 @@ def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> Non
     Example:
         nmss-intake referrals list --json
     """
+    from sqlmodel import Session, select
+
+    from intake.migrate import upgrade
+    from intake.store import ReferralRecord
+
     app = app_of(ctx)
     upgrade(app.engine)
     order = {"urgent": 0, "soon": 1, "routine": 2, None: 3}
@@ -64,12 +65,37 @@ def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> Non
     if not items:
         click.echo("The queue is empty.")
         return
+    _print_table(items, app.services.timezone)
+
+
+_HEADINGS = ("Reference", "Kind", "Status", "Priority", "Received", "NHS number", "Patient", "Flags and reasons")
+
+
+def _print_table(items: Sequence[dict[str, Any]], tz: dt.tzinfo) -> None:
+    """The queue as a table with headings, columns as wide as their widest cell; names as the digest has them."""
+    from notifier.digest import Patient
+
+    rows = []
     for item in items:
-        detail = ", ".join(item["flags"] + item["reasons"] + item["warnings"]) or "-"
-        click.echo(
-            f"{item['reference']}  {item['kind']:<16} {item['status']:<7} {item['priority'] or '-':<8} "
-            f"{item['nhs_number'] or '-':<10}  {detail}"
+        patient = Patient(item["nhs_number"], item["surname"], item["forenames"])
+        received = dt.datetime.fromisoformat(item["created_at"])
+        if received.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
+            received = received.replace(tzinfo=dt.UTC)
+        rows.append(
+            (
+                item["reference"],
+                item["kind"],
+                item["status"],
+                item["priority"] or "-",
+                received.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                patient.nhs_number_spaced,
+                patient.name,
+                ", ".join(item["flags"] + item["reasons"] + item["warnings"]) or "-",
+            )
         )
+    widths = [max(len(row[i]) for row in [_HEADINGS, *rows]) for i in range(len(_HEADINGS) - 1)]
+    for row in [_HEADINGS, *rows]:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
 
 
 @referrals.command("assessed")
@@ -91,9 +117,13 @@ def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datet
     Example:
         nmss-intake referrals assessed NMSS-7K3QX9PA --date 2026-11-30
     """
+    from intake.followups import record_assessment
+    from intake.migrate import upgrade
+    from notifier.digest import long_date
+
     app = app_of(ctx)
     upgrade(app.engine)
-    day = today(app)
+    day = day_of(app.settings, None)
     try:
         done = record_assessment(
             app.engine, reference, assessed_on.date() if assessed_on else day, today=day, now=app.services.clock()

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import app_of, sent_line
 from intake.errors import IntakeError
-from intake.migrate import upgrade
-from intake.pipeline import send_outbox
-from intake.replay import replay as replay_message
 
 
 @click.command()
@@ -23,6 +20,10 @@ def replay(ctx: click.Context, ledger_id: int) -> None:
     Example:
         nmss-intake replay 12
     """
+    from intake.migrate import upgrade
+    from intake.pipeline import send_outbox
+    from intake.replay import replay as replay_message
+
     app = app_of(ctx)
     upgrade(app.engine)
     try:
@@ -34,4 +35,4 @@ def replay(ctx: click.Context, ledger_id: int) -> None:
     if taken.reply_key:
         click.echo(f"  reply written to {app.reply_location(taken.reply_key)}")
     if sent:
-        click.echo(sent.summary())
+        click.echo(sent_line(app, sent))

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from intake.bootstrap import App, poller_lock
-from intake.cli.common import app_of
-from intake.daemon import run_daemon
+from intake.cli.common import app_of, sent_line
 from intake.errors import IntakeError
-from intake.health import take_and_record
-from intake.migrate import upgrade
-from intake.outbox import SendReport
-from intake.pipeline import Taken, send_outbox
+
+if TYPE_CHECKING:
+    from intake.bootstrap import App
+    from intake.outbox import SendReport
+    from intake.pipeline import Taken
 
 
 @click.command()
@@ -26,6 +26,12 @@ def run(ctx: click.Context, once: bool) -> None:
     Example:
         nmss-intake run --once
     """
+    from intake.bootstrap import poller_lock
+    from intake.daemon import run_daemon
+    from intake.health import take_and_record
+    from intake.migrate import upgrade
+    from intake.pipeline import send_outbox
+
     app = app_of(ctx)
     upgrade(app.engine)
     try:
@@ -55,4 +61,4 @@ def _report(app: App, taken: Sequence[Taken], sent: SendReport) -> None:
     if unfiled:
         click.echo(f"{unfiled} message(s) could not be filed; the next run files them (their decisions stand).")
     if sent:
-        click.echo(sent.summary())
+        click.echo(sent_line(app, sent))

@@ -6,13 +6,8 @@ import datetime as dt
 import json
 
 import click
-from sqlmodel import Session, select
 
 from intake.cli.common import app_of
-from intake.health import health_report
-from intake.migrate import upgrade
-from intake.replay import quarantined
-from intake.store import OutboxRecord
 
 
 @click.command()
@@ -28,6 +23,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Example:
         nmss-intake status --json
     """
+    from sqlmodel import Session, select
+
+    from intake.health import health_report
+    from intake.migrate import upgrade
+    from intake.replay import quarantined
+    from intake.store import OutboxRecord
+
     app = app_of(ctx)
     upgrade(app.engine)
     mailboxes = health_report(app.engine, [app.mailbox.name])
@@ -55,6 +57,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
             )
         )
         return
+    tz = app.services.timezone
+
+    def _when(value: dt.datetime | None) -> str:
+        return when(value, tz)
+
     for health in mailboxes:
         click.echo(f"Mailbox {health.name}")
         click.echo(f"  last successful poll  {_when(health.last_success_at)}")
@@ -73,5 +80,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {message.id:<6} {message.reference}  {message.source:<12} {record.error:<24} {_when(record.at)}")
 
 
-def _when(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"
+def when(value: dt.datetime | None, tz: dt.tzinfo) -> str:
+    """A moment as the team reads a clock: local time in the service's timezone, with its name (GMT or BST)."""
+    if value is None:
+        return "never"
+    if value.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from config import load_form_definitions
 from intake.cli import cli
 from samples.forms import complete_values, fillable_pdf
 from samples.people import patient
@@ -56,10 +60,49 @@ def test_parse_says_plainly_when_a_file_is_not_a_form(service: Service) -> None:
     text = write(service.root / "letter.pdf", b"Dear team, please see attached.")
     empty = write(service.root / "empty.pdf", b"")
 
-    parsed = json.loads(service.invoke("parse", text, empty, "--json").stdout)
+    result = service.invoke("parse", text, empty, "--json")
 
+    parsed = json.loads(result.stdout)
     assert [(p["form"], p["problem"]) for p in parsed] == [(None, "unrecognised"), (None, "corrupt")]
     assert [p["readable"] for p in parsed] == [True, False]
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {text}: no form read: neither an email, a PDF nor a Word (.docx) file: parse reads forms in PDF "
+        "and Word (.docx) files",
+        f"Error: {empty}: no form read: cannot be opened (empty or damaged)",
+    ]
+
+
+def test_parse_of_a_file_that_is_not_a_form_is_an_error_after_the_forms_are_read(service: Service) -> None:
+    values = complete_values("form1", patient(6), today=today(), seed=6)
+    pdf = write(service.root / "form1.pdf", fillable_pdf("form1", values))
+
+    result = service.invoke("parse", pdf, str(ROOT / "README.md"))
+
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"{pdf}: form1, ")
+    assert result.stderr == (
+        f"Error: {ROOT / 'README.md'}: no form read: neither an email, a PDF nor a Word (.docx) file: parse reads "
+        "forms in PDF and Word (.docx) files\n"
+    )
+
+
+def test_parse_explain_on_a_fillable_pdf_names_the_printed_label_and_the_fillable_field(service: Service) -> None:
+    definition = load_form_definitions()["form2"]
+    values = complete_values("form2", patient(3), today=today(), seed=3)
+    pdf = write(service.root / "form2.pdf", fillable_pdf("form2", values))
+    filled = sum(1 for field in definition.fields if field.key in values)
+
+    lines = service.invoke("parse", pdf, "--explain").stdout.splitlines()
+
+    assert lines[0] == f"{pdf}: form2, {filled} of {len(definition.fields)} fields filled"
+    explained = dict(line.strip().split(": ", 1) for line in lines[1:])
+    assert list(explained) == [field.key for field in definition.fields]
+    surname = definition.field("patient.surname")
+    assert surname is not None
+    assert explained["patient.surname"] == f'page 1, fillable field "patient.surname" (printed label "{surname.label}")'
+    missing = next(field for field in definition.fields if field.key not in values and field.type == "text")
+    assert explained[missing.key] == f'not found; looked for "{missing.key}"'
 
 
 def test_parse_without_json_prints_a_line_per_file(service: Service) -> None:
@@ -85,6 +128,20 @@ def test_check_json_decides_each_sample_without_side_effects(service: Service, s
         for problem in item["problems"]:
             assert set(problem) == {"form", "field", "label", "code"}
     assert not (service.root / "var").exists(), "check has no side effects"
+
+
+def test_check_of_a_form_rather_than_an_email_is_a_one_line_error(service: Service) -> None:
+    values = complete_values("form1", patient(7), today=today(), seed=7)
+    pdf = write(service.root / "Form1.pdf", fillable_pdf("form1", values))
+
+    result = service.invoke("check", pdf)
+
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: {pdf} is a PDF, not an email: check takes saved emails (.eml); to read a form, use "
+        f"`nmss-intake parse {pdf}`\n"
+    )
+    assert not (service.root / "var").exists(), "nothing was decided"
 
 
 def test_referrals_list_on_a_new_install_says_the_queue_is_empty(service: Service) -> None:
@@ -130,6 +187,37 @@ def test_samples_deliver_puts_one_email_of_each_kind_in_the_maildir(service: Ser
     assert f"Delivered {len(delivered)} sample email(s) into var/mailbox" in result.stdout
 
 
+HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "pdfplumber", "pdfminer", "docx", "msal", "exchangelib", "httpx"}
+
+
+def imported_by(*args: str, cwd: Path) -> set[str]:
+    """The top-level packages a real ``nmss-intake`` process imports, as ``python -X importtime`` lists them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "intake.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=True,
+    )
+    return {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+
+
+def test_help_imports_none_of_the_heavy_libraries(tmp_path: Path) -> None:
+    imported = imported_by("--help", cwd=tmp_path)
+    assert "click" in imported
+    assert imported & (HEAVY | {"pydantic", "pydantic_settings", "structlog"}) == set()
+
+
+def test_parse_needs_no_database_or_mailbox_libraries(tmp_path: Path) -> None:
+    values = complete_values("mar", patient(8), today=today(), seed=8)
+    pdf = write(tmp_path / "mar.pdf", fillable_pdf("mar", values))
+    imported = imported_by("parse", pdf, cwd=tmp_path)
+    assert "pydantic_settings" in imported
+    assert imported & {"sqlalchemy", "sqlmodel", "alembic", "msal", "exchangelib", "httpx"} == set()
+
+
 def commands(group: object = cli, prefix: str = "") -> list[str]:
     found = []
     for name, command in sorted(getattr(group, "commands", {}).items()):
@@ -154,3 +242,26 @@ def test_the_sample_practice_list_imports_as_norfolk_practices(service: Service)
 
     assert written.exit_code == imported.exit_code == 0
     assert imported.stdout.startswith("Imported 9 practice(s) for 26A")
+
+
+def test_samples_forms_writes_forms_that_parse_reads(service: Service) -> None:
+    written = service.invoke("samples", "forms", "forms")
+    files = sorted(str(path) for path in (service.root / "forms").iterdir())
+
+    result = service.invoke("parse", *files, "--json")
+
+    assert written.exit_code == result.exit_code == 0, result.output
+    parsed = {Path(item["file"]).name: item for item in json.loads(result.stdout)}
+    assert {name: item["form"] for name, item in parsed.items()} == {
+        "Form 1.pdf": "form1",
+        "Form 1 incomplete.pdf": "form1",
+        "Form 2.pdf": "form2",
+        "Form 2 printed.pdf": "form2",
+        "Form 2.docx": "form2",
+        "MIAT.pdf": "miat",
+        "MAR chart registration.pdf": "mar",
+    }
+    assert parsed["Form 1 incomplete.pdf"]["missing"] == ["patient.dob", "description"]
+    complete = [item for name, item in parsed.items() if name != "Form 1 incomplete.pdf"]
+    assert all((item["missing"], item["invalid"]) == ([], []) for item in complete)
+    assert re.search(r"NHS number 999\d{7}\)", written.stdout)

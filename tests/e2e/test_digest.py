@@ -91,11 +91,24 @@ def test_digest_sends_todays_digest_to_the_team_once(service: Service, taken: di
     second = invoke_at(service, MONDAY + dt.timedelta(hours=2), "digest")
 
     assert first.exit_code == 0, first.output
-    assert first.stdout == f"Digest for Monday 30 November 2026 queued for {TEAM}.\nSent 1 email(s).\n"
+    assert first.stdout == (
+        f"Digest for Monday 30 November 2026 queued for {TEAM}.\n"
+        'Wrote 1 email(s) to var/outbox; nothing was sent (outgoing.kind is "outbox").\n'
+    )
     assert second.stdout == "The digest for Monday 30 November 2026 was queued already; nothing sent again.\n"
     sent = message_from_bytes((service.outbox / "digest-2026-11-30.eml").read_bytes(), policy=policy.default)
     assert sent["To"] == TEAM
     assert sent.get_content_type() == "multipart/alternative"
+    assert "This digest was sent automatically" in sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_printed_digest_does_not_claim_it_was_sent(service: Service, taken: dict[str, str]) -> None:
+    text = invoke_at(service, MONDAY, "digest", "--print").stdout
+    page = invoke_at(service, MONDAY, "digest", "--print", "--html").stdout
+
+    assert text.endswith("Printed by nmss-intake digest --print; it was not sent to anyone.\n")
+    assert "sent automatically" not in text
+    assert "sent automatically" not in page
 
 
 def test_the_digest_is_not_sent_to_an_address_off_the_secure_domains(

@@ -118,7 +118,24 @@ def test_status_shows_the_outage_the_backlog_and_that_the_team_knows(service: Se
     ]
     assert status["outbox_pending"] == 0, "the alert went out in the same poll"
     assert "  failures in a row     4 (the team has been emailed)" in text
-    assert "  last error            MailboxUnavailable at 2026-03-02 09:04:00 UTC" in text
+    assert "  last error            MailboxUnavailable at 2026-03-02 09:04:00 GMT" in text
+
+
+@pytest.mark.parametrize(
+    ("timezone", "shown"),
+    [("Europe/London", "2026-07-06 10:04:00 BST"), ("Asia/Kolkata", "2026-07-06 14:34:00 IST")],
+)
+def test_status_shows_times_where_the_team_works(
+    service: Service, app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch, timezone: str, shown: str
+) -> None:
+    clock.now = dt.datetime(2026, 7, 6, 9, 0, tzinfo=dt.UTC)  # summer: London is an hour ahead of UTC
+    break_mailbox(service)
+    polls(app, clock, 4)
+    monkeypatch.setenv("NMSS_SERVICE__TIMEZONE", timezone)
+
+    text = service.invoke("status").stdout
+
+    assert f"  last error            MailboxUnavailable at {shown}" in text
 
 
 def test_the_team_is_told_once_when_the_mailbox_recovers_and_again_at_the_next_outage(

@@ -52,6 +52,10 @@ def test_one_run_decides_every_sample_files_it_and_writes_the_replies(
         assert "NMSS-" in reply["Subject"]
         assert "NHS 111" in reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert f"reply written to var/outbox/{path.name}" in result.stdout
+    assert result.stdout.endswith(
+        f'Wrote {len(replies)} email(s) to var/outbox; nothing was sent (outgoing.kind is "outbox").\n'
+    )
+    assert "Sent" not in result.stdout, "the file outbox writes files; it sends nothing"
 
 
 def test_a_second_run_takes_nothing_and_sends_nothing_again(service: Service, scenarios: list[Scenario]) -> None:
@@ -85,6 +89,27 @@ def test_the_queue_holds_the_accepted_referrals_and_the_mar_registration(
     assert Counter(item["kind"] for item in queue) == expected
     assert all(item["nhs_number"].startswith("999") for item in queue)
     assert all(item["priority"] in ("urgent", "soon", "routine") for item in queue if item["kind"] == "referral")
+
+
+def test_referrals_list_is_a_table_with_headings_and_the_patients_names(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    deliver_to_maildir(service.mailbox, scenarios)
+    service.invoke("run", "--once")
+    queue = json.loads(service.invoke("referrals", "list", "--json").stdout)
+
+    lines = service.invoke("referrals", "list").stdout.splitlines()
+
+    assert lines[0].split() == [
+        "Reference", "Kind", "Status", "Priority", "Received", "NHS", "number", "Patient", "Flags", "and", "reasons"
+    ]  # fmt: skip
+    assert len(lines) == 1 + len(queue)
+    number_at, patient_at = lines[0].index("NHS number"), lines[0].index("Patient")
+    for item, line in zip(queue, lines[1:], strict=True):
+        number = item["nhs_number"]
+        assert line.startswith(item["reference"])
+        assert line[number_at:].startswith(f"{number[:3]} {number[3:6]} {number[6:]}")
+        assert line[patient_at:].startswith(f"{item['surname'].upper()}, {item['forenames']}")
 
 
 def test_the_log_and_the_replies_carry_no_patient_data(service: Service, scenarios: list[Scenario]) -> None:

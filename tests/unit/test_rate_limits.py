@@ -15,17 +15,18 @@ from rules.types import Outcome
 LIMITS = ReplyLimitSettings()
 
 
-def test_by_default_a_sender_gets_at_most_three_replies_a_day_and_a_submission_one() -> None:
-    assert (LIMITS.per_sender_per_day, LIMITS.per_submission) == (3, 1)
+def test_by_default_a_sender_gets_at_most_ten_replies_a_day_and_a_submission_one() -> None:
+    # Three a day held back replies to a busy pharmacy sending several patients' referrals in one morning.
+    assert (LIMITS.per_sender_per_day, LIMITS.per_submission) == (10, 1)
 
 
-@pytest.mark.parametrize("earlier", [0, 1, 2])
+@pytest.mark.parametrize("earlier", [0, 1, 9])
 def test_a_reply_within_both_limits_is_allowed(earlier: int) -> None:
     assert limit_reason(replies_to_sender=earlier, replies_for_submission=0, limits=LIMITS) is None
 
 
-def test_a_fourth_reply_to_one_sender_within_a_day_is_held_back() -> None:
-    assert limit_reason(replies_to_sender=3, replies_for_submission=0, limits=LIMITS) == "rate-limit-sender"
+def test_an_eleventh_reply_to_one_sender_within_a_day_is_held_back() -> None:
+    assert limit_reason(replies_to_sender=10, replies_for_submission=0, limits=LIMITS) == "rate-limit-sender"
 
 
 def test_a_second_reply_about_one_submission_is_held_back() -> None:
@@ -37,8 +38,8 @@ def test_the_submission_limit_is_named_first_when_both_are_reached() -> None:
 
 
 def test_limits_are_configuration() -> None:
-    generous = ReplyLimitSettings(per_sender_per_day=10, per_submission=2)
-    assert limit_reason(replies_to_sender=9, replies_for_submission=1, limits=generous) is None
+    generous = ReplyLimitSettings(per_sender_per_day=20, per_submission=2)
+    assert limit_reason(replies_to_sender=19, replies_for_submission=1, limits=generous) is None
 
 
 def test_the_wait_between_tries_doubles_from_the_base_up_to_the_cap() -> None:
