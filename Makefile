@@ -17,25 +17,31 @@ install: $(STAMP)
 system-packages:
 	scripts/install-system-packages
 
-# The embedded defaults: SQLite at var/nmss.db, a Maildir at var/mailbox, replies written to var/outbox.
+# The embedded defaults (SQLite at var/nmss.db, a Maildir at var/mailbox, replies written to var/outbox),
+# whatever a ./nmss-intake.toml or NMSS_… variables here say: the demo deletes var/ and must never reach a
+# real mailbox or database.
+DEMO := env $$(env | sed -n 's/^\(NMSS_[A-Za-z0-9_]*\)=.*/-u \1/p') $(BIN)/nmss-intake --config examples/demo.toml
+demo-run = @echo '$$ nmss-intake $(1)'; $(DEMO) $(1)
+
 demo: install
 	@echo "== Starting from an empty var/ (the embedded defaults' folder)"
-	rm -rf var/mailbox var/outbox var/nmss.db var/nmss.db-wal var/nmss.db-shm
-	$(BIN)/nmss-intake db upgrade
+	rm -rf var && mkdir var
+	$(call demo-run,db upgrade)
 	@echo; echo "== The GP practice list the eligibility check uses (invented Norfolk practices, commissioner 26A)"
-	$(BIN)/nmss-intake samples practices var/epraccur.csv
-	$(BIN)/nmss-intake practices import var/epraccur.csv --commissioner 26A
+	$(call demo-run,samples practices var/epraccur.csv)
+	$(call demo-run,practices import var/epraccur.csv --commissioner 26A)
 	@echo; echo "== Sample referral emails with invented patients arrive in the Maildir"
-	$(BIN)/nmss-intake samples deliver
+	$(call demo-run,samples deliver)
 	@echo; echo "== One run of the service"
-	$(BIN)/nmss-intake run --once 2>var/demo.log
+	$(call demo-run,run --once) 2>var/demo.log
 	@echo; echo "== A second run finds nothing new"
-	$(BIN)/nmss-intake run --once 2>>var/demo.log
+	$(call demo-run,run --once) 2>>var/demo.log
 	@echo; echo "== The referral queue"
-	$(BIN)/nmss-intake referrals list
+	$(call demo-run,referrals list)
 	@echo; echo "== The automatic replies in var/outbox"
 	@$(BIN)/python scripts/show-replies var/outbox
 	@echo "== The service's log (JSON lines, no patient data) is in var/demo.log"
+	@echo "== Sample forms to try \`nmss-intake parse\` on: $(BIN)/nmss-intake samples forms var/forms"
 
 lint: install
 	$(BIN)/ruff check .
