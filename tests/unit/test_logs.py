@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import logging
@@ -63,6 +64,7 @@ def _is_logger(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and ast.unparse(node.func).endswith("get_logger")
 
 
+@functools.cache
 def logged_keys() -> dict[str, list[str]]:
     """Every keyword a log call in the code passes, with where: ``log.info("event", key=…)``, ``.bind(key=…)``
     and ``structlog.contextvars.bind_contextvars(key=…)``. A ``**mapping`` is listed as ``**`` (its keys

@@ -11,7 +11,6 @@ from docx import Document
 
 from config.forms import FormDefinitions, load_form_definitions
 from parsers import Form, Unreadable, parse_document
-from samples.flat import LAYOUTS, PrintStyle
 from samples.forms import complete_values
 from samples.people import patient
 from samples.wordfile import word_document
@@ -47,21 +46,6 @@ def docx_with(*paragraphs: str, xml: str = "") -> bytes:
                 data = data.replace(b"<w:sectPr", xml.encode() + b"<w:sectPr", 1)
             target.writestr(item, data)
     return patched.getvalue()
-
-
-@pytest.mark.parametrize("content_controls", [False, True])
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("kind", ["form1", "form2", "miat", "mar"])
-def test_a_word_form_reads_back_every_value(
-    definitions: FormDefinitions, kind: str, layout: str, content_controls: bool
-) -> None:
-    values = complete_values(kind, patient(5), today=TODAY, seed=5)  # type: ignore[arg-type]
-    style = PrintStyle.from_seed(len(layout) + len(kind))
-    data = word_document(kind, values, layout=layout, style=style, content_controls=content_controls)  # type: ignore[arg-type]
-    form = parse_document(data, f"{kind}.docx", definitions, today=TODAY)
-    assert isinstance(form, Form)
-    assert (form.kind, form.source, form.invalid) == (kind, "docx", ())
-    assert folded(dict(form.fields)) == folded(dict(values))
 
 
 def test_check_box_content_controls_are_read_by_their_ticked_state(definitions: FormDefinitions) -> None:

@@ -7,12 +7,8 @@ import datetime as dt
 import pytest
 
 from config.forms import FormDefinitions, load_form_definitions
-from parsers import Form, parse_document
 from parsers.text import Line, Segment, read_lines
 from parsers.types import FieldError
-from samples.flat import LAYOUTS, PrintStyle, flat_pdf
-from samples.forms import complete_values
-from samples.people import patient
 
 TODAY = dt.date(2025, 6, 15)
 
@@ -125,16 +121,3 @@ def test_where_each_label_was_found_is_reported_even_when_nothing_is_written(def
         ("patient.forenames", 1, "Forename(s)"),
         ("patient.surname", 1, "Surname"),
     ]
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("kind", ["form1", "form2", "miat", "mar"])
-def test_a_drawn_flat_pdf_reads_back_every_value(definitions: FormDefinitions, kind: str, layout: str) -> None:
-    values = complete_values(kind, patient(4), today=TODAY, seed=4)  # type: ignore[arg-type]
-    pdf = flat_pdf(kind, values, layout=layout, style=PrintStyle.from_seed(len(layout)))  # type: ignore[arg-type]
-    form = parse_document(pdf, f"{kind}.pdf", definitions, today=TODAY)
-    assert isinstance(form, Form)
-    assert (form.kind, form.source, form.invalid) == (kind, "text", ())
-    assert {k: " ".join(v.split()) if isinstance(v, str) else v for k, v in form.fields.items()} == {
-        k: " ".join(v.split()) if isinstance(v, str) else v for k, v in values.items()
-    }
