@@ -404,3 +404,5 @@ def _read_toml(file: Path) -> dict[str, Any]:
         raise toml_syntax_error(file, exc) from exc
     except UnicodeDecodeError as exc:
         raise SettingsError([f"{file}: not UTF-8 text"]) from exc
+    except OSError as exc:
+        raise SettingsError([f"{file}: cannot be read: {exc.strerror}"]) from exc

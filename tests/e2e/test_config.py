@@ -178,3 +178,11 @@ def test_the_demo_settings_are_the_embedded_defaults(service: Service) -> None:
     spelt_out = service.invoke("--config", str(ROOT / "examples" / "demo.toml"), "config", "check").stdout
     embedded = service.invoke("config", "check").stdout
     assert spelt_out.splitlines()[1:] == embedded.splitlines()[1:]
+
+
+def test_a_settings_file_that_is_not_text_is_one_line(service: Service) -> None:
+    (service.root / "nmss-intake.toml").write_bytes(b"\xff\xfe[\x00m\x00")
+
+    result = service.invoke("status")
+
+    assert (result.exit_code, result.stderr) == (1, "Error: nmss-intake.toml: not UTF-8 text\n")
