@@ -152,5 +152,6 @@ def test_a_worker_that_runs_out_of_memory_logs_one_json_line_and_no_traceback(
     [line, said] = result.stderr.splitlines()
     assert json.loads(line)["event"] == "parse_worker_out_of_memory"
     assert "Testcase" not in line
-    assert said.startswith("Error: ") and "over the memory limit (limits.parse_memory_mb)" in said
+    assert said.startswith("Error: ")
+    assert "over the memory limit (limits.parse_memory_mb)" in said
     assert "Traceback" not in result.stderr
