@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TextIO
 
 import structlog
@@ -67,6 +70,8 @@ decision, not an accident."""
 
 REDACTED = "[redacted]"
 
+log = structlog.get_logger("library")
+
 
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """Replace the value of every key not in ``SAFE_KEYS``; reduce an exception to its class name."""
@@ -93,19 +98,66 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     processors.append(structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer())
+    # pdfminer, extract-msg and friends log through the standard library, often quoting the document they
+    # choke on. Their records come through here as the logger's name and level only. Replacing the handler
+    # closes the old one, whose last words go where the logs went until now: so before structlog moves.
+    logging.basicConfig(level=logging.WARNING, handlers=[LibraryRecords()], force=True)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
-    # pdfminer, extract-msg and friends log through the standard library, often quoting the document they
-    # choke on. Their records come through here as the logger's name and level only.
-    logging.basicConfig(level=logging.WARNING, handlers=[LibraryRecords()], force=True)
 
 
 class LibraryRecords(logging.Handler):
-    """Re-logs a standard-library record as a structlog event with its logger name and level, never its text."""
+    """Re-logs a standard-library record as a structlog event with its logger name and level, never its text.
+
+    A library can log in a loop (tnefparse warns once per property of a ``winmail.dat`` that claims four
+    billion), so each library logger gets at most ``burst`` records per ``window_seconds``. The first record
+    past that is replaced by one ``library_log_flood`` event; the rest are counted, not written, and the
+    count comes out as ``skipped`` on the logger's next record in a later window, or at shutdown.
+    """
+
+    def __init__(
+        self, *, burst: int = 20, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._burst = burst
+        self._window = window_seconds
+        self._clock = clock
+        self._windows: dict[str, _Window] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        structlog.get_logger("library").log(record.levelno, "library_log", logger=record.name)
+        now = self._clock()
+        window = self._windows.get(record.name)
+        carried = 0
+        if window is None or now - window.started >= self._window:
+            carried = window.skipped if window is not None else 0
+            window = self._windows[record.name] = _Window(started=now)
+        window.written += 1
+        if window.written <= self._burst and carried:
+            log.log(record.levelno, "library_log", logger=record.name, skipped=carried)
+        elif window.written <= self._burst:
+            log.log(record.levelno, "library_log", logger=record.name)
+        elif window.written == self._burst + 1:
+            log.warning("library_log_flood", logger=record.name)
+        else:
+            window.skipped += 1
+
+    def close(self) -> None:
+        """Say how many records were left out, for every logger still flooding when logging shuts down."""
+        for name, window in self._windows.items():
+            if window.skipped:
+                log.warning("library_log_skipped", logger=name, skipped=window.skipped)
+        self._windows.clear()
+        super().close()
+
+
+@dataclass
+class _Window:
+    """One library logger's records in the current window: how many were let through, and how many not."""
+
+    started: float
+    written: int = 0
+    skipped: int = 0

@@ -9,9 +9,10 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 import structlog
 
-from intake.logs import REDACTED, REDACTED_ON_PURPOSE, SAFE_KEYS, configure_logging
+from intake.logs import REDACTED, REDACTED_ON_PURPOSE, SAFE_KEYS, LibraryRecords, configure_logging
 
 
 def logged(**values: object) -> dict[str, object]:
@@ -103,3 +104,75 @@ def test_the_counts_and_ids_of_retries_and_resubmissions_reach_the_log() -> None
     event = logged(attempts=3, permanent=False, retry_in_seconds=120.0, failures=2, resubmission_of=41)
     assert (event["attempts"], event["permanent"], event["retry_in_seconds"]) == (3, False, 120.0)
     assert (event["failures"], event["resubmission_of"]) == (2, 41)
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def flood(stream: io.StringIO, clock: Clock, records: int, name: str = "tnefparse") -> list[dict[str, object]]:
+    """Send ``records`` warnings from library logger ``name`` and return the events written meanwhile."""
+    start = len(stream.getvalue())
+    for number in range(records):
+        logging.getLogger(name).warning("Skipping property %r", number)
+    return [json.loads(line) for line in stream.getvalue()[start:].splitlines()]
+
+
+Capped = tuple[io.StringIO, Clock, LibraryRecords]
+
+
+@pytest.fixture(name="capped")
+def _capped(monkeypatch: pytest.MonkeyPatch) -> Capped:
+    """The service's logging into a string, with library records capped at 5 a minute on a hand-moved clock."""
+    stream, clock = io.StringIO(), Clock()
+    configure_logging("json", "info", stream=stream)
+    handler = LibraryRecords(burst=5, window_seconds=60, clock=clock)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    return stream, clock, handler
+
+
+def test_a_library_logging_in_a_loop_writes_a_few_lines_and_says_once_that_the_rest_are_left_out(
+    capped: Capped,
+) -> None:
+    stream, clock, _ = capped
+
+    events = flood(stream, clock, 100_000)
+
+    assert [e["event"] for e in events] == ["library_log"] * 5 + ["library_log_flood"]
+    assert {e["logger"] for e in events} == {"tnefparse"}
+
+
+def test_the_number_left_out_is_told_with_the_loggers_next_record_in_a_later_window(capped: Capped) -> None:
+    stream, clock, _ = capped
+    flood(stream, clock, 1_000)
+
+    clock.now += 61
+    [event] = flood(stream, clock, 1)
+
+    assert (event["event"], event["logger"], event["skipped"]) == ("library_log", "tnefparse", 994)
+
+
+def test_the_number_left_out_is_told_at_shutdown_when_the_flood_was_still_going(capped: Capped) -> None:
+    stream, clock, handler = capped
+    flood(stream, clock, 1_000)
+    start = len(stream.getvalue())
+
+    handler.close()
+
+    [event] = [json.loads(line) for line in stream.getvalue()[start:].splitlines()]
+    assert (event["event"], event["logger"], event["skipped"]) == ("library_log_skipped", "tnefparse", 994)
+
+
+def test_one_library_flooding_does_not_silence_another(capped: Capped) -> None:
+    stream, clock, _ = capped
+    flood(stream, clock, 1_000, name="tnefparse")
+
+    events = flood(stream, clock, 2, name="pdfminer.pdfpage")
+
+    assert [(e["event"], e["logger"]) for e in events] == [("library_log", "pdfminer.pdfpage")] * 2
