@@ -14,9 +14,9 @@ from pathlib import Path
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, ServiceSettings
 from config.triage import TriageRules, load_triage_rules
-from intake.isolation import ParsePool, default_pool
+from intake.isolation import Opened, ParsePool, default_pool
 from intake.resubmission import merge_documents
-from parsers.mail import Attachment, Mail, read_mail
+from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Mail, read_mail
 from parsers.types import Document, Unreadable
 from rules.automatic import automatic_reason
 from rules.decide import decide
@@ -44,33 +44,43 @@ def reference_for(raw: bytes) -> str:
 
 
 def read_documents(
-    mail: Mail, definitions: FormDefinitions, today: dt.date, *, pool: ParsePool, deadline: float | None = None
+    mail: Mail,
+    definitions: FormDefinitions,
+    today: dt.date,
+    *,
+    pool: ParsePool,
+    deadline: float | None = None,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
 ) -> tuple[Document, ...]:
-    """Each attachment's form, or why there is none, parsed in ``pool``'s worker processes.
+    """Each attachment's form, or why there is none, with every untrusted decoder run in ``pool``'s workers.
 
-    An attachment over the size limit is "too_large" and an Outlook item or ``winmail.dat`` that could not
-    be opened is "corrupt", without a worker; a file that runs a worker past its time limit or memory cap
-    is "timeout" or "too_large", and so is every file still unread at ``deadline`` (``time.monotonic()``).
+    Outlook items and ``winmail.dat`` files are opened in a worker first and the files inside take their
+    place, in order. An attachment over the size limit is "too_large", one past the nesting or part limits
+    "too_deep" or "too_many_parts", and a container that could not be opened "corrupt", without a parse; a
+    file or container that runs a worker past its time limit or memory cap is "timeout" or "too_large", and
+    so is every one still unread at ``deadline`` (``time.monotonic()``).
     """
-    documents: list[Document | None] = [_unparsed(attachment) for attachment in mail.attachments]
-    wanted = [i for i, document in enumerate(documents) if document is None]
-    parsed = pool.parse_all(
-        [(mail.attachments[i].data, mail.attachments[i].filename) for i in wanted],
-        definitions,
-        today=today,
-        deadline=deadline,
-    )
-    for index, document in zip(wanted, parsed, strict=True):
+    is_container = [a.kind in ("msg", "tnef") and a.skipped is None for a in mail.attachments]
+    containers = [a for a, container in zip(mail.attachments, is_container, strict=True) if container]
+    opened = iter(pool.open_all(containers, max_bytes=max_attachment_bytes, deadline=deadline))
+    files: list[Attachment | Unreadable] = []
+    for attachment, container in zip(mail.attachments, is_container, strict=True):
+        found: Opened = next(opened) if container else (attachment,)
+        files.extend([found] if isinstance(found, Unreadable) else found)
+    documents: list[Document | None] = [f if isinstance(f, Unreadable) else _unparsed(f) for f in files]
+    wanted = [(i, f) for i, f in enumerate(files) if documents[i] is None and isinstance(f, Attachment)]
+    parsed = pool.parse_all([(f.data, f.filename) for _, f in wanted], definitions, today=today, deadline=deadline)
+    for (index, _), document in zip(wanted, parsed, strict=True):
         documents[index] = document
     return tuple(d for d in documents if d is not None)
 
 
 def _unparsed(attachment: Attachment) -> Document | None:
     """What an attachment is without parsing it, when that is already known."""
-    if attachment.too_large:
-        return Unreadable(attachment.filename, "too_large")
+    if attachment.skipped is not None:
+        return Unreadable(attachment.filename, attachment.skipped)
     if attachment.kind in ("msg", "tnef"):
-        # read_mail opens every container it can: one still here is broken, or nested past the limit.
+        # A container still here after opening could not be opened (or is not what its name says).
         return Unreadable(attachment.filename, "corrupt")
     return None
 
@@ -97,7 +107,8 @@ def assess(
     checks; the eligibility and triage rules come from ``service``. Documents are parsed in ``pool``, by
     default the process-wide pool for ``limits`` (``check`` and the pipeline alike: hostile files are as
     likely in either), never in this process. ``earlier`` holds the documents of the submission this message
-    completes: the new forms replace earlier ones of the same kind and the whole set is decided. ``mail`` is
+    completes: the new forms replace earlier ones of the same kind and the whole set is decided (a message that
+    brings no document at all, a ``winmail.dat`` of pictures say, is decided on its own). ``mail`` is
     ``raw`` already read, where the caller has it. ``deadline`` (``time.monotonic()``) is when the message's
     time is up, by default ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
     """
@@ -105,8 +116,15 @@ def assess(
         deadline = time.monotonic() + limits.message_budget_seconds
     if mail is None:
         mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
-    documents = read_documents(mail, definitions, today, pool=pool or default_pool(limits), deadline=deadline)
-    if earlier:
+    documents = read_documents(
+        mail,
+        definitions,
+        today,
+        pool=pool or default_pool(limits),
+        deadline=deadline,
+        max_attachment_bytes=limits.max_attachment_bytes,
+    )
+    if earlier and documents:
         # A resubmission: decided together with the forms the submission already has (see intake/resubmission.py).
         documents = merge_documents(earlier, documents)
     automatic = automatic_reason(mail, own_addresses=service.addresses, own_domain=service.domain)

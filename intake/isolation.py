@@ -1,11 +1,13 @@
 """Parsing in worker processes: a hostile file can use up a worker's time or memory, never the service's.
 
-:class:`ParsePool` runs :func:`parsers.parse_document` in a few long-lived child processes. Each child caps
-its own address space (``RLIMIT_AS``) at start; the parent gives each document a time limit, counted from
-when its worker has started and cut short by the message's deadline. A document that runs past the limit, or
-kills its worker (out of memory, a crash in a C library), comes back as ``Unreadable(filename, "timeout")``
-or ``Unreadable(filename, "too_large")`` and the worker is replaced; the next document goes on as usual.
-Workers are reused, so a document costs a round trip through a pipe, not a process start.
+:class:`ParsePool` runs the untrusted decoders in a few long-lived child processes: :func:`parsers.parse_document`
+for a document, :func:`parsers.containers.unpack` to open an Outlook item or a ``winmail.dat`` (``open_all``).
+Each child caps its own address space (``RLIMIT_AS``) at start; the parent gives each job a time limit,
+counted from when its worker has started and cut short by the message's deadline. A job that runs past the
+limit, or kills its worker (out of memory, a crash in a C library), comes back as
+``Unreadable(filename, "timeout")`` or ``Unreadable(filename, "too_large")`` and the worker is replaced; the
+next job goes on as usual. Workers are reused, so a document costs a round trip through a pipe, not a process
+start.
 
 Workers start from a fork server that has imported the parsers already (pdfplumber and pdfminer take a large
 part of a cold start), not by forking the service itself, whose threads and database connections a fork would
@@ -33,12 +35,13 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 import structlog
 
 from config.forms import FormDefinitions
 from parsers import parse_document
+from parsers.mail import Attachment
 from parsers.types import Document, Form, Unreadable
 
 if TYPE_CHECKING:
@@ -74,12 +77,35 @@ class _Job:
     definitions: FormDefinitions | None  # None: the worker has these definitions already
 
 
+@dataclass(frozen=True)
+class _Open:
+    """A container to open: the worker sends back what ``unpack`` finds in it."""
+
+    container: Attachment
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class _Parse:
+    """A document to parse, as the parent holds it until a worker takes it."""
+
+    data: bytes
+    filename: str
+    definitions: FormDefinitions
+    today: dt.date
+
+
+Opened = tuple[Attachment, ...] | Unreadable
+"""What opening a container gave: the files worth reading inside, or why it could not be opened in time."""
+
+
 # -- the worker process -------------------------------------------------------------------------------------
 
 
 def _worker_main(conn: Connection, memory_bytes: int) -> None:
-    """A worker's life: cap memory, then parse one document per message until told to stop."""
-    # Third-party parsers log warnings that can quote file contents; a worker prints nothing. Its stdout and
+    """A worker's life: cap memory, then do one job per message until told to stop."""
+    # Third-party parsers log warnings that can quote file contents (and tnefparse one per loop, billions of
+    # times on a hostile winmail.dat); a worker prints nothing. Its stdout and
     # stderr go nowhere either: a traceback (multiprocessing prints one for any error that escapes), a C
     # library's complaint or the interpreter's own "out of memory" would otherwise land in the service's log.
     logging.disable(logging.CRITICAL)
@@ -99,6 +125,10 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
         except MemoryError:
             # The job itself does not fit under the cap; the exit code tells the parent so.
             os._exit(_OUT_OF_MEMORY_EXIT)
+        if isinstance(job, _Open):
+            if not _open(conn, job, cap):
+                return
+            continue
         if not isinstance(job, _Job):
             return
         if job.definitions is not None:
@@ -113,8 +143,7 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
         if document is None:
             conn.send((Unreadable(job.filename, "too_large"), True))
             return
-        peak = _peak_memory()
-        heavy = peak is not None and peak >= cap * _HEAVY_SHARE
+        heavy = _heavy(cap)
         if heavy and isinstance(document, Unreadable) and document.problem == "corrupt":
             # The parsers turn a MemoryError into "corrupt" like any other failure; a parse that filled
             # the worker's memory and then failed most likely ran out of it.
@@ -122,6 +151,31 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
         conn.send((document, heavy))
         if heavy:
             return  # retire, handing the memory back; the pool starts a fresh worker when needed
+
+
+def _open(conn: Connection, job: _Open, cap: int) -> bool:
+    """Open one container and send what is in it; False when the worker should retire."""
+    # Imported here, as the parsers import their readers: extract-msg and tnefparse are slow to import and
+    # only a worker uses them (the fork server preloads them, so a worker has them already).
+    from parsers.containers import unpack
+
+    _reset_peak_memory()
+    try:
+        opened: Opened | None = unpack(job.container, max_bytes=job.max_bytes)
+    except MemoryError:
+        opened = None  # sent below, once the failed opening's frames (and their memory) are released
+    if opened is None:
+        conn.send((Unreadable(job.container.filename, "too_large"), True))
+        return False
+    heavy = _heavy(cap)
+    conn.send((opened, heavy))
+    return not heavy
+
+
+def _heavy(cap: int) -> bool:
+    """Whether the last job took the worker's resident memory past ``_HEAVY_SHARE`` of its cap."""
+    peak = _peak_memory()
+    return peak is not None and peak >= cap * _HEAVY_SHARE
 
 
 def _reset_peak_memory() -> None:
@@ -165,9 +219,13 @@ class _Worker:
             return False
         return self.started
 
-    def send(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> None:
-        key = id(definitions)
-        self.conn.send(_Job(data, filename, today, key, None if key == self.definitions_key else definitions))
+    def send(self, request: _Parse | _Open) -> None:
+        if isinstance(request, _Open):
+            self.conn.send(request)
+            return
+        key = id(request.definitions)
+        definitions = None if key == self.definitions_key else request.definitions
+        self.conn.send(_Job(request.data, request.filename, request.today, key, definitions))
         self.definitions_key = key
 
     def stop(self, *, kill: bool = False) -> None:
@@ -193,9 +251,17 @@ class WorkerUnavailable(RuntimeError):
 class _Running:
     worker: _Worker
     index: int
-    filename: str
-    deadline: float  # when the worker is stopped: the end of its start-up, then of the document's time
+    request: _Parse | _Open
+    deadline: float  # when the worker is stopped: the end of its start-up, then of the job's time
     cutoff: float | None  # the message's deadline
+
+    @property
+    def filename(self) -> str:
+        return _filename(self.request)
+
+
+def _filename(request: _Parse | _Open) -> str:
+    return request.container.filename if isinstance(request, _Open) else request.filename
 
 
 def _earliest(limit: float, cutoff: float | None) -> float:
@@ -242,49 +308,61 @@ class ParsePool:
         ``deadline`` (a ``time.monotonic()`` instant: the message's budget) cuts every document's limit short;
         a document not started by then comes back "timeout" without reaching a worker.
         """
+        results = self._run([_Parse(data, filename, definitions, today) for data, filename in files], deadline)
+        return [r if isinstance(r, Form | Unreadable) else Unreadable("", "corrupt") for r in results]
+
+    def open_all(
+        self, containers: Sequence[Attachment], *, max_bytes: int, deadline: float | None = None
+    ) -> list[Opened]:
+        """Each Outlook item or ``winmail.dat`` opened, in order, as ``parsers.containers.unpack`` opens it
+        (files over ``max_bytes`` come back ``too_large``): up to ``size`` at once, each under the time limit
+        and memory cap of a document, and ``deadline``. One that runs past them is "timeout" or "too_large"."""
+        results = self._run([_Open(container, max_bytes) for container in containers], deadline)
+        return [r if _is_opened(r) else Unreadable("", "corrupt") for r in results]
+
+    def _run(self, requests: Sequence[_Parse | _Open], deadline: float | None) -> list[object]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the parse pool is closed")
-            results: list[Document | None] = [None] * len(files)
-            waiting = deque(enumerate(files))
+            results: list[object] = [None] * len(requests)
+            waiting = deque(enumerate(requests))
             running: dict[int, _Running] = {}  # keyed by the worker's process sentinel
             unstarted = 0
             while waiting or running:
                 while waiting and len(running) < self.size:
-                    index, (data, filename) = waiting.popleft()
+                    index, request = waiting.popleft()
                     if deadline is not None and time.monotonic() >= deadline:
-                        results[index] = Unreadable(filename, "timeout")
+                        results[index] = Unreadable(_filename(request), "timeout")
                         unstarted += 1
                         continue
-                    worker = self._start(data, filename, definitions, today)
+                    worker = self._start(request)
                     if worker is None:
                         log.warning("parse_worker_out_of_memory")
-                        results[index] = Unreadable(filename, "too_large")
+                        results[index] = Unreadable(_filename(request), "too_large")
                         continue
-                    # A fresh worker's start-up is not the document's time: its clock starts once the worker
+                    # A fresh worker's start-up is not the job's time: its clock starts once the worker
                     # says it has started (see _collect).
                     limit = time.monotonic() + (self.timeout_seconds if worker.started else _START_UP_SECONDS)
                     running[worker.process.sentinel] = _Running(
-                        worker, index, filename, _earliest(limit, deadline), deadline
+                        worker, index, request, _earliest(limit, deadline), deadline
                     )
                 if running:
                     self._collect(running, results)
             if unstarted:
                 log.warning("message_budget_spent", skipped=unstarted)
-            return [r if r is not None else Unreadable("", "corrupt") for r in results]
+            return results
 
-    def _start(self, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> _Worker | None:
-        """A worker that has taken the document, or None when the document alone overflows a fresh worker's
-        memory cap."""
+    def _start(self, request: _Parse | _Open) -> _Worker | None:
+        """A worker that has taken the job, or None when the job alone overflows a fresh worker's memory cap."""
         worker = self._idle.pop() if self._idle else _Worker(self._context, self.memory_bytes)
         try:
-            worker.send(data, filename, definitions, today)
+            worker.send(request)
         except (OSError, ValueError):
             # It died while idle (killed from outside, say), or could not take in this much: a fresh one tries.
             worker.stop(kill=True)
             worker = _Worker(self._context, self.memory_bytes)
             try:
-                worker.send(data, filename, definitions, today)
+                worker.send(request)
             except (OSError, ValueError) as exc:
                 worker.process.join(_STOP_GRACE_SECONDS)
                 out_of_memory = worker.process.exitcode == _OUT_OF_MEMORY_EXIT
@@ -294,7 +372,7 @@ class ParsePool:
                 raise WorkerUnavailable("a parse worker died as it started") from exc
         return worker
 
-    def _collect(self, running: dict[int, _Running], results: list[Document | None]) -> None:
+    def _collect(self, running: dict[int, _Running], results: list[object]) -> None:
         """Wait for the first result or deadline, and record what finished."""
         nearest = min(r.deadline for r in running.values())
         handles: list[Any] = [r.worker.conn for r in running.values()] + list(running)
@@ -319,22 +397,23 @@ class ParsePool:
                 worker.stop(kill=True)
                 results[item.index] = Unreadable(item.filename, "timeout")
 
-    def _receive(self, item: _Running) -> Document:
+    def _receive(self, item: _Running) -> object:
         worker = item.worker
         try:
-            document, retiring = worker.conn.recv() if worker.conn.poll() else (None, True)
+            result, retiring = worker.conn.recv() if worker.conn.poll() else (None, True)
         except (EOFError, OSError):
-            document, retiring = None, True
-        if not isinstance(document, Form | Unreadable):
-            # The worker died with the document: the memory cap (RLIMIT_AS) is the usual reason.
-            document, retiring = Unreadable(item.filename, "too_large"), True
+            result, retiring = None, True
+        expected = _is_opened(result) if isinstance(item.request, _Open) else isinstance(result, Form | Unreadable)
+        if not expected:
+            # The worker died with the job: the memory cap (RLIMIT_AS) is the usual reason.
+            result, retiring = Unreadable(item.filename, "too_large"), True
         if retiring:
             worker.stop()
-            if isinstance(document, Unreadable) and document.problem == "too_large":
+            if isinstance(result, Unreadable) and result.problem == "too_large":
                 log.warning("parse_worker_out_of_memory")  # the file's name stays out of the log
         else:
             self._idle.append(worker)
-        return document
+        return result
 
     def close(self) -> None:
         """Stop every worker. Safe to call twice; the pool cannot be used afterwards."""
@@ -352,11 +431,19 @@ class ParsePool:
         self.close()
 
 
+def _is_opened(result: object) -> TypeGuard[Opened]:
+    if isinstance(result, Unreadable):
+        return True
+    return isinstance(result, tuple) and all(isinstance(a, Attachment) for a in result)
+
+
 def _context() -> BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # The server imports these once; every worker forked from it has them already.
-        context.set_forkserver_preload(["intake.isolation", "parsers.pdf", "parsers.docx", "pdfplumber"])
+        context.set_forkserver_preload(
+            ["intake.isolation", "parsers.pdf", "parsers.docx", "parsers.containers", "pdfplumber"]
+        )
         return context
     return multiprocessing.get_context("spawn")
 

@@ -97,8 +97,9 @@ def merge_documents(earlier: Sequence[Document], newer: Sequence[Document]) -> t
 def settle(outcome: Outcome, resubmission: Resubmission | None) -> Outcome:
     """The outcome once it is known what the message answers.
 
-    A trusted reply with no attachment at all (and not sent by a machine) is for the team to read:
-    ``review`` with the reason ``reply_without_forms``. A subject reference from an unknown sender goes to
+    A trusted reply that brings no form (and was not sent by a machine) is for the team to read: ``review``
+    with the reason ``reply_without_forms``. That covers an attachment found to hold none only once it was
+    opened, such as a ``winmail.dat`` of pictures. A subject reference from an unknown sender goes to
     the team too (``reference_from_unknown_sender``), with no automatic reply. Anything else is unchanged.
     """
     if resubmission is None or outcome.kind == "automatic":
@@ -111,7 +112,7 @@ def settle(outcome: Outcome, resubmission: Resubmission | None) -> Outcome:
             suppressed=None,
             reasons=(*outcome.reasons, "reference_from_unknown_sender"),
         )
-    if not resubmission.with_attachments and outcome.kind == "not_a_submission":
+    if outcome.kind == "not_a_submission":
         return replace(outcome, kind="review", reply=None, reasons=(*outcome.reasons, "reply_without_forms"))
     return outcome
 

@@ -7,9 +7,13 @@ broken address headers), so every header read is guarded and parts are walked by
 text from the message.
 
 Attachments kept are the ones a later parser may read: PDFs (found by their ``%PDF-`` magic bytes whatever
-the part claims to be, or declared as PDF) and Word ``.docx``/``.doc``. Forwarded messages
-(``message/rfc822``) are searched too, down to ``MAX_DEPTH`` levels, and so are Outlook ``.msg`` items and
-TNEF ``winmail.dat`` files (see ``unpack``).
+the part claims to be, or declared as PDF), Word ``.docx``/``.doc``, and the containers that may hold them,
+Outlook ``.msg`` items and TNEF ``winmail.dat`` files. Containers are kept closed: their libraries are
+untrusted decoders, so ``parsers.containers.unpack`` opens them in the parse workers, never here. This module
+only splits MIME, with the standard library, bounded by ``MAX_PARTS``, ``MAX_DEPTH`` and ``MAX_FORWARDS``.
+
+A file past one of those limits is never dropped in silence: it comes back with no data and ``skipped`` set,
+so the message goes to the team rather than being filed as holding no form.
 """
 
 from __future__ import annotations
@@ -26,16 +30,16 @@ from email.message import Message
 from types import MappingProxyType
 from typing import Literal
 
-from parsers.containers import ContainerError, msg_files, tnef_files
+MAX_FORWARDS = 8
+"""How many forwarded messages inside one another are read. Referrals forwarded as attachments arrive 4-6
+deep; a file more deeply forwarded is not read but kept as ``skipped="too_deep"`` for the team."""
 
-MAX_DEPTH = 8
-"""How deep forwarded messages and nested multiparts are followed; deeper parts are skipped (defect noted)."""
-
-MAX_CONTAINER_DEPTH = 4
-"""How many Outlook items or TNEF files inside one another are opened; a deeper one is left unopened."""
+MAX_DEPTH = 32
+"""How deep MIME parts nest in all, forwards included, before files stop being read (``too_deep``)."""
 
 MAX_PARTS = 1000
-"""How many MIME parts are looked at in one message; a MIME bomb stops here (defect noted)."""
+"""How many MIME parts are looked at in one message; a MIME bomb stops here and the rest of the message is
+reported once as ``skipped="too_many_parts"``."""
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
@@ -60,8 +64,12 @@ encoded-words decoded: a machine that writes ``Auto-Submitted: =?utf-8?q?auto-re
 AttachmentKind = Literal["pdf", "docx", "doc", "msg", "tnef"]
 """What a kept attachment is: which later parser reads it."""
 
-_CONTAINED_TYPE = "application/octet-stream"
-"""The declared type of a file taken out of a container: Outlook and TNEF keep none that can be trusted."""
+Skipped = Literal["too_large", "too_deep", "too_many_parts"]
+"""Why a kept attachment's bytes were not kept: over the size limit, nested past the depth limits, or past
+the number of parts (or files in a container) that are read."""
+
+_FORWARD_TYPES = ("message/rfc822", "message/global")
+"""Media types of a forwarded message (``message/global`` is RFC 6532's, with UTF-8 headers)."""
 
 _PDF_MAGIC = b"%PDF-"
 _TNEF_MAGIC = b"\x78\x9f\x3e\x22"
@@ -97,22 +105,26 @@ class Attachment:
 
     ``filename`` is already sanitised (no folders, no control characters, bounded length). ``content_type``
     is what the part declared, lower-cased; it may be wrong (PDFs arrive as ``application/octet-stream``).
-    A part over the size limit has ``too_large=True`` and empty ``data``.
+    A file that was not kept whole has ``skipped`` set and empty ``data``.
     """
 
     filename: str
     content_type: str
     data: bytes
-    too_large: bool = False
+    skipped: Skipped | None = None
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the file was over the size limit (its bytes dropped)."""
+        return self.skipped == "too_large"
 
     @property
     def kind(self) -> AttachmentKind | None:
         """Which parser reads it: the magic bytes decide, then the file name, then the declared type.
 
-        ``read_mail`` opens ``msg`` and ``tnef`` files and keeps what they hold instead, so an attachment of
-        either kind in a ``Mail`` is a container that could not be opened.
+        ``msg`` and ``tnef`` are containers, opened by ``parsers.containers.unpack`` in a parse worker.
         """
-        return _sniff_kind(self.data, self.filename, self.content_type)
+        return sniff_kind(self.data, self.filename, self.content_type)
 
 
 @dataclass(frozen=True)
@@ -164,9 +176,9 @@ def _read(raw: bytes, max_attachment_bytes: int) -> Mail:
     headers = _HeaderReader(message, defects)
     collector = _Collector(max_attachment_bytes, defects)
     try:
-        collector.visit(message, depth=0)
+        collector.walk(message)
     except RecursionError:
-        # A pathological nesting the depth limit did not stop (the parser nests too); keep what was found.
+        # The walk keeps its own stack, but the email package recurses on some structures; keep what was found.
         defects.add("RecursionLimit")
     return Mail(
         message_id=headers.message_id("message-id"),
@@ -296,27 +308,40 @@ class _HeaderReader:
 
 
 class _Collector:
-    """Walks the part tree by hand (not ``iter_attachments``) and keeps the attachments worth reading."""
+    """Walks the part tree by hand (not ``iter_attachments``) and keeps the attachments worth reading.
+
+    The walk keeps its own stack rather than recursing, so no nesting can exhaust Python's. Past ``MAX_DEPTH``
+    or ``MAX_FORWARDS`` it goes on looking, bounded by ``MAX_PARTS``, only to find files that could be forms:
+    those are kept ``too_deep``, without their bytes.
+    """
 
     def __init__(self, max_bytes: int, defects: _Defects) -> None:
         self.attachments: list[Attachment] = []
         self._max_bytes = max_bytes
         self._defects = defects
-        self._parts = 0
 
-    def visit(self, part: Message, depth: int) -> None:
-        self._parts += 1
-        if self._parts > MAX_PARTS:
-            self._defects.add("TooManyParts")
-            return
-        if depth > MAX_DEPTH:
-            self._defects.add("NestingTooDeep")
-            return
-        self._defects.add_from(part)
-        for child in self._children(part):
-            self.visit(child, depth + 1)
-        if not _is_container(part):
-            self._keep_if_wanted(part)
+    def walk(self, message: Message) -> None:
+        stack: list[tuple[Message, int, int]] = [(message, 0, 0)]  # a part, its depth, the forwards around it
+        parts = 0
+        while stack:
+            part, depth, forwards = stack.pop()
+            parts += 1
+            if parts > MAX_PARTS:
+                self._defects.add("TooManyParts")
+                # Whatever is left may hold a form: the team is told, once, rather than nothing.
+                self.attachments.append(Attachment(f"parts-after-{MAX_PARTS}", "", b"", skipped="too_many_parts"))
+                return
+            self._defects.add_from(part)
+            too_deep = depth > MAX_DEPTH or forwards > MAX_FORWARDS
+            if too_deep:
+                self._defects.add("NestingTooDeep")
+            if _is_container(part):
+                # A message/* part holds a forwarded message: everything inside is one forward deeper.
+                inner = forwards + 1 if _content_type(part).startswith("message/") else forwards
+                children = list(self._children(part))
+                stack.extend((child, depth + 1, inner) for child in reversed(children))
+            else:
+                self._keep_if_wanted(part, too_deep=too_deep)
 
     def _children(self, part: Message) -> Iterator[Message]:
         try:
@@ -326,7 +351,7 @@ class _Collector:
             return
         if isinstance(payload, list):
             yield from (p for p in payload if isinstance(p, Message))
-        elif _content_type(part) == "message/rfc822":
+        elif _content_type(part) in _FORWARD_TYPES:
             # A forward sent with a base64 transfer encoding is not parsed into a message: parse it here.
             inner = _decoded(part)
             if inner:
@@ -334,64 +359,34 @@ class _Collector:
                 if nested is not None:
                     yield nested
 
-    def _keep_if_wanted(self, part: Message) -> None:
+    def _keep_if_wanted(self, part: Message, *, too_deep: bool) -> None:
         data = _decoded(part)
         if data is None:
             self._defects.add("PayloadUndecodable")
             return
         content_type = _content_type(part)
         name = _filename(part, self._defects)
-        kind = _sniff_kind(data, name or "", content_type)
+        kind = sniff_kind(data, name or "", content_type)
         # An OLE file with no usable name or type could be a .doc or a .msg: leave it to the team.
         if kind is None:
             return
-        filename = _kept_name(name, kind, f"attachment-{len(self.attachments) + 1}")
-        if len(data) > self._max_bytes:
-            self.attachments.append(Attachment(filename, content_type, b"", too_large=True))
+        filename = kept_name(name, kind, f"attachment-{len(self.attachments) + 1}")
+        if too_deep:
+            self.attachments.append(Attachment(filename, content_type, b"", skipped="too_deep"))
+        elif len(data) > self._max_bytes:
+            self.attachments.append(Attachment(filename, content_type, b"", skipped="too_large"))
         else:
-            self.attachments.extend(unpack(Attachment(filename, content_type, data), max_bytes=self._max_bytes))
+            self.attachments.append(Attachment(filename, content_type, data))
 
 
-def _kept_name(name: str | None, kind: AttachmentKind, stem: str) -> str:
+def kept_name(name: str | None, kind: AttachmentKind, stem: str) -> str:
+    """The sanitised name a kept file of ``kind`` goes by: ``stem`` plus the kind's extension when it has
+    none usable, and a PDF's name always ends ``.pdf`` (so its kind survives losing its bytes)."""
     fallback = f"{stem}{_EXTENSION_BY_KIND[kind]}"
     filename = sanitise_filename(name, fallback=fallback)
     if kind == "pdf" and not filename.lower().endswith(".pdf"):
-        # Keeps ``Attachment.kind`` right once a too-large PDF's bytes are dropped.
         filename = sanitise_filename(filename + ".pdf", fallback=fallback)
     return filename
-
-
-def unpack(
-    attachment: Attachment, *, max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES, depth: int = 0
-) -> tuple[Attachment, ...]:
-    """The files worth reading in ``attachment``: for an Outlook ``.msg`` or a TNEF ``winmail.dat``, the PDFs,
-    Word files and containers it holds (containers opened in turn, ``MAX_CONTAINER_DEPTH`` deep); for any
-    other file, the file itself.
-
-    A container that opens with nothing worth reading inside (pictures, a text body) gives ``()``. One that
-    cannot be opened, or lies too deep, comes back as it is, its ``kind`` still ``msg`` or ``tnef``: the
-    caller reports it as a file that could not be read. An inner file over ``max_bytes`` comes back
-    ``too_large`` with no data.
-    """
-    kind = attachment.kind
-    if kind not in ("msg", "tnef") or attachment.too_large or depth >= MAX_CONTAINER_DEPTH:
-        return (attachment,)
-    try:
-        inner = msg_files(attachment.data) if kind == "msg" else tnef_files(attachment.data)
-    except ContainerError:
-        return (attachment,)
-    stem = attachment.filename.rpartition(".")[0] or attachment.filename
-    found: list[Attachment] = []
-    for number, (name, data) in enumerate(inner, start=1):
-        inner_kind = _sniff_kind(data, name, "")
-        if inner_kind is None:
-            continue
-        filename = _kept_name(name, inner_kind, f"{stem}-{number}")
-        if len(data) > max_bytes:
-            found.append(Attachment(filename, _CONTAINED_TYPE, b"", too_large=True))
-        else:
-            found.extend(unpack(Attachment(filename, _CONTAINED_TYPE, data), max_bytes=max_bytes, depth=depth + 1))
-    return tuple(found)
 
 
 def sanitise_filename(name: str | None, *, fallback: str) -> str:
@@ -418,7 +413,9 @@ def sanitise_filename(name: str | None, *, fallback: str) -> str:
     return name if stem.strip(" .") else fallback
 
 
-def _sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind | None:
+def sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind | None:
+    """Which parser reads a file: its magic bytes decide, then its name, then its declared type; None when
+    no parser would read it (pictures, text)."""
     # Containers first: a small one holding a PDF has "%PDF-" within its first kilobyte too.
     if data.startswith(_TNEF_MAGIC):
         return "tnef"
@@ -442,7 +439,7 @@ def _declared_kind(filename: str, content_type: str) -> AttachmentKind | None:
 
 def _is_container(part: Message) -> bool:
     try:
-        return part.is_multipart() or _content_type(part) == "message/rfc822"
+        return part.is_multipart() or _content_type(part) in _FORWARD_TYPES
     except Exception:  # noqa: BLE001 - an unreadable structure is read as a leaf
         return False
 

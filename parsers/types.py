@@ -15,9 +15,12 @@ Value = str | int | bool | dt.date | tuple[str, ...]
 A MIAT physical item answered "N/A" is the string ``"N/A"``.
 """
 
-UnreadableProblem = Literal["scanned", "encrypted", "corrupt", "unrecognised", "too_large", "timeout"]
+UnreadableProblem = Literal[
+    "scanned", "encrypted", "corrupt", "unrecognised", "too_large", "timeout", "too_deep", "too_many_parts"
+]
 """Why a document gave no form: no text layer, a user password, broken structure, not one of our forms,
-over the size limit, or parsing ran past its time limit."""
+over the size limit, parsing ran past its time limit, inside more forwards or containers than are opened,
+or past the number of parts in one message (or files in one container) that are read."""
 
 FieldErrorCode = Literal[
     "invalid_date",

@@ -21,7 +21,9 @@ from rules.types import Context, Outcome, Problem, ReplyKind, Submission
 from rules.validate import is_secure_email
 
 REFERRAL_FORMS: tuple[FormKind, ...] = ("form2", "form1", "miat")
-UNREADABLE = frozenset({"scanned", "encrypted", "corrupt", "too_large", "timeout"})
+UNREADABLE = frozenset({"scanned", "encrypted", "corrupt", "too_large", "timeout", "too_deep", "too_many_parts"})
+NOT_OPENED_REASONS = {"too_deep": "nested_too_deep", "too_many_parts": "too_many_parts"}
+"""Unreadable problems that mean the file was never opened, with the reason that tells the team where to look."""
 
 
 def decide(
@@ -100,7 +102,9 @@ def _decide(
             )
             for d in unreadable
         )
-        return Outcome(kind="review", forms=kinds, problems=problems, reply="unreadable", reasons=("unreadable_form",))
+        not_opened = (NOT_OPENED_REASONS[d.problem] for d in unreadable if d.problem in NOT_OPENED_REASONS)
+        reasons = ("unreadable_form", *dict.fromkeys(not_opened))
+        return Outcome(kind="review", forms=kinds, problems=problems, reply="unreadable", reasons=reasons)
     repeated = [kind for kind, count in Counter(form.kind for form in forms).items() if count > 1]
     if repeated:
         return Outcome(kind="review", forms=kinds, reasons=("same_form_twice",))

@@ -36,6 +36,8 @@ PROBLEM_PHRASES: Mapping[str, str] = {
     "corrupt": "could not be opened, so it will be checked by the team",
     "too_large": "is too large to read automatically, so it will be checked by the team",
     "timeout": "took too long to read automatically, so it will be checked by the team",
+    "too_deep": "is inside too many forwarded emails to read automatically, so it will be checked by the team",
+    "too_many_parts": "came with more attachments than are read automatically, so it will be checked by the team",
     "nothing_read": "could not be read automatically, so it will be checked by the team",
 }
 """How each ``Problem.code`` reads after the field's (or form's) printed label."""
@@ -46,6 +48,11 @@ GENERIC_PHRASE = "needs checking"
 TEAM_SENTENCES: Mapping[str, str] = {
     # Why a submission went to review.
     "unreadable_form": "A form could not be read automatically: check it by hand.",
+    "nested_too_deep": (
+        "A file is inside more forwarded emails or Outlook items than the service opens: open the email, follow "
+        "the forwards to the innermost one and check its attachments by hand."
+    ),
+    "too_many_parts": "The email has more parts than the service reads: check all of its attachments by hand.",
     "same_form_twice": "The same form is attached more than once: check which copy is current.",
     "different_patients": "The forms name different patients (NHS number, or surname and date of birth).",
     "referral_and_mar_together": "A referral and a MAR chart registration came in one email: split them.",

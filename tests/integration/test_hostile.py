@@ -1,7 +1,7 @@
 """Hostile and broken files through the real pipeline: each gets a clear outcome and the next message is taken.
 
-Every file is built here, at test time. Parsing runs in worker processes with a 3 s time limit (1 s where
-only time is tested) and a 256 MB memory cap, not the defaults' 30 s and 512 MB.
+Every file is built here, at test time. Parsing, and opening Outlook containers, runs in worker processes with
+a 3 s time limit (1 s where only time is tested) and a 256 MB memory cap, not the defaults' 30 s and 512 MB.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from intake.isolation import ParsePool, shutdown_default_pool
 from intake.mailboxes.maildir import MaildirMailbox
 from intake.pipeline import Services, send_outbox, take_new_mail
 from intake.store import FormRecord, MessageRecord, OutboxRecord, make_engine
-from parsers.mail import read_mail
+from parsers.mail import Attachment, read_mail
+from parsers.types import Unreadable
 from samples.emails import referral_email
 from samples.scenarios import accepted
 from tests.services import pipeline_services
-from tests.unit.test_containers import winmail
+from tests.unit.test_containers import endless_properties, winmail
 
 LONDON = ZoneInfo("Europe/London")
 TODAY = dt.datetime.now(LONDON).date()
@@ -167,6 +168,8 @@ CASES: dict[str, tuple[Files, str, str | None]] = {
     "slow": (lambda: [("Form 2.pdf", slow())], "review", "timeout"),
     "fifty-megabytes": (list, "review", "too_large"),  # built by hand below: the stdlib takes seconds
     "broken-winmail": (lambda: [("winmail.dat", winmail(("Form 2.pdf", letter()))[:-20])], "review", "corrupt"),
+    "endless-winmail": (lambda: [("winmail.dat", endless_properties())], "review", "timeout"),
+    "referral-in-a-winmail": (lambda: [("winmail.dat", winmail(*good_referral(seed=5)))], "accepted", None),
     "the-next-referral": (lambda: good_referral(seed=4), "accepted", None),
 }
 """Message name -> (its attachments, the expected outcome, the problem recorded for the hostile file)."""
@@ -281,3 +284,15 @@ def test_at_the_message_deadline_the_document_at_work_is_stopped_and_those_not_s
         ("attack.pdf", "timeout"),
         ("late.pdf", "timeout"),
     ]
+
+
+def test_a_worker_stuck_opening_a_container_is_replaced_and_the_next_container_is_opened() -> None:
+    stuck = Attachment("winmail.dat", "application/ms-tnef", endless_properties())
+    forms = Attachment("winmail.dat", "application/ms-tnef", winmail(("Form 2.pdf", letter())))
+
+    with ParsePool(timeout_seconds=1, memory_mb=256) as pool:
+        first, second = pool.open_all([stuck, forms], max_bytes=MiB)
+
+    assert first == Unreadable("winmail.dat", "timeout")
+    assert isinstance(second, tuple)
+    assert [(a.filename, a.data) for a in second] == [("Form 2.pdf", letter())]

@@ -49,3 +49,26 @@ def test_a_package_imports_nothing_outside_its_layer(package: str) -> None:
         for path in (ROOT / package).rglob("*.py")
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def modules_importing(module: str) -> set[str]:
+    """The repository's Python files that import ``module`` (``import m``, ``from m import x``)."""
+    found = set()
+    for path in ROOT.rglob("*.py"):
+        if ".venv" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if any(name == module or name.startswith(f"{module}.") for name in names):
+                found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_mail_containers_are_opened_only_by_the_parse_workers() -> None:
+    """extract-msg and tnefparse are untrusted decoders: only parsers/containers.py calls them, and only the
+    worker pool (and the tests that call it directly) reach that module, never the service's own code."""
+    assert modules_importing("tnefparse") - {"tests/unit/test_containers.py"} == {"parsers/containers.py"}
+    assert modules_importing("extract_msg") == {"parsers/containers.py"}
+    assert {p for p in modules_importing("parsers.containers") if not p.startswith("tests/")} == {"intake/isolation.py"}

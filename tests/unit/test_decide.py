@@ -200,7 +200,7 @@ def test_a_mar_registration_with_fields_missing_is_incomplete() -> None:
     assert [p.label for p in outcome.problems] == ["First MAR chart date"]
 
 
-@pytest.mark.parametrize("problem", ["scanned", "encrypted", "corrupt"])
+@pytest.mark.parametrize("problem", ["scanned", "encrypted", "corrupt", "timeout", "too_deep", "too_many_parts"])
 def test_a_form_that_cannot_be_read_goes_to_the_team_and_the_sender_is_told(problem: str) -> None:
     outcome = outcome_of(form("form2"), Unreadable("form1.pdf", problem, kind="form1"), form("miat"))  # type: ignore[arg-type]
     assert (outcome.kind, outcome.reply) == ("review", "unreadable")
@@ -279,6 +279,20 @@ TABLE: list[tuple[str, tuple[Form | Unreadable, ...], str, str | None, tuple[str
         "review",
         "unreadable",
         ("unreadable_form",),
+    ),
+    (
+        "a file forwarded past the depth the service reads",
+        documents(Unreadable("Form 2.pdf", "too_deep")),
+        "review",
+        "unreadable",
+        ("unreadable_form", "nested_too_deep"),
+    ),
+    (
+        "an email of more parts than the service reads",
+        documents("form2", Unreadable("parts-after-1000", "too_many_parts")),
+        "review",
+        "unreadable",
+        ("unreadable_form", "too_many_parts"),
     ),
     ("no form at all", documents(Unreadable("invoice.pdf", "unrecognised")), "not_a_submission", None, ()),
     (

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.mail import MAX_DEPTH, Attachment, read_mail, sanitise_filename
+from parsers.mail import MAX_DEPTH, MAX_FORWARDS, MAX_PARTS, Attachment, read_mail, sanitise_filename
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -24,6 +24,17 @@ def _mail(**headers: str) -> EmailMessage:
     for name, value in headers.items():
         message[name.replace("_", "-")] = value
     message.set_content("Please find the referral attached.")
+    return message
+
+
+def _forwarded(data: bytes, *, times: int, filename: str = "deep.pdf") -> EmailMessage:
+    """A message holding ``data`` as ``filename``, forwarded as an attachment ``times`` times over."""
+    message = _mail()
+    message.add_attachment(data, maintype="application", subtype="octet-stream", filename=filename)
+    for _ in range(times):
+        outer = _mail()
+        outer.add_attachment(message)
+        message = outer
     return message
 
 
@@ -130,17 +141,55 @@ class TestPdfAttachments:
         outer.add_attachment(middle)
         assert [a.filename for a in read_mail(outer.as_bytes()).attachments] == ["MIAT.pdf"]
 
-    def test_forwards_nested_past_the_limit_are_skipped_without_crashing(self) -> None:
-        """A message nested deeper than MAX_DEPTH stops being searched and says so in its defects."""
-        message = _mail()
-        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="deep.pdf")
-        for _ in range(MAX_DEPTH + 2):
-            outer = _mail()
-            outer.add_attachment(message)
-            message = outer
-        mail = read_mail(message.as_bytes())
-        assert mail.attachments == ()
+    def test_a_pdf_forwarded_as_deep_as_the_limit_is_kept(self) -> None:
+        """Referrals are forwarded as attachments several times over (pharmacy, surgery, hub): all are read."""
+        (attachment,) = read_mail(_forwarded(PDF, times=MAX_FORWARDS).as_bytes()).attachments
+        assert (attachment.filename, attachment.data, attachment.skipped) == ("deep.pdf", PDF, None)
+
+    def test_a_pdf_forwarded_past_the_limit_is_reported_too_deep_not_dropped(self) -> None:
+        """One forward more and the file is not read, but it is still there for the team to check."""
+        mail = read_mail(_forwarded(PDF, times=MAX_FORWARDS + 1).as_bytes())
+        assert [(a.filename, a.kind, a.data, a.skipped) for a in mail.attachments] == [
+            ("deep.pdf", "pdf", b"", "too_deep")
+        ]
         assert "NestingTooDeep" in mail.defects
+
+    def test_forwards_nested_far_past_the_limit_are_walked_without_crashing(self) -> None:
+        """Two hundred forwards deep, the walk neither recurses out of stack nor loses the file."""
+        raw = b'Content-Type: application/pdf; name="deep.pdf"\r\n\r\n' + PDF
+        for level in range(200):  # by hand: the email package cannot write a message this deep
+            raw = (
+                b'From: a@b.c\r\nContent-Type: multipart/mixed; boundary="f%d"\r\n\r\n' % level
+                + b"--f%d\r\nContent-Type: message/rfc822\r\n\r\n%b\r\n--f%d--\r\n" % (level, raw, level)
+            )
+        assert [(a.filename, a.skipped) for a in read_mail(raw).attachments] == [("deep.pdf", "too_deep")]
+
+    def test_pictures_forwarded_past_the_limit_send_nothing_to_the_team(self) -> None:
+        """Only a file that could be a form counts: deep pictures are left out as they would be at the top."""
+        message = _forwarded(b"\x89PNG\r\n\x1a\n", times=MAX_FORWARDS + 3, filename="logo.png")
+        assert read_mail(message.as_bytes()).attachments == ()
+
+    def test_multiparts_nested_past_the_depth_limit_are_reported_too_deep(self) -> None:
+        """A MIME bomb of multiparts inside multiparts stops being read at MAX_DEPTH, and says what it hid."""
+        body = b"--b0\r\nContent-Type: application/pdf\r\n\r\n" + PDF + b"\r\n--b0--\r\n"
+        for level in range(1, MAX_DEPTH + 3):
+            body = (
+                b'--b%d\r\nContent-Type: multipart/mixed; boundary="b%d"\r\n\r\n' % (level, level - 1)
+                + body
+                + b"\r\n--b%d--\r\n" % level
+            )
+        raw = b'From: a@b.c\r\nContent-Type: multipart/mixed; boundary="b%d"\r\n\r\n' % (MAX_DEPTH + 2) + body
+        assert [(a.kind, a.skipped) for a in read_mail(raw).attachments] == [("pdf", "too_deep")]
+
+    def test_a_message_of_more_parts_than_are_read_is_reported_once(self) -> None:
+        """Past MAX_PARTS the rest of the message is not read; the team is told once, whatever it holds."""
+        message = _mail()
+        for number in range(MAX_PARTS):
+            message.add_attachment(b"notes", maintype="text", subtype="plain", filename=f"{number}.txt")
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 2.pdf")
+        mail = read_mail(message.as_bytes())
+        assert [(a.filename, a.skipped) for a in mail.attachments] == [(f"parts-after-{MAX_PARTS}", "too_many_parts")]
+        assert "TooManyParts" in mail.defects
 
     def test_a_part_named_pdf_whose_bytes_are_not_a_pdf_is_still_kept(self) -> None:
         """A broken PDF is kept so the sender can be told it could not be read, not silently ignored."""
