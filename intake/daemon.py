@@ -42,10 +42,14 @@ def send_outbox_alone(app: App) -> SendReport:
         return send_outbox(app.services)
 
 
-def poll_once(app: App) -> None:
-    """One tick: take what is waiting, then send what is pending. A mailbox outage waits for the next tick."""
+def poll_once(app: App, stopping: threading.Event | None = None) -> None:
+    """One tick: take what is waiting, then send what is pending. A mailbox outage waits for the next tick.
+
+    Once ``stopping`` is set, the tick takes no further message (the one in hand is finished first).
+    """
     try:
-        taken = take_and_record(app.mailbox, app.services, app.settings)  # health notes success or failure
+        # Health notes success or failure.
+        taken = take_and_record(app.mailbox, app.services, app.settings, stopping=stopping)
     except (MailboxUnavailable, OSError) as exc:
         log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
         taken = []
@@ -113,27 +117,31 @@ def reminders_tick(app: App) -> None:
         send_pending(app)
 
 
-def new_scheduler(app: App, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+def new_scheduler(
+    app: App, kind: type[BaseScheduler] = BlockingScheduler, stopping: threading.Event | None = None
+) -> BaseScheduler:
     """A scheduler of ``kind`` with the service's jobs, as the daemon runs it.
 
-    The outbox, digest and reminders share one worker thread, so they never overlap; the poll has its own.
+    The outbox, digest and reminders share one worker thread, so they never overlap; the poll has its own,
+    and stops taking messages once ``stopping`` is set.
     """
     scheduler = kind(
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone=app.settings.service.timezone,
     )
-    add_jobs(scheduler, app)
+    add_jobs(scheduler, app, stopping)
     return scheduler
 
 
-def add_jobs(scheduler: BaseScheduler, app: App) -> None:
+def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | None = None) -> None:
     """Add the service's four jobs to ``scheduler``: poll, outbox, digest and reminders.
 
     Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
     so a restart catches up on whatever fell due while the service was down. The digest and reminders need
     ``service.team_addresses``; without them those jobs are left out (``run_daemon`` logs it once). The poll
-    runs on an executor of its own (``POLL_EXECUTOR``), added here.
+    runs on an executor of its own (``POLL_EXECUTOR``), added here, and stops taking messages once
+    ``stopping`` is set.
     """
     scheduler.add_executor(ThreadPoolExecutor(1), alias=POLL_EXECUTOR)
     now = dt.datetime.now(dt.UTC)
@@ -147,7 +155,7 @@ def add_jobs(scheduler: BaseScheduler, app: App) -> None:
         scheduler.add_job(
             function,
             "interval",
-            args=[app],
+            args=[app, stopping] if function is poll_once else [app],
             seconds=seconds,
             id=job_id,
             max_instances=1,
@@ -168,11 +176,13 @@ class Watchable(Protocol):
 
 
 def run_daemon(app: App) -> None:
-    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the running poll finish first."""
-    scheduler = new_scheduler(app)
+    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first."""
+    # Set on SIGTERM or SIGINT: the watcher ends, and a running poll finishes the message in hand (its parse
+    # is bounded by the workers' time limit) and takes no more, so shutting down waits for one message at most.
+    stopping = threading.Event()
+    scheduler = new_scheduler(app, stopping=stopping)
     interval = app.settings.poll_interval_seconds
 
-    watching = threading.Event()
     if isinstance(app.mailbox, Watchable):
         # IDLE (or the like) only wakes the poll job; the poll's own listing decides what is new.
         # A one-off job rather than moving "poll" forward: a wake during a running poll would be skipped as a
@@ -182,18 +192,18 @@ def run_daemon(app: App) -> None:
             with suppress(SchedulerNotRunningError):
                 scheduler.add_job(
                     poll_once,
-                    args=[app],
+                    args=[app, stopping],
                     id="poll-now",
                     replace_existing=True,
                     max_instances=2,
                     executor=POLL_EXECUTOR,
                 )
 
-        threading.Thread(target=app.mailbox.watch, args=(wake, watching), name="watch", daemon=True).start()
+        threading.Thread(target=app.mailbox.watch, args=(wake, stopping), name="watch", daemon=True).start()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", signal=signal.Signals(signum).name)
-        watching.set()
+        stopping.set()
         scheduler.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, stop)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -67,14 +68,17 @@ class MailboxHealth:
         }
 
 
-def take_and_record(mailbox: Mailbox, services: Services, settings: Settings) -> list[Taken]:
-    """``take_new_mail``, with the poll's success or failure recorded in the mailbox's health.
+def take_and_record(
+    mailbox: Mailbox, services: Services, settings: Settings, *, stopping: threading.Event | None = None
+) -> list[Taken]:
+    """``take_new_mail`` (which stops taking messages once ``stopping`` is set), with the poll's success or
+    failure recorded in the mailbox's health.
 
     Raises:
         MailboxUnavailable, OSError: the mailbox could not be read (recorded first, then raised again).
     """
     try:
-        taken = take_new_mail(mailbox, services)
+        taken = take_new_mail(mailbox, services, stopping=stopping)
     except (MailboxUnavailable, OSError) as exc:
         record_failure(
             services.engine,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -88,10 +89,16 @@ class Taken:
     filed: bool = True  # False: decided, but the mailbox refused the move; the next run files it
 
 
-def take_new_mail(mailbox: Mailbox, services: Services) -> list[Taken]:
-    """Take every message waiting in ``mailbox``; the outbox is sent afterwards by ``send_outbox``."""
+def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: threading.Event | None = None) -> list[Taken]:
+    """Take every message waiting in ``mailbox``; the outbox is sent afterwards by ``send_outbox``.
+
+    Once ``stopping`` is set (the daemon was told to stop), no further message is taken: the one in hand is
+    finished, within its parse time limits, and the rest wait in the mailbox for the next start.
+    """
     taken = []
     for incoming in mailbox.fetch_new():
+        if stopping is not None and stopping.is_set():
+            break
         result = take_submission(incoming, mailbox, services)
         if result is not None:
             taken.append(result)

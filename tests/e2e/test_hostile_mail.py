@@ -1,0 +1,165 @@
+"""Hostile mail through the real CLI: one email an attacker sends cannot stop the service, and a form is never
+dropped in silence because of how it was wrapped.
+
+The attack is a winmail.dat of 21 bytes (a TNEF signature, a key, and a MAPI properties attribute that claims
+0xFFFFFFFF properties) in an email of a few hundred bytes: tnefparse loops four billion times over it, logging a
+warning each time. It is opened in a parse worker, whose time limit is 8 s here (the default is 30 s).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email
+import json
+import os
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from intake.store import AuditEvent, FormRecord, MessageRecord, make_engine
+from samples.scenarios import accepted
+from tests.unit.test_containers import endless_properties
+
+from .conftest import Service, log_events, today
+
+PARSE_TIMEOUT_SECONDS = "8"
+"""Long enough for a referral's three forms on a busy machine; the attack runs into it every time."""
+
+LOG_LINES_PER_MESSAGE = 10
+"""What a message may write to the log: a decision, a filing, a reply sent. The attack wrote 212,000 in 70 s."""
+
+
+@pytest.fixture
+def hostile(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
+    monkeypatch.setenv("NMSS_LIMITS__PARSE_TIMEOUT_SECONDS", PARSE_TIMEOUT_SECONDS)
+    return service
+
+
+def attack_email() -> bytes:
+    """The whole attack as it arrives: a short text and the winmail.dat."""
+    return (
+        b"From: someone@example.org\r\nTo: agem.norfolkmedicineservices@nhs.net\r\nSubject: Referral\r\n"
+        b"Date: Mon, 05 Jan 2026 10:00:00 +0000\r\nMessage-ID: <endless-tnef@example.org>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAttached.\r\n'
+        b'--b\r\nContent-Type: application/ms-tnef; name="winmail.dat"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(endless_properties())
+        + b"--b--\r\n"
+    )
+
+
+def deliver(service: Service, *messages: tuple[str, bytes]) -> None:
+    """Messages into the Maildir, in the order given (the oldest is taken first)."""
+    (service.mailbox / "new").mkdir(parents=True, exist_ok=True)
+    for age, (name, raw) in enumerate(reversed(messages)):
+        path = service.mailbox / "new" / name
+        path.write_bytes(raw)
+        stamp = dt.datetime.now(dt.UTC).timestamp() - 60 * (age + 1)
+        os.utime(path, (stamp, stamp))
+
+
+def taken(stdout: str) -> dict[str, str]:
+    """Reference -> outcome, from ``run --once``'s report."""
+    lines = [line.split() for line in stdout.splitlines() if line.strip().startswith("NMSS-")]
+    return {line[0]: line[1] for line in lines}
+
+
+def ledger(service: Service) -> dict[str | None, tuple[str | None, list[str | None], list[list[str]]]]:
+    """Message-ID -> (outcome, each document's problem, the reasons of each team item)."""
+    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    try:
+        with Session(engine) as session:
+            found = {}
+            for row in session.exec(select(MessageRecord)).all():
+                forms = session.exec(select(FormRecord).where(FormRecord.message_id == row.id)).all()
+                items = session.exec(select(AuditEvent).where(AuditEvent.message_id == row.id, AuditEvent.team_item))
+                reasons = [json.loads(item.detail).get("reasons", []) for item in items]
+                found[row.message_id] = (row.outcome, [f.problem for f in forms], reasons)
+            return found
+    finally:
+        engine.dispose()
+
+
+def test_the_email_that_hung_the_service_goes_to_the_team_and_the_referral_behind_it_is_decided(
+    hostile: Service,
+) -> None:
+    referral = accepted(today(), seed=11)
+    deliver(hostile, ("000.attack", attack_email()), ("001.referral", referral.raw))
+
+    result = hostile.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(taken(result.stdout).values()) == ["accepted", "review"]
+    assert hostile.folder_counts() == {"Accepted": 1, "Review": 1}
+    assert ledger(hostile)["endless-tnef@example.org"] == ("review", ["timeout"], [["unreadable_form"]])
+    assert len(result.stderr.splitlines()) <= 2 * LOG_LINES_PER_MESSAGE
+    assert "library_log" not in {event["event"] for event in log_events(result.stderr)}
+
+
+def test_check_says_the_attack_is_for_the_team_and_still_decides_the_next_email(hostile: Service) -> None:
+    attack, referral = hostile.root / "attack.eml", hostile.root / "referral.eml"
+    attack.write_bytes(attack_email())
+    referral.write_bytes(accepted(today(), seed=12).raw)
+
+    result = hostile.invoke("check", str(attack), str(referral), "--json", "--today", today().isoformat())
+
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)
+    assert (first["outcome"], [p["code"] for p in first["problems"]], first["reply"]) == ("review", ["timeout"], True)
+    assert second["outcome"] == "accepted"
+    assert len(result.stderr.splitlines()) <= 2 * LOG_LINES_PER_MESSAGE
+
+
+def forwarded(raw: bytes, times: int) -> bytes:
+    """``raw`` forwarded as an attachment ``times`` times over, each time by a different colleague."""
+    for number in range(times):
+        outer = EmailMessage()
+        outer["From"] = f"colleague{number}@nhs.net"
+        outer["To"] = "agem.norfolkmedicineservices@nhs.net"
+        outer["Subject"] = "FW: Referral"
+        outer["Date"] = "Mon, 05 Jan 2026 10:00:00 +0000"
+        outer["Message-ID"] = f"<forward-{times}-{number}@nhs.net>"
+        outer.set_content("Forwarding as discussed.")
+        outer.add_attachment(email.message_from_bytes(raw, _class=EmailMessage, policy=policy.default))
+        raw = outer.as_bytes(policy=policy.SMTP)
+    return raw
+
+
+def test_a_referral_forwarded_four_times_is_read_and_one_forwarded_ten_times_goes_to_the_team(
+    service: Service,
+) -> None:
+    deliver(
+        service,
+        ("000.four", forwarded(accepted(today(), seed=13).raw, times=4)),
+        ("001.ten", forwarded(accepted(today(), seed=14).raw, times=10)),
+    )
+
+    result = service.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    found = ledger(service)
+    assert found["forward-4-3@nhs.net"] == ("accepted", [None, None, None], [])
+    outcome, problems, reasons = found["forward-10-9@nhs.net"]
+    assert (outcome, set(problems)) == ("review", {"too_deep"})
+    assert reasons == [["unreadable_form", "nested_too_deep"]]
+    assert service.folder_counts() == {"Accepted": 1, "Review": 1}
+    [reply] = service.outbox.glob("*.eml")
+    assert b"To: colleague9@nhs.net" in reply.read_bytes(), "the last forwarder hears it will be checked by hand"
+
+
+@pytest.mark.parametrize(("times", "outcome"), [(4, "accepted"), (6, "accepted"), (10, "review")])
+def test_check_reads_a_forwarded_referral_at_realistic_depth_and_sends_a_deeper_one_to_the_team(
+    service: Service, tmp_path: Path, times: int, outcome: str
+) -> None:
+    path = tmp_path / "forwarded.eml"
+    path.write_bytes(forwarded(accepted(today(), seed=15).raw, times=times))
+
+    result = service.invoke("check", str(path), "--json", "--today", today().isoformat())
+
+    assert result.exit_code == 0, result.output
+    [checked] = json.loads(result.stdout)
+    assert checked["outcome"] == outcome
+    assert checked["outcome"] != "not_a_submission"
