@@ -170,16 +170,24 @@ def read_mail(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_
 
 def _read(raw: bytes, max_attachment_bytes: int) -> Mail:
     defects = _Defects()
+    collector = _Collector(max_attachment_bytes, defects)
     message = _parse(raw, defects)
+    if message is not None:
+        try:
+            collector.walk(message)
+        except RecursionError:
+            # The walk keeps its own stack, but the email package recurses on some structures: keep what was
+            # found, and report the rest, which may hold a form.
+            defects.add("RecursionLimit")
+            collector.report_the_rest()
+    elif "NestingTooDeep" in defects.collected():
+        # The email package recurses, and gives up on a message nested hundreds deep: its headers alone are
+        # still read (so there is someone to answer), and its body, which may hold a form, is reported.
+        message = _parse(raw, defects, headers_only=True)
+        collector.report_the_rest()
     if message is None:
         return Mail(defects=defects.collected())
     headers = _HeaderReader(message, defects)
-    collector = _Collector(max_attachment_bytes, defects)
-    try:
-        collector.walk(message)
-    except RecursionError:
-        # The walk keeps its own stack, but the email package recurses on some structures; keep what was found.
-        defects.add("RecursionLimit")
     return Mail(
         message_id=headers.message_id("message-id"),
         sender=headers.first_address("from"),
@@ -212,12 +220,15 @@ class _Defects:
         return tuple(self._seen)
 
 
-def _parse(raw: bytes, defects: _Defects) -> Message | None:
+def _parse(raw: bytes, defects: _Defects, *, headers_only: bool = False) -> Message | None:
+    parser = email.parser.BytesHeaderParser if headers_only else email.parser.BytesParser
     for policy in (email.policy.default, email.policy.compat32):
         try:
-            return email.parser.BytesParser(policy=policy).parsebytes(raw)
-        except Exception:  # noqa: BLE001 - any parser failure means "try the lenient policy", never a crash
+            return parser(policy=policy).parsebytes(raw)
+        except Exception as exc:  # noqa: BLE001 - any parser failure means "try the lenient policy", never a crash
             defects.add(f"ParseFailed:{'default' if policy is email.policy.default else 'compat32'}")
+            if isinstance(exc, RecursionError):
+                defects.add("NestingTooDeep")
     return None
 
 
@@ -343,21 +354,27 @@ class _Collector:
             else:
                 self._keep_if_wanted(part, too_deep=too_deep)
 
+    def report_the_rest(self) -> None:
+        """Keep one ``too_deep`` entry for parts that could not be walked at all, whatever they hold."""
+        self.attachments.append(Attachment("nested-parts", "", b"", skipped="too_deep"))
+
     def _children(self, part: Message) -> Iterator[Message]:
         try:
             payload = part.get_payload()
         except Exception:  # noqa: BLE001 - treat an unreadable payload as a leaf with nothing inside
             self._defects.add("PayloadUnreadable")
             return
-        if isinstance(payload, list):
+        encoded = _encoded_forward(part, payload)
+        if encoded is not None:
+            # A forward sent base64-encoded (RFC 2046 forbids it; some clients do it): the email package
+            # parsed the encoded text as if it were the message. Decode it, and parse what it really is.
+            nested = _parse(encoded, self._defects)
+            if nested is not None:
+                yield nested
+            else:
+                self.report_the_rest()
+        elif isinstance(payload, list):
             yield from (p for p in payload if isinstance(p, Message))
-        elif _content_type(part) in _FORWARD_TYPES:
-            # A forward sent with a base64 transfer encoding is not parsed into a message: parse it here.
-            inner = _decoded(part)
-            if inner:
-                nested = _parse(inner, self._defects)
-                if nested is not None:
-                    yield nested
 
     def _keep_if_wanted(self, part: Message, *, too_deep: bool) -> None:
         data = _decoded(part)
@@ -435,6 +452,26 @@ def _declared_kind(filename: str, content_type: str) -> AttachmentKind | None:
         if lowered.endswith(extension):
             return kind
     return _KIND_BY_TYPE.get(content_type)
+
+
+def _encoded_forward(part: Message, payload: object) -> bytes | None:
+    """The forwarded message in ``part`` as bytes to parse, where the email package did not parse it as one:
+    sent base64-encoded (it then reads the encoded text as the message), or left as text; None otherwise."""
+    if _content_type(part) not in _FORWARD_TYPES:
+        return None
+    if isinstance(payload, str):
+        return _decoded(part) or None
+    if str(part.get("content-transfer-encoding", "")).strip().lower() != "base64":
+        return None
+    if not (isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], Message)):
+        return None
+    encoded = payload[0].get_payload()  # the encoded text, read as the body of a message without headers
+    if not isinstance(encoded, str):
+        return None
+    shadow = Message()
+    shadow["Content-Transfer-Encoding"] = "base64"
+    shadow.set_payload(encoded)
+    return _decoded(shadow) or None
 
 
 def _is_container(part: Message) -> bool:

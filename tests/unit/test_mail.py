@@ -141,6 +141,18 @@ class TestPdfAttachments:
         outer.add_attachment(middle)
         assert [a.filename for a in read_mail(outer.as_bytes()).attachments] == ["MIAT.pdf"]
 
+    def test_a_pdf_in_a_forward_sent_base64_encoded_is_kept(self) -> None:
+        """Some clients base64-encode a forwarded message (RFC 2046 says not to); its form is still read."""
+        inner = _mail()
+        inner.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 2.pdf")
+        raw = (
+            b'From: a@b.c\r\nContent-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\n'
+            b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(inner.as_bytes())
+            + b"\r\n--o--\r\n"
+        )
+        assert [(a.filename, a.data) for a in read_mail(raw).attachments] == [("Form 2.pdf", PDF)]
+
     def test_a_pdf_forwarded_as_deep_as_the_limit_is_kept(self) -> None:
         """Referrals are forwarded as attachments several times over (pharmacy, surgery, hub): all are read."""
         (attachment,) = read_mail(_forwarded(PDF, times=MAX_FORWARDS).as_bytes()).attachments
@@ -163,6 +175,19 @@ class TestPdfAttachments:
                 + b"--f%d\r\nContent-Type: message/rfc822\r\n\r\n%b\r\n--f%d--\r\n" % (level, raw, level)
             )
         assert [(a.filename, a.skipped) for a in read_mail(raw).attachments] == [("deep.pdf", "too_deep")]
+
+    def test_a_message_nested_too_deep_for_the_email_package_keeps_its_headers_and_is_reported(self) -> None:
+        """The email package recurses and gives up hundreds of levels down: the sender is still known, and
+        the body is reported for the team rather than taken for a message with nothing attached."""
+        raw = b'Content-Type: application/pdf; name="deep.pdf"\r\n\r\n' + PDF
+        for level in range(2000):
+            raw = (
+                b'From: a@b.c\r\nContent-Type: multipart/mixed; boundary="f%d"\r\n\r\n' % level
+                + b"--f%d\r\nContent-Type: message/rfc822\r\n\r\n%b\r\n--f%d--\r\n" % (level, raw, level)
+            )
+        mail = read_mail(raw)
+        assert mail.sender == "a@b.c"
+        assert [(a.filename, a.skipped) for a in mail.attachments] == [("nested-parts", "too_deep")]
 
     def test_pictures_forwarded_past_the_limit_send_nothing_to_the_team(self) -> None:
         """Only a file that could be a form counts: deep pictures are left out as they would be at the top."""
