@@ -112,6 +112,9 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="nmss-parse-parent", daemon=True).start()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
@@ -151,6 +154,14 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
         conn.send((document, heavy))
         if heavy:
             return  # retire, handing the memory back; the pool starts a fresh worker when needed
+
+
+def _exit_with(parent: BaseProcess) -> None:
+    """End the worker as soon as the service is gone. The service kills a worker that runs past its time
+    limit; killed itself (kill -9, out of memory), it cannot, and a worker stuck on a hostile file would run on
+    orphaned (some 25 minutes for the 21-byte winmail.dat), taking a core from the service that restarts."""
+    parent.join()
+    os._exit(1)
 
 
 def _open(conn: Connection, job: _Open, cap: int) -> bool:

@@ -13,6 +13,10 @@ import datetime as dt
 import email
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -163,3 +167,52 @@ def test_check_reads_a_forwarded_referral_at_realistic_depth_and_sends_a_deeper_
     [checked] = json.loads(result.stdout)
     assert checked["outcome"] == outcome
     assert checked["outcome"] != "not_a_submission"
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is still running (a zombie has ended: it only waits to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_killed_while_a_worker_is_stuck_on_the_attack_the_service_leaves_nothing_running(service: Service) -> None:
+    deliver(service, ("000.attack", attack_email()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
+    env |= {"NMSS_LOG_FORMAT": "json", "NMSS_LIMITS__PARSE_TIMEOUT_SECONDS": "600"}  # only a kill ends this run
+    script = Path(sys.executable).with_name("nmss-intake")
+    run = subprocess.Popen(
+        [str(script), "run", "--once"], cwd=service.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120  # guards against a hang, not a measure of speed
+        workers: list[int] = []
+        while not workers and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.1)
+            workers = [worker for helper in children(run.pid) for worker in children(helper)]
+        started = children(run.pid) + workers
+        assert workers, "the service should have a parse worker reading the attack"
+    finally:
+        run.kill()
+        run.wait()
+
+    while any(running(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in started if running(pid)]
+    for pid in left:  # so a failure here does not leave a core spinning for the tests after it
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "a worker outlived the service"
