@@ -62,6 +62,7 @@ TEAM_SENTENCES: Mapping[str, str] = {
         'then Form 2\'s "Date signed", then the day received.'
     ),
     "open_referral_exists": "This patient already has an open referral in the queue: it may be a duplicate.",
+    "reply_without_forms": "A reply to one of the service's emails came with no form: read it and answer by hand.",
     # Eligibility (forms-spec.md): each a reason for review, never a rejection.
     "under_minimum_age": (
         'The patient is under the service\'s minimum age (18 unless configured) on the day received ("Date of birth").'
