@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install system-packages demo test lint unit integration e2e bench clean
+.PHONY: install web-assets system-packages demo test lint unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+# The workspace's NHS.UK frontend (npm, pinned by package-lock.json), and the node tools the tests start.
+web-assets:
+	scripts/install-web-assets
+
+install: $(STAMP) web-assets
 
 system-packages:
 	scripts/install-system-packages

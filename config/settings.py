@@ -337,6 +337,36 @@ class DigestSettings(Section):
     incomplete_days: int = Field(default=15, ge=1)
 
 
+class OpenIdSettings(BaseModel):
+    """Sign-in to the workspace with OpenID Connect (NHSmail is Microsoft Entra ID).
+
+    ``issuer`` is the provider's issuer URL, whose ``/.well-known/openid-configuration`` says the rest
+    (Entra ID: ``https://login.microsoftonline.com/TENANT/v2.0``). Empty: local accounts only. The redirect
+    URI to register with the provider is the workspace's address followed by ``/sign-in/callback``.
+    """
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    button: str = "Sign in with NHSmail"
+
+
+class WebSettings(BaseModel):
+    """The team's workspace (``nmss-intake web``).
+
+    ``secret_key`` signs the session cookie; empty, one is made once and kept in ``state_dir``. A session ends
+    after ``idle_minutes`` without a request. ``secure_cookies`` stays on except behind plain HTTP on a
+    machine's own loopback address, which browsers treat as secure anyway.
+    """
+
+    secret_key: SecretStr = SecretStr("")
+    idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    secure_cookies: bool = True
+    page_size: int = Field(default=25, ge=5, le=200)
+    openid: OpenIdSettings = Field(default_factory=OpenIdSettings)
+
+
 class Settings(BaseSettings):
     """Everything the service reads at start-up."""
 
@@ -354,6 +384,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

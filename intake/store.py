@@ -206,6 +206,26 @@ class FollowUpRecord(SQLModel, table=True):
     reminded_at: dt.datetime | None = None
 
 
+# -- the workspace's people (migration 0007) ----------------------------------------------------------------
+
+
+class UserAccount(SQLModel, table=True):
+    """Someone who may sign in to the workspace: ``role`` is ``team`` or ``admin``.
+
+    ``password_hash`` is an argon2 hash for a local account; an account without one signs in only through
+    OpenID Connect (NHSmail), matched by its email address, lower-cased.
+    """
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)
+    role: str
+    password_hash: str | None = None
+    created_at: dt.datetime
+    last_signed_in_at: dt.datetime | None = None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite its folder is made on first use, with WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)

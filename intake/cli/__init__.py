@@ -28,6 +28,8 @@ from intake.cli.replay import replay
 from intake.cli.run import run
 from intake.cli.samples import samples
 from intake.cli.status import status
+from intake.cli.users import users
+from intake.cli.web import web
 from intake.errors import IntakeError
 
 __all__ = ["cli", "main"]
@@ -49,7 +51,7 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     ctx.obj = Setup(config_file)
 
 
-for command in (parse, check, run, referrals, practices, db, samples, status, replay, followups, digest, config):
+for command in (parse, check, run, referrals, practices, db, samples, status, replay, followups, digest, config, users, web):
     cli.add_command(command)
 
 

@@ -1,0 +1,71 @@
+"""``users``: who may sign in to the workspace."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from intake.cli.common import app_of
+
+ROLES = ("team", "admin")
+"""As ``intake.accounts.ROLES``, repeated here so that ``--help`` does not import the database layer."""
+
+
+@click.group()
+def users() -> None:
+    """The workspace's accounts."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option(
+    "--role", type=click.Choice(ROLES), required=True, help="team: patients' referrals; admin: also the service."
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read a password from standard input (first line) for a local account; without it the account signs "
+    "in with OpenID Connect only.",
+)
+@click.pass_context
+def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -> None:
+    """Let EMAIL sign in to the workspace with ROLE (or change the role and password of that account).
+
+    \b
+    Examples:
+        nmss-intake users add pharmacist@nhs.net --role team
+        printf '%s\\n' "$PASSWORD" | nmss-intake users add admin@example.org --role admin --password-stdin
+    """
+    from intake.accounts import AccountError, add_account
+    from intake.migrate import upgrade
+
+    app = app_of(ctx)
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    upgrade(app.engine)
+    try:
+        created = add_account(app.engine, email, role, password, now=app.services.clock())
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    how = "a password" if password is not None else "OpenID Connect"
+    click.echo(f"{'Added' if created else 'Updated'} {email.strip().lower()} ({role}, signs in with {how}).")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """List the accounts and their roles."""
+    from intake.accounts import accounts
+    from intake.migrate import upgrade
+
+    app = app_of(ctx)
+    upgrade(app.engine)
+    found = accounts(app.engine)
+    if not found:
+        click.echo("No accounts yet: add one with `nmss-intake users add EMAIL --role admin --password-stdin`.")
+    for item in found:
+        click.echo(f"{item.email:<40} {item.role:<6} {'password' if item.has_password else 'OpenID Connect'}")

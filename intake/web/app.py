@@ -1,0 +1,67 @@
+"""The workspace as an ASGI application (Starlette), built on the same ``App`` as every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from intake.bootstrap import App
+from intake.errors import IntakeError
+from intake.web import auth, pages
+from intake.web.render import environment
+from intake.web.security import SecurityHeaders, session_key
+
+STATIC = Path(__file__).parent / "static"
+FRONTEND = STATIC / "nhsuk"
+"""NHS.UK frontend's files, put there by ``scripts/install-web-assets`` (``make install``)."""
+
+SESSION_COOKIE = "nmss_session"
+
+log = structlog.get_logger(__name__)
+
+
+class AssetsMissing(IntakeError):
+    """NHS.UK frontend's files were never installed next to the package."""
+
+
+def create_app(app: App) -> Starlette:
+    """The workspace for ``app``: its pages, static files, sessions and security headers."""
+    if not (FRONTEND / "workspace.css").is_file():
+        raise AssetsMissing(
+            f"the workspace's NHS.UK frontend files are missing from {FRONTEND}: run scripts/install-web-assets "
+            "(make install does)"
+        )
+    web = app.settings.web
+    routes = [
+        Route("/", pages.queue, name="queue"),
+        Route("/referrals/{reference}", pages.referral, name="referral"),
+        Route("/service", pages.service_page, name="service"),
+        Route("/sign-in", auth.sign_in_page, methods=["GET", "POST"], name="sign_in"),
+        Route("/sign-in/openid", auth.openid_start, name="openid_start"),
+        Route("/sign-in/callback", auth.openid_callback, name="openid_callback"),
+        Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),
+        Mount("/assets", StaticFiles(directory=FRONTEND), name="assets"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders, hsts=web.secure_cookies),
+        Middleware(
+            SessionMiddleware,
+            secret_key=session_key(web.secret_key.get_secret_value(), app.settings.state_dir),
+            session_cookie=SESSION_COOKIE,
+            max_age=web.idle_minutes * 60,
+            same_site="lax",  # "strict" would drop the cookie on the way back from the OpenID provider
+            https_only=web.secure_cookies,
+        ),
+    ]
+    workspace = Starlette(routes=routes, middleware=middleware)
+    workspace.state.service = app
+    workspace.state.templates = environment(app.settings.service.timezone, app.services.definitions)
+    workspace.state.openid = auth.make_openid(app)
+    return workspace

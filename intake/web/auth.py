@@ -1,0 +1,246 @@
+"""Who is signed in: local accounts (argon2) and OpenID Connect (NHSmail through Microsoft Entra ID, authlib).
+
+A session is a signed cookie holding the account's address, when it was last used and a CSRF token. Every
+page goes through ``page()``, which turns away a signed-out request (to the sign-in page), a session idle
+for longer than ``web.idle_minutes`` (ended, then to the sign-in page), an account whose role may not see the
+page (403) and a form without its CSRF token (403). The account is read again on every request, so a
+changed role or a removed account counts at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from authlib.integrations.starlette_client import OAuth, OAuthError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from intake.accounts import Account, account, check_password, record_sign_in
+from intake.bootstrap import App
+from intake.web.render import render
+from intake.web.security import CSRF_FIELD, csrf_ok
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Request, Account, FormData | None], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def service_of(request: Request) -> App:
+    app: App = request.app.state.service
+    return app
+
+
+def now_of(request: Request) -> dt.datetime:
+    return service_of(request).services.clock()
+
+
+def page(role: str = "team") -> Callable[[Handler], Endpoint]:
+    """Make ``handler(request, account, form)`` an endpoint that only a signed-in ``role`` reaches.
+
+    The handler runs in a worker thread (it reads the database); ``form`` is the posted form, CSRF-checked.
+    """
+
+    def decorate(handler: Handler) -> Endpoint:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            signed_in = await run_in_threadpool(_signed_in, request)
+            if signed_in is None:
+                return _to_sign_in(request)
+            if role == "admin" and not signed_in.is_admin:
+                return render(
+                    request,
+                    "error.jinja",
+                    403,
+                    title="You cannot see this page",
+                    message="This page is for the service's administrators.",
+                )
+            form = None
+            if request.method == "POST":
+                form = await request.form()
+                if not csrf_ok(request, form.get(CSRF_FIELD)):
+                    return _expired_form(request)
+            request.scope["account"] = signed_in
+            return await run_in_threadpool(handler, request, signed_in, form)
+
+        return endpoint
+
+    return decorate
+
+
+def _signed_in(request: Request) -> Account | None:
+    """The signed-in account, after moving the session's idle clock on; None (and the session ended) otherwise."""
+    email = request.session.get("user")
+    if not isinstance(email, str):
+        return None
+    service = service_of(request)
+    now = service.services.clock().timestamp()
+    seen = request.session.get("seen")
+    idle = service.settings.web.idle_minutes * 60
+    if not isinstance(seen, int | float) or now - seen > idle:
+        _end_session(request, notice="idle")
+        return None
+    found = account(service.engine, email)
+    if found is None:
+        _end_session(request, notice=None)
+        return None
+    request.session["seen"] = now
+    return found
+
+
+def _end_session(request: Request, *, notice: str | None) -> None:
+    request.session.clear()
+    if notice:
+        request.session["notice"] = notice
+
+
+def _to_sign_in(request: Request) -> Response:
+    target = "/sign-in"
+    if request.method == "GET" and request.url.path != "/":
+        target += "?" + urlencode({"next": request.url.path})
+    return RedirectResponse(target, status_code=303)
+
+
+def _expired_form(request: Request) -> Response:
+    return render(
+        request,
+        "error.jinja",
+        403,
+        title="This form has expired",
+        message="Nothing was changed. Go back, reload the page and try again.",
+    )
+
+
+def _safe_next(value: object) -> str:
+    """Where to go after signing in: a path on this site only (never ``//host`` or a full address)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/"
+
+
+def start_session(request: Request, found: Account, *, next_path: str = "/") -> Response:
+    """Sign ``found`` in: a fresh session (nothing carried over from before), then on to ``next_path``."""
+    request.session.clear()
+    request.session.update({"user": found.email, "seen": now_of(request).timestamp()})
+    log.info("signed_in", role=found.role)
+    return RedirectResponse(_safe_next(next_path), status_code=303)
+
+
+# -- pages ---------------------------------------------------------------------------------------------------
+
+
+async def sign_in_page(request: Request) -> Response:
+    """GET: the sign-in page; POST: check the email address and password."""
+    notice = request.session.pop("notice", None)
+    next_path = _safe_next(request.query_params.get("next"))
+    openid = request.app.state.openid is not None
+    if request.method == "GET":
+        return render(request, "sign_in.jinja", notice=notice, next_path=next_path, openid=openid, errors={}, email="")
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _expired_form(request)
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    errors: dict[str, str] = {}
+    if not email:
+        errors["email"] = "Enter your email address"
+    if not password:
+        errors["password"] = "Enter your password"  # noqa: S105 - an error message, not a password
+    if not errors:
+        service = service_of(request)
+        found = await run_in_threadpool(check_password, service.engine, email, password)
+        if found is not None:
+            await run_in_threadpool(record_sign_in, service.engine, found.email, now=now_of(request))
+            return start_session(request, found, next_path=str(form.get("next", "/")))
+        log.info("sign_in_refused")
+        errors["email"] = "The email address or password is not right"
+    return render(
+        request,
+        "sign_in.jinja",
+        400,
+        notice=None,
+        next_path=_safe_next(form.get("next")),
+        openid=openid,
+        errors=errors,
+        email=email,
+    )
+
+
+async def sign_out(request: Request) -> Response:
+    """POST only: end the session (a CSRF token is needed, so another site cannot sign the team out)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return _expired_form(request)
+    _end_session(request, notice="signed_out")
+    return RedirectResponse("/sign-in", status_code=303)
+
+
+def make_openid(app: App) -> OAuth | None:
+    """The OpenID Connect client for ``web.openid``, or None when no issuer is configured."""
+    settings = app.settings.web.openid
+    if not settings.issuer:
+        return None
+    oauth = OAuth()
+    oauth.register(
+        name="openid",
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        server_metadata_url=settings.issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs={"scope": " ".join(settings.scopes), "code_challenge_method": "S256"},
+    )
+    return oauth
+
+
+async def openid_start(request: Request) -> Response:
+    """Send the browser to the OpenID provider; it comes back to ``openid_callback``."""
+    oauth: OAuth | None = request.app.state.openid
+    if oauth is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    request.session["next"] = _safe_next(request.query_params.get("next"))
+    try:
+        response: Response = await oauth.openid.authorize_redirect(request, str(request.url_for("openid_callback")))
+    except Exception as exc:  # noqa: BLE001 - the provider unreachable or its metadata unusable: one clear page
+        log.warning("openid_unavailable", error_type=type(exc).__name__)
+        return _openid_failed(request, "The NHSmail sign-in service cannot be reached just now. Try again later.")
+    return response
+
+
+async def openid_callback(request: Request) -> Response:
+    """The provider's answer: a signed ID token whose email address must have an account here."""
+    oauth: OAuth | None = request.app.state.openid
+    if oauth is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    try:
+        token: dict[str, Any] = await oauth.openid.authorize_access_token(request)
+    except OAuthError as exc:
+        log.info("openid_refused", error_type=type(exc).__name__)
+        return _openid_failed(request, "Signing in with NHSmail did not finish. Try again.")
+    claims = token.get("userinfo") or {}
+    email = claims.get("email") or claims.get("preferred_username") or ""
+    service = service_of(request)
+    found = await run_in_threadpool(account, service.engine, str(email)) if email else None
+    if found is None:
+        log.info("openid_no_account")
+        return _openid_failed(
+            request, "Your NHSmail account is not set up for this workspace. Ask an administrator to add you."
+        )
+    await run_in_threadpool(record_sign_in, service.engine, found.email, now=now_of(request))
+    return start_session(request, found, next_path=str(request.session.get("next", "/")))
+
+
+def _openid_failed(request: Request, message: str) -> Response:
+    return render(
+        request,
+        "error.jinja",
+        403,
+        title="You are not signed in",
+        message=message,
+        link={"href": "/sign-in", "text": "Go to the sign-in page"},
+    )

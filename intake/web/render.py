@@ -1,0 +1,156 @@
+"""Pages from Jinja2 templates and NHS.UK frontend's components (``nhsuk-frontend-jinja``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from config.forms import FormDefinitions
+from intake.web.security import csrf_token
+from notifier.digest import long_date
+from rules.words import team_sentence
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+PRIORITY_TAGS = {"urgent": "nhsuk-tag--red", "soon": "nhsuk-tag--orange", "routine": "nhsuk-tag--blue"}
+
+
+OUTCOMES = {
+    "accepted": "Accepted and queued",
+    "review": "Sent to the team for review",
+    "incomplete": "Incomplete: the referrer was asked for what is missing",
+    "misrouted": "Misrouted: Form 1 belongs with the patient's pharmacy",
+    "mar_registration": "MAR chart registration queued",
+    "not_a_submission": "No form attached",
+    "automatic": "Sent by a machine",
+    "duplicate": "A copy of an earlier email",
+    "quarantined": "Quarantined",
+}
+
+EVENTS = {
+    "resubmission": "More forms arrived for this submission",
+    "reply_suppressed": "The automatic reply was held back: reply by hand",
+    "send_failed": "An email could not be sent",
+    "replayed": "Processed again",
+    "quarantined": "The service failed on this email: quarantined",
+    "duplicate": "The same email arrived again",
+}
+
+
+def event_text(event: Any) -> str:
+    """One line of a referral's history in words: codes and staff addresses only, never patient data."""
+    detail = event.detail
+    if event.event == "decided":
+        return OUTCOMES.get(str(detail.get("outcome")), f"Decided: {detail.get('outcome')}")
+    if event.event == "viewed":
+        return f"Viewed by {detail.get('by', 'someone')}"
+    name = str(event.event)
+    return EVENTS.get(name, name.replace("_", " ").capitalize())
+
+
+def environment(timezone: str, definitions: FormDefinitions) -> Environment:
+    """Our templates first, then NHS.UK frontend's (``ChainableUndefined``, as nhsuk-frontend-jinja needs)."""
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), PackageLoader("nhsuk_frontend_jinja")]),
+        undefined=ChainableUndefined,
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    zone = ZoneInfo(timezone)
+
+    def local_time(value: dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(zone)
+        return f"{long_date(local.date())} at {local:%H:%M}"
+
+    def short_date(value: dt.date | dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        day = value.astimezone(zone).date() if isinstance(value, dt.datetime) else value
+        return f"{day.day} {day:%b %Y}"
+
+    env.filters["local_time"] = local_time
+    env.filters["short_date"] = short_date
+    env.filters["long_date"] = lambda day: long_date(day) if day else ""
+    env.filters["sentence"] = team_sentence
+    env.filters["priority_tag"] = lambda priority: PRIORITY_TAGS.get(priority or "", "nhsuk-tag--grey")
+    env.filters["error_link"] = lambda item: {"text": item[1], "href": f"#{item[0]}"}
+    env.filters["nhs_number"] = lambda n: f"{n[:3]} {n[3:6]} {n[6:]}" if n and len(n) == 10 else (n or "")
+    env.filters["event_text"] = event_text
+
+    def form_title(kind: str | None) -> str:
+        if kind and kind in definitions.forms:
+            return definitions.forms[kind].title  # type: ignore[index]
+        return "A document that is not one of the forms"
+
+    def field_rows(form: Any) -> list[dict[str, Any]]:
+        """The summary-list rows of a form's fields, in the order the form prints them, by printed label."""
+        definition = definitions.forms.get(form.kind) if form.kind else None
+        values = form.fields
+        order = [f.key for f in definition.fields] if definition else sorted(values)
+        rows = []
+        for key in order:
+            if key not in values:
+                continue
+            field = definition.field(key) if definition else None
+            rows.append(
+                {
+                    "key": {"text": field.label if field else key},
+                    "value": {"text": _value_text(values[key], field)},
+                }
+            )
+        return rows
+
+    env.filters["form_title"] = form_title
+    env.filters["field_rows"] = field_rows
+    env.globals["page_items"] = page_items
+    return env
+
+
+def _value_text(value: Any, field: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "Not given"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    options = {option.code: option.text for option in field.options} if field is not None else {}
+    if isinstance(value, list):
+        return "; ".join(options.get(str(code), str(code)) for code in value)
+    if isinstance(value, str) and field is not None and field.type == "date":
+        try:
+            return long_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return str(value)
+    return str(options.get(str(value), value))
+
+
+def page_items(current: int, pages: int, base: str) -> list[dict[str, Any]]:
+    """NHS.UK pagination's numbered items: the first, the last and two either side of ``current``."""
+    shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    items: list[dict[str, Any]] = []
+    for number in shown:
+        if items and number - items[-1]["number"] > 1:
+            items.append({"ellipsis": True, "number": number - 1})
+        items.append({"number": number, "href": f"{base}{number}", "current": number == current})
+    return items
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` with ``context``, the signed-in account, the CSRF token and the navigation."""
+    env: Environment = request.app.state.templates
+    account = request.scope.get("account")
+    page = env.get_template(template).render(
+        request=request,
+        account=account,
+        csrf_token=csrf_token(request),
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(page, status_code=status_code)

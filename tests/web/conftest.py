@@ -1,0 +1,106 @@
+"""The workspace on a database the real service filled: the sample emails through ``run --once``.
+
+The pipeline runs once per test session (``filled``); each test gets its own copy of that database, the
+workspace built on it with a clock the test moves, and a client that speaks HTTPS to it (the session cookie
+is Secure). Accounts are made through ``nmss-intake users add``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from config.settings import load_settings
+from intake.bootstrap import App, bootstrap
+from intake.cli import cli
+
+TEAM = "pharmacist@nhs.net"
+ADMIN = "admin@nhs.net"
+PASSWORD = "correct horse battery staple"
+
+
+def invoke(*args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``var/`` after ``samples deliver`` and ``run --once``, with a team and an admin account."""
+    root = tmp_path_factory.mktemp("filled")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        for name in list(os.environ):
+            if name.startswith("NMSS_"):
+                patch.delenv(name)
+        patch.setenv("NMSS_LOG_FORMAT", "json")
+        invoke("db", "upgrade")
+        invoke("samples", "practices", "var/epraccur.csv")
+        invoke("practices", "import", "var/epraccur.csv", "--commissioner", "26A")
+        invoke("samples", "deliver")
+        invoke("run", "--once")
+        invoke("users", "add", TEAM, "--role", "team", "--password-stdin", input=PASSWORD + "\n")
+        invoke("users", "add", ADMIN, "--role", "admin", "--password-stdin", input=PASSWORD + "\n")
+    return root / "var"
+
+
+@dataclass
+class Clock:
+    """The workspace's clock, which a test moves on (the idle timeout)."""
+
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@dataclass
+class Workspace:
+    app: App
+    client: TestClient
+    clock: Clock
+    root: Path
+
+    def sign_in(self, email: str = TEAM, password: str = PASSWORD) -> None:
+        page = self.client.get("/sign-in")
+        response = self.client.post(
+            "/sign-in", data={"email": email, "password": password, "csrf_token": csrf_of(page.text)}
+        )
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def workspace(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    from intake.web import create_app
+
+    shutil.copytree(filled, tmp_path / "var")
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("NMSS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NMSS_LOG_FORMAT", "json")
+    clock = Clock()
+    app = bootstrap(load_settings(), clock=clock)
+    with TestClient(create_app(app), base_url="https://testserver", follow_redirects=False) as client:
+        yield Workspace(app, client, clock, tmp_path)
+    app.engine.dispose()
