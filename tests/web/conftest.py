@@ -89,18 +89,25 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def workspace(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    from intake.web import create_app
-
+def service_in(tmp_path: Path, filled: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[App, Clock]:
+    """The service's app on a copy of the filled database in ``tmp_path``, with ``NMSS_`` variables ``env``."""
     shutil.copytree(filled, tmp_path / "var")
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith("NMSS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NMSS_LOG_FORMAT", "json")
+    for name, value in env.items():
+        monkeypatch.setenv(f"NMSS_{name}", value)
     clock = Clock()
-    app = bootstrap(load_settings(), clock=clock)
+    return bootstrap(load_settings(), clock=clock), clock
+
+
+@pytest.fixture
+def workspace(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    from intake.web import create_app
+
+    app, clock = service_in(tmp_path, filled, monkeypatch)
     with TestClient(create_app(app), base_url="https://testserver", follow_redirects=False) as client:
         yield Workspace(app, client, clock, tmp_path)
     app.engine.dispose()
