@@ -41,6 +41,9 @@ def create_app(app: App) -> Starlette:
     routes = [
         Route("/", pages.queue, name="queue"),
         Route("/referrals/{reference}", pages.referral, name="referral"),
+        Route("/referrals/{reference}/assessment", pages.record_assessment_page, methods=["POST"], name="assessment"),
+        Route("/follow-up-calls", pages.follow_up_calls, name="calls"),
+        Route("/follow-up-calls/{followup_id:int}", pages.record_call, methods=["POST"], name="record_call"),
         Route("/service", pages.service_page, name="service"),
         Route("/sign-in", auth.sign_in_page, methods=["GET", "POST"], name="sign_in"),
         Route("/sign-in/openid", auth.openid_start, name="openid_start"),

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse
 from config.forms import FormDefinitions
 from intake.web.security import csrf_token
 from notifier.digest import long_date
+from rules.followups import LABELS
 from rules.words import team_sentence
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -109,6 +110,21 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
             )
         return rows
 
+    def call_rows(calls: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": {"text": f"{LABELS.get(call.kind, call.kind)} call"},
+                "value": {
+                    "text": f"Made {local_time(call.done_at)}: {call.outcome}"
+                    if call.done_at
+                    else f"Due {long_date(call.due)}"
+                },
+            }
+            for call in calls
+        ]
+
+    env.filters["call_rows"] = call_rows
+    env.filters["call_error_link"] = lambda item: {"text": item[1], "href": f"#outcome-{item[0]}"}
     env.filters["form_title"] = form_title
     env.filters["field_rows"] = field_rows
     env.globals["page_items"] = page_items

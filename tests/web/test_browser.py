@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,20 @@ from playwright.sync_api import Browser, Page, expect
 
 from intake.web import create_app
 from tests.web.browser import axe_violations, chromium, serving
-from tests.web.conftest import ADMIN, PASSWORD, TEAM, service_in
+from tests.web.conftest import ADMIN, PASSWORD, TEAM, Clock, service_in
+
+
+@dataclass
+class Site:
+    url: str
+    clock: Clock
 
 
 @pytest.fixture
-def site(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    app, _clock = service_in(tmp_path, filled, monkeypatch)
+def site(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    app, clock = service_in(tmp_path, filled, monkeypatch)
     with serving(create_app(app)) as url:
-        yield url
+        yield Site(url, clock)
     app.engine.dispose()
 
 
@@ -31,8 +38,8 @@ def browser() -> Iterator[Browser]:
         yield running
 
 
-def sign_in(page: Page, site: str, email: str) -> None:
-    page.goto(f"{site}/sign-in")
+def sign_in(page: Page, site: Site, email: str) -> None:
+    page.goto(f"{site.url}/sign-in")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -43,7 +50,7 @@ def csp_errors(messages: list[str]) -> list[str]:
     return [m for m in messages if "Content Security Policy" in m or "Refused to" in m]
 
 
-def test_the_main_journey(site: str, browser: Browser, tmp_path: Path) -> None:
+def test_the_main_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
     context = browser.new_context()
     page = context.new_page()
     console: list[str] = []
@@ -60,13 +67,32 @@ def test_the_main_journey(site: str, browser: Browser, tmp_path: Path) -> None:
     expect(page.get_by_text(f"Viewed by {TEAM}")).to_be_visible()
     page.screenshot(path=tmp_path / "referral.png", full_page=True)
 
+    today = site.clock.now.date()
+    page.get_by_label("Day").fill(str(today.day))
+    page.get_by_label("Month").fill(str(today.month))
+    page.get_by_label("Year").fill(str(today.year))
+    page.get_by_role("button", name="Record the home assessment").click()
+    expect(page.get_by_text("Home assessment recorded on")).to_be_visible()
+    page.screenshot(path=tmp_path / "assessed.png", full_page=True)
+    page.get_by_role("link", name="Back to the queue").click()
+    expect(page.locator("tbody tr")).to_have_count(1)  # assessed: off the queue
+
+    site.clock.advance(days=50)  # weeks later the 6-week call is due, and the pharmacist signs in again
+    sign_in(page, site, TEAM)
+    page.get_by_role("link", name="Follow-up calls").click()
+    expect(page.get_by_role("heading", name=re.compile("^6 weeks call"))).to_be_visible()
+    page.get_by_label("What came of the call").fill("Spoke to the patient: managing well with the new aid.")
+    page.get_by_role("button", name="Record the call").click()
+    expect(page.get_by_text(re.compile("The 6 weeks call for NMSS-[A-Z0-9]+ is recorded."))).to_be_visible()
+    expect(page.get_by_text("No follow-up call is due.")).to_be_visible()
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You have signed out.")).to_be_visible()
     assert csp_errors(console) == []
     print(f"screenshots: {tmp_path}")
 
 
-def test_the_workspace_works_with_javascript_off(site: str, browser: Browser) -> None:
+def test_the_workspace_works_with_javascript_off(site: Site, browser: Browser) -> None:
     page = browser.new_context(java_script_enabled=False).new_page()
     sign_in(page, site, TEAM)
     page.get_by_label("Priority").select_option("urgent")
@@ -76,7 +102,7 @@ def test_the_workspace_works_with_javascript_off(site: str, browser: Browser) ->
     expect(page.get_by_role("heading", name="History")).to_be_visible()
 
 
-def test_no_page_has_an_accessibility_violation(site: str, browser: Browser, tmp_path: Path) -> None:
+def test_no_page_has_an_accessibility_violation(site: Site, browser: Browser, tmp_path: Path) -> None:
     page = browser.new_context().new_page()
     found: dict[str, list[dict[str, object]]] = {}
 
@@ -84,7 +110,7 @@ def test_no_page_has_an_accessibility_violation(site: str, browser: Browser, tmp
         page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
         found[name] = axe_violations(page)
 
-    page.goto(f"{site}/sign-in")
+    page.goto(f"{site.url}/sign-in")
     check("sign-in")
     page.get_by_role("button", name="Sign in").click()
     check("sign-in-errors")
@@ -92,9 +118,13 @@ def test_no_page_has_an_accessibility_violation(site: str, browser: Browser, tmp
     check("queue")
     page.locator("tbody tr a").first.click()
     check("referral")
-    page.goto(f"{site}/service")
+    page.get_by_role("button", name="Record the home assessment").click()
+    check("referral-error")
+    page.goto(f"{site.url}/follow-up-calls")
+    check("follow-up-calls")
+    page.goto(f"{site.url}/service")
     check("service")
-    page.goto(f"{site}/referrals/NMSS-NOSUCH00")
+    page.goto(f"{site.url}/referrals/NMSS-NOSUCH00")
     check("not-found")
 
     assert {name: v for name, v in found.items() if v} == {}

@@ -1,0 +1,69 @@
+"""The pages' actions through HTTP: what a person's mistakes read as, and what the pages change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.web.conftest import Workspace, csrf_of
+from tests.web.test_governance import first_reference
+
+
+def assess(workspace: Workspace, reference: str, day: str, month: str, year: str) -> tuple[int, str]:
+    page = workspace.client.get(f"/referrals/{reference}")
+    response = workspace.client.post(
+        f"/referrals/{reference}/assessment",
+        data={"assessed[day]": day, "assessed[month]": month, "assessed[year]": year, "csrf_token": csrf_of(page.text)},
+    )
+    return response.status_code, response.text
+
+
+def test_an_assessment_date_that_is_blank_unreal_or_in_the_future_is_one_clear_line(workspace: Workspace) -> None:
+    workspace.sign_in()
+    reference = first_reference(workspace)
+    tomorrow = workspace.clock.now.date() + dt.timedelta(days=1)
+
+    cases = {
+        ("", "", ""): "Enter the date of the home assessment",
+        ("31", "2", "2026"): "The date of the home assessment must be a real date",
+        ("1", "1", "99999999999999999999"): "The date of the home assessment must be a real date",
+        (str(tomorrow.day), str(tomorrow.month), str(tomorrow.year)): "must be today or in the past",
+        ("1", "1", "2020"): "must be on or after the day the referral arrived",
+    }
+    for (day, month, year), message in cases.items():
+        status, text = assess(workspace, reference, day, month, year)
+        assert status == 400
+        assert message in text
+        assert f"<title>Error: Referral {reference} – NMSS workspace</title>" in text
+    assert "Assessed" not in workspace.client.get(f"/referrals/{reference}").text
+
+
+def test_an_assessed_referral_leaves_the_queue_and_shows_its_calls(workspace: Workspace) -> None:
+    workspace.sign_in()
+    reference = first_reference(workspace)
+    today = workspace.clock.now.date()
+
+    response = workspace.client.post(
+        f"/referrals/{reference}/assessment",
+        data={
+            "assessed[day]": str(today.day),
+            "assessed[month]": str(today.month),
+            "assessed[year]": str(today.year),
+            "csrf_token": csrf_of(workspace.client.get("/").text),
+        },
+    )
+
+    assert (response.status_code, response.headers["location"]) == (303, f"/referrals/{reference}")
+    page = workspace.client.get(f"/referrals/{reference}").text
+    assert "Home assessment recorded on" in page
+    assert "6 weeks call" in page
+    assert reference not in workspace.client.get("/").text
+
+
+def test_a_follow_up_call_needs_an_outcome(workspace: Workspace) -> None:
+    workspace.sign_in()
+    calls = workspace.client.get("/follow-up-calls")
+    response = workspace.client.post("/follow-up-calls/1", data={"outcome": " ", "csrf_token": csrf_of(calls.text)})
+    assert response.status_code == 400
+    missing = workspace.client.post("/follow-up-calls/999", data={"outcome": "x", "csrf_token": csrf_of(calls.text)})
+    assert missing.status_code == 404
+    assert "No follow-up call has this number" in missing.text
