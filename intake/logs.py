@@ -45,6 +45,7 @@ SAFE_KEYS = frozenset(
         "deferred",
         "outbox_id",
         "kind",
+        "role",  # a workspace account's role: team or admin
         "priority",
         "flags",
         "duration_ms",

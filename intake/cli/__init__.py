@@ -51,7 +51,22 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     ctx.obj = Setup(config_file)
 
 
-for command in (parse, check, run, referrals, practices, db, samples, status, replay, followups, digest, config, users, web):
+for command in (
+    parse,
+    check,
+    run,
+    referrals,
+    practices,
+    db,
+    samples,
+    status,
+    replay,
+    followups,
+    digest,
+    config,
+    users,
+    web,
+):
     cli.add_command(command)
 
 
