@@ -33,7 +33,7 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
     """Let EMAIL sign in to the workspace with ROLE (or change the role and password of that account).
 
     \b
-    Examples:
+    Example:
         nmss-intake users add pharmacist@nhs.net --role team
         printf '%s\\n' "$PASSWORD" | nmss-intake users add admin@example.org --role admin --password-stdin
     """
@@ -58,7 +58,12 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
 @users.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
-    """List the accounts and their roles."""
+    """List the accounts, their roles and how each signs in.
+
+    \b
+    Example:
+        nmss-intake users list
+    """
     from intake.accounts import accounts
     from intake.migrate import upgrade
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from authlib.integrations.starlette_client import OAuth, OAuthError
+from authlib.deprecate import AuthlibDeprecationWarning
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -26,6 +27,11 @@ from intake.accounts import Account, account, check_password, record_sign_in
 from intake.bootstrap import App
 from intake.web.render import render
 from intake.web.security import CSRF_FIELD, csrf_ok
+
+with warnings.catch_warnings():
+    # authlib 1.9 announces, on import, a move of its httpx client to httpx2; the service uses httpx throughout.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 log = structlog.get_logger(__name__)
 
