@@ -46,6 +46,10 @@ demo: install
 	@$(BIN)/python scripts/show-replies var/outbox
 	@echo "== The service's log (JSON lines, no patient data) is in var/demo.log"
 	@echo "== Sample forms to try \`nmss-intake parse\` on: $(BIN)/nmss-intake samples forms var/forms"
+	@echo; echo "== A demo account for the team's workspace (an administrator; invented data only)"
+	@printf '%s\n' 'demo workspace password' | $(DEMO) users add demo@example.org --role admin --password-stdin
+	@echo "== Open the workspace: $(BIN)/nmss-intake --config examples/demo.toml web, then http://127.0.0.1:8000/"
+	@echo "   sign in as demo@example.org with the password: demo workspace password"
 
 lint: install
 	$(BIN)/ruff check .
