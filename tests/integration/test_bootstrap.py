@@ -20,6 +20,15 @@ MAILBOX_KINDS = get_args(MailboxSettings.model_fields["kind"].annotation)
 SENDER_KINDS = get_args(OutgoingSettings.model_fields["kind"].annotation)
 LIMIT = 12_345_678
 
+_ENTRA = {"tenant_id": "tenant", "client_id": "client", "client_secret": "secret"}
+COMPLETE: dict[str, dict[str, Any]] = {
+    # What each kind needs before the settings accept it (start-up names anything missing), all invented.
+    "imap": {"host": "imap.example.org", "username": "intake@example.org", "oauth": _ENTRA},
+    "graph": {**_ENTRA, "user": "intake@example.org"},
+    "ews": {"server": "mail.example.org", "address": "intake@example.org", "username": "u", "password": "p"},
+    "smtp": {"host": "smtp.example.org", "auth": "xoauth2", "oauth": _ENTRA},
+}
+
 
 def settings(tmp_path: Path, **sections: Any) -> Settings:
     return Settings(
@@ -36,7 +45,9 @@ def test_each_kind_the_settings_allow_has_one_adapter() -> None:
 
 @pytest.mark.parametrize("kind", MAILBOX_KINDS)
 def test_every_mailbox_builds_itself_from_the_settings_with_the_size_limit(kind: str, tmp_path: Path) -> None:
-    configured = settings(tmp_path, mailbox={"kind": kind, "name": "intake", "path": tmp_path / "mail"})
+    configured = settings(
+        tmp_path, mailbox={"kind": kind, "name": "intake", "path": tmp_path / "mail", **_section(kind)}
+    )
 
     mailbox = make_mailbox(configured, make_engine(configured.database_url.get_secret_value()))
 
@@ -48,9 +59,13 @@ def test_every_mailbox_builds_itself_from_the_settings_with_the_size_limit(kind:
 
 @pytest.mark.parametrize("kind", SENDER_KINDS)
 def test_every_sender_builds_itself_from_the_settings(kind: str, tmp_path: Path) -> None:
-    configured = settings(tmp_path, outgoing={"kind": kind, "outbox_path": tmp_path / "outbox"})
+    configured = settings(tmp_path, outgoing={"kind": kind, "outbox_path": tmp_path / "outbox", **_section(kind)})
 
     sender = make_sender(configured)
 
     assert isinstance(sender, Sender)
     assert type(sender).__name__ == SENDERS[kind].rpartition(":")[2]
+
+
+def _section(kind: str) -> dict[str, Any]:
+    return {kind: COMPLETE[kind]} if kind in COMPLETE else {}
