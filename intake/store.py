@@ -226,6 +226,32 @@ class UserAccount(SQLModel, table=True):
     last_signed_in_at: dt.datetime | None = None
 
 
+# -- team tasks (migration 0006_tasks) -------------------------------------------------------------------------
+
+
+class TaskRecord(SQLModel, table=True):
+    """Something the team must do by hand: a reply held back, a send that failed, a form nobody could read.
+
+    ``key`` names the event that made it (``reply-held-12``, ``send-failed-40``), so one event makes one task
+    however often it is processed. ``action`` is what to do, in words; ``reference`` the submission's reference
+    where there is one. A task is open until someone resolves it with a note (which may name the patient).
+    """
+
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("key", name="uq_task_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str
+    kind: str
+    reference: str | None = None
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    created_at: dt.datetime
+    resolved_by: str | None = None
+    resolved_at: dt.datetime | None = Field(default=None, index=True)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite its folder is made on first use, with WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)

@@ -1,0 +1,334 @@
+"""The whole decision about one message, as data: what the shell records, sends, shows the team and files.
+
+``decide_message`` is the service's functional core (cosmicpython's ``determine_actions``). It takes the
+message as read (its documents, who can be answered, whether a machine sent it), what the store knows about
+it as plain data (``Known``: the submission it answers, the replies already written, the open referrals, the
+practice list) and ``today``, and returns a ``Decision``: the outcome, the queue entry, the reply or why it is
+held back, the team's tasks and the folder. ``check`` prints it; the pipeline carries it out. Nothing here
+reads the clock, the database or the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from config.forms import FormDefinitions
+from config.settings import ReplyLimitSettings, ServiceSettings
+from config.triage import TriageRules
+from parsers.types import Document, Form, Value
+from rules.decide import decide
+from rules.eligibility import EligibilityPolicy
+from rules.tasks import (
+    Task,
+    held_back_task,
+    reference_from_unknown_sender_task,
+    reply_without_forms_task,
+    unreadable_form_task,
+)
+from rules.triage import triage
+from rules.types import Context, Outcome, Problem, ReplyKind, Submission
+
+FOLDERS: Mapping[str, str] = {
+    "accepted": "Accepted",
+    "incomplete": "Incomplete",
+    "misrouted": "Misrouted",
+    "mar_registration": "MAR",
+    "review": "Review",
+    "not_a_submission": "Other",
+    "automatic": "Automatic",
+    "duplicate": "Duplicate",
+    "quarantined": "Quarantine",
+}
+"""The mailbox folder each outcome is filed in, where the team sees it in Outlook."""
+
+QUEUED_OUTCOMES = frozenset({"accepted", "review", "mar_registration"})
+"""Outcomes that put a submission in the queue, when it holds at least one recognised form."""
+
+PATIENT_FORM_ORDER = ("form2", "miat", "form1", "mar")
+"""Which form's patient details win when forms disagree: Form 2 first."""
+
+How = Literal["thread", "subject"]
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The earlier submission a message answers, as the store knows it.
+
+    ``root_id`` is its first ledger id and ``reference`` its reference; ``how`` says whether the message
+    answers one of our replies (``thread``) or quotes the reference in its subject (``subject``);
+    ``replied_to`` holds every address we wrote to about it, lower-cased; ``documents`` its latest forms.
+    """
+
+    root_id: int
+    reference: str
+    how: How
+    replied_to: frozenset[str] = frozenset()
+    documents: tuple[Document, ...] = ()
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store knows that bears on a message, read by the shell and passed in as plain data.
+
+    ``duplicate_of``: the ledger id of the same message taken before. ``replies_to_sender``: automatic replies
+    written in the last 24 hours to the address this message would be answered at; ``replies_for_submission``:
+    those written about the submission it belongs to, ever. ``open_referrals``: NHS numbers with a referral
+    open in the queue. ``practices``: the active GP practice codes, None when no list is imported.
+    """
+
+    duplicate_of: int | None = None
+    answers: Answered | None = None
+    replies_to_sender: int = 0
+    replies_for_submission: int = 0
+    open_referrals: frozenset[str] = frozenset()
+    practices: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as read: its documents, when it arrived, its reference, and who sent it.
+
+    ``automatic`` says why a machine sent it (``rules.automatic``), or None; ``reply_address`` is where an
+    automatic reply would go (None when there is nowhere to write); ``senders`` its From and Reply-To
+    addresses, lower-cased; ``has_attachments`` whether it carried any attachment at all.
+    """
+
+    documents: tuple[Document, ...]
+    received_at: dt.datetime
+    reference: str
+    automatic: str | None = None
+    reply_address: str | None = None
+    senders: frozenset[str] = frozenset()
+    has_attachments: bool = True
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Who a queue entry is about, as far as the forms say."""
+
+    nhs_number: str | None = None
+    surname: str | None = None
+    forenames: str | None = None
+    date_of_birth: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """The queue row a decision makes: a referral or MAR registration, ``new`` or for ``review``."""
+
+    kind: Literal["referral", "mar_registration"]
+    status: Literal["new", "review"]
+    priority: str | None
+    flags: tuple[str, ...]
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    patient: Patient
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The automatic reply to write: its kind, its recipient and the problems it names."""
+
+    kind: ReplyKind
+    to: str
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything that happens to one message.
+
+    ``kind`` is the outcome's kind, or ``duplicate``; ``outcome`` the rules' judgement of the forms (None for
+    a duplicate); ``reference`` the submission's reference (the first message's, for a resubmission);
+    ``documents`` the forms decided (with the earlier ones, for a resubmission); ``resubmission_of`` the first
+    ledger id of the submission the message completes. ``queue`` is None when nothing is queued. ``reply``
+    is the reply to write, or None; ``held_back`` says why a due reply is not written. ``tasks`` are for the
+    team; ``folder`` is where the message is filed.
+    """
+
+    kind: str
+    reference: str
+    folder: str
+    outcome: Outcome | None = None
+    documents: tuple[Document, ...] = ()
+    queue: QueueEntry | None = None
+    reply: Reply | None = None
+    held_back: str | None = None
+    tasks: tuple[Task, ...] = ()
+    resubmission_of: int | None = None
+    resubmission_how: str | None = None
+    duplicate_of: int | None = None
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """The kinds of form seen, in the order they came."""
+        return tuple(self.outcome.forms) if self.outcome else ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configuration the decision uses: the form definitions, the service, the reply limits, the triage."""
+
+    definitions: FormDefinitions
+    service: ServiceSettings
+    reply_limits: ReplyLimitSettings
+    triage: TriageRules
+
+
+def decide_message(message: Message, known: Known, policy: Policy, today: dt.date) -> Decision:
+    """What happens to ``message``, given what the store ``known``s, judged as of ``today``.
+
+    A message taken before is a duplicate and nothing else happens. A message that answers an earlier
+    submission from an address we wrote to about it is decided together with that submission's forms,
+    under its reference; one that quotes a reference from anyone else goes to the team. A reply that is
+    due but may not be written (a machine sent the message, there is no address, a reply limit is reached)
+    is held back and becomes a task, as do a reply without forms and a form that could not be read.
+    """
+    if known.duplicate_of is not None:
+        return Decision(
+            kind="duplicate", reference=message.reference, folder=FOLDERS["duplicate"], duplicate_of=known.duplicate_of
+        )
+    answers = known.answers
+    trusted = answers is not None and (answers.how == "thread" or bool(message.senders & answers.replied_to))
+    documents = message.documents
+    if answers is not None and trusted and message.has_attachments:
+        documents = merge_documents(answers.documents, documents)
+    context = Context(
+        eligibility=EligibilityPolicy(min_age=policy.service.eligibility.min_age, practices=known.practices),
+        open_referrals=known.open_referrals,
+        secure_domains=frozenset(d.lower() for d in policy.service.secure_domains),
+    )
+    outcome = decide(Submission(documents, message.received_at, message.automatic), policy.definitions, today, context)
+    if outcome.reply is not None and message.reply_address is None:
+        # Nobody to write to: the team decides what to do by hand.
+        outcome = replace(outcome, reply=None, suppressed="no-reply-address")
+    tasks: list[Task] = []
+    if answers is not None and outcome.kind != "automatic":
+        if not trusted:
+            outcome = replace(
+                outcome,
+                kind="review",
+                reply=None,
+                suppressed=None,
+                reasons=(*outcome.reasons, "reference_from_unknown_sender"),
+            )
+            tasks.append(reference_from_unknown_sender_task(answers.reference))
+        elif not message.has_attachments and outcome.kind == "not_a_submission":
+            outcome = replace(outcome, kind="review", reply=None, reasons=(*outcome.reasons, "reply_without_forms"))
+            tasks.append(reply_without_forms_task())
+    reference = answers.reference if answers is not None and trusted else message.reference
+    reply, held_back = _reply(outcome, message, known, policy.reply_limits)
+    if held_back is not None:
+        tasks.append(held_back_task(held_back))
+    if "unreadable_form" in outcome.reasons:
+        tasks.append(unreadable_form_task())
+    return Decision(
+        kind=outcome.kind,
+        reference=reference,
+        folder=FOLDERS[outcome.kind],
+        outcome=outcome,
+        documents=documents,
+        queue=queue_entry(outcome, documents, policy.triage),
+        reply=reply,
+        held_back=held_back,
+        tasks=tuple(tasks),
+        resubmission_of=answers.root_id if answers is not None and trusted else None,
+        resubmission_how=None if answers is None else answers.how if trusted else "subject-unknown-sender",
+    )
+
+
+def queue_entry(outcome: Outcome, documents: Sequence[Document], rules: TriageRules) -> QueueEntry | None:
+    """The queue entry for ``outcome``, or None: the one definition of "queued".
+
+    Accepted referrals, complete MAR registrations and submissions for review are queued when they hold at
+    least one recognised form; a referral's priority and flags come from its Form 2 and MIAT.
+    """
+    if outcome.kind not in QUEUED_OUTCOMES or not outcome.forms:
+        return None
+    forms = [d for d in documents if isinstance(d, Form)]
+    mar = outcome.kind == "mar_registration"
+    triaged = triage(forms, rules) if not mar and any(f.kind in ("form2", "miat") for f in forms) else None
+    return QueueEntry(
+        kind="mar_registration" if mar else "referral",
+        status="review" if outcome.kind == "review" else "new",
+        priority=triaged.priority if triaged else None,
+        flags=triaged.flags if triaged else (),
+        reasons=outcome.reasons,
+        warnings=outcome.warnings,
+        patient=patient_of(forms),
+    )
+
+
+def patient_of(forms: Sequence[Form]) -> Patient:
+    """The patient's identifiers from Form 2 first, then the MIAT, Form 1 and the MAR form."""
+    fields: dict[str, Value] = {}
+    ranked = sorted((f for f in forms if f.kind in PATIENT_FORM_ORDER), key=lambda f: PATIENT_FORM_ORDER.index(f.kind))
+    for form in reversed(ranked):
+        fields.update({k: v for k, v in form.fields.items() if k.startswith("patient.")})
+    number, surname, forenames, dob = (
+        fields.get(f"patient.{key}") for key in ("nhs_number", "surname", "forenames", "dob")
+    )
+    return Patient(
+        nhs_number=number if isinstance(number, str) else None,
+        surname=surname if isinstance(surname, str) else None,
+        forenames=forenames if isinstance(forenames, str) else None,
+        date_of_birth=dob if isinstance(dob, dt.date) else None,
+    )
+
+
+def merge_documents(earlier: Sequence[Document], newer: Sequence[Document]) -> tuple[Document, ...]:
+    """A submission's documents once ``newer`` arrived: every new document, and each earlier one whose form
+    kind the new ones do not bring. Earlier documents of no known kind are dropped (the team has seen them)."""
+    replaced = {d.kind for d in newer if d.kind is not None}
+    kept = [d for d in earlier if d.kind is not None and d.kind not in replaced]
+    return (*kept, *newer)
+
+
+def limit_reason(*, replies_to_sender: int, replies_for_submission: int, limits: ReplyLimitSettings) -> str | None:
+    """Which reply limit one more automatic reply would break, or None.
+
+    Returns ``"rate-limit-submission"``, ``"rate-limit-sender"`` or None (the submission limit is checked
+    first: it is the one the team can explain to the referrer).
+    """
+    if replies_for_submission >= limits.per_submission:
+        return "rate-limit-submission"
+    if replies_to_sender >= limits.per_sender_per_day:
+        return "rate-limit-sender"
+    return None
+
+
+def _reply(
+    outcome: Outcome, message: Message, known: Known, limits: ReplyLimitSettings
+) -> tuple[Reply | None, str | None]:
+    if outcome.suppressed is not None:
+        return None, outcome.suppressed
+    if outcome.reply is None or message.reply_address is None:
+        return None, None
+    limited = limit_reason(
+        replies_to_sender=known.replies_to_sender, replies_for_submission=known.replies_for_submission, limits=limits
+    )
+    if limited is not None:
+        return None, limited
+    return Reply(kind=outcome.reply, to=message.reply_address, problems=outcome.problems), None
+
+
+__all__ = [
+    "FOLDERS",
+    "Answered",
+    "Decision",
+    "Known",
+    "Message",
+    "Patient",
+    "Policy",
+    "QueueEntry",
+    "Reply",
+    "Task",
+    "decide_message",
+    "limit_reason",
+    "merge_documents",
+    "patient_of",
+    "queue_entry",
+]

@@ -1,0 +1,73 @@
+"""Team tasks as data: what a person must do by hand, and the words that say it.
+
+A decision, a send that failed for good and a mailbox outage each make tasks; the shell stores them once per
+event and shows them (``nmss-intake tasks list``, the digest's "Needing your action"). The words here are the
+only place a task's action is written. They carry codes and references, never patient data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+HELD_BACK_WHY: Mapping[str, str] = {
+    "auto-submitted": "the email was sent by a machine (Auto-Submitted)",
+    "precedence-bulk": "the email was bulk mail (Precedence)",
+    "list": "the email came from a mailing list",
+    "null-return-path": "the email had no return path",
+    "delivery-report": "the email was a delivery report",
+    "system-sender": "the sender is a system address",
+    "own-address": "the email came from the service's own address",
+    "loop": "the email had already passed through the service",
+    "own-message-id": "the email was one of the service's own",
+    "no-reply-address": "the email gives no address to reply to",
+    "rate-limit-sender": "this sender reached the daily limit of automatic replies",
+    "rate-limit-submission": "this submission has had its automatic reply already",
+}
+"""Why an automatic reply was held back, per code, as the team reads it."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thing for the team to do: its ``kind`` (a code) and the ``action`` in words."""
+
+    kind: str
+    action: str
+
+
+def held_back_task(why: str) -> Task:
+    """Reply by hand: the automatic reply due was not written, for the reason ``why`` (a code)."""
+    reason = HELD_BACK_WHY.get(why, why.replace("-", " "))
+    return Task("reply_held_back", f"reply by hand: the automatic reply was held back ({reason})")
+
+
+def reply_without_forms_task() -> Task:
+    """Read the referrer's answer to our reply: it came with no attachment."""
+    return Task("reply_without_forms", "read the referrer's reply and answer it: it came without forms")
+
+
+def unreadable_form_task() -> Task:
+    """Check a form by hand: it could not be read automatically."""
+    return Task("unreadable_form", "check the form by hand: it could not be read automatically")
+
+
+def reference_from_unknown_sender_task(reference: str) -> Task:
+    """Check a message that quotes ``reference`` but comes from an address we never wrote to about it."""
+    return Task(
+        "reference_from_unknown_sender",
+        f"check who sent it: it quotes {reference} but comes from an address we never wrote to about it",
+    )
+
+
+def send_failed_task(kind: str) -> Task:
+    """Send an email by hand: the outbox gave up on it (``kind`` is the outbox row's kind)."""
+    return Task("send_failed", f"send it by hand: the {kind.replace('_', ' ')} email could not be sent")
+
+
+def mailbox_down_task(mailbox: str, failures: int) -> Task:
+    """Restore the service's access to ``mailbox``: it has failed ``failures`` polls in a row."""
+    return Task(
+        "mailbox_down",
+        f"restore access to mailbox {mailbox}: it could not be read {failures} times in a row "
+        "(nmss-intake status shows the error)",
+    )
