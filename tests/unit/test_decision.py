@@ -1,0 +1,170 @@
+"""The whole decision about one message, table-driven, with literal forms and no database.
+
+Each row is a message and what the store knows about it; the columns are what a person would notice: the
+outcome, whether and how it is queued, the reply or why it is held back, the team's tasks and the folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+
+from config.settings import ReplyLimitSettings, ServiceSettings
+from config.triage import load_triage_rules
+from parsers.types import Document, Unreadable
+from rules.decision import Answered, Known, Message, Policy, decide_message, merge_documents
+from tests.unit.test_decide import DEFINITIONS, RECEIVED, TODAY, form
+
+POLICY = Policy(
+    definitions=DEFINITIONS,
+    service=ServiceSettings(),
+    reply_limits=ReplyLimitSettings(per_sender_per_day=3, per_submission=1),
+    triage=load_triage_rules(None),
+)
+PHARMACY = "example.pharmacy@nhs.net"
+REFERRAL = (form("form2"), form("form1"), form("miat"))
+INCOMPLETE = (form("form2"), form("form1"))
+SCANNED = Unreadable("scan.pdf", "scanned")
+EARLIER = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="subject", replied_to=frozenset({PHARMACY}))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One message, what is known, and what must happen."""
+
+    documents: tuple[Document, ...]
+    known: Known = field(default_factory=Known)
+    automatic: str | None = None
+    reply_address: str | None = PHARMACY
+    attachments: bool = True
+    # what a person notices
+    kind: str = ""
+    queue: tuple[str, str] | None = None  # (kind, status)
+    reply: str | None = None
+    held_back: str | None = None
+    tasks: tuple[str, ...] = ()
+    folder: str = ""
+    reasons: tuple[str, ...] = field(default=())
+
+
+ROWS = {
+    "complete referral": Row(REFERRAL, kind="accepted", queue=("referral", "new"), folder="Accepted"),
+    "incomplete referral": Row(INCOMPLETE, kind="incomplete", reply="incomplete", folder="Incomplete"),
+    "form 1 alone": Row((form("form1"),), kind="misrouted", reply="misrouted", folder="Misrouted"),
+    "complete MAR registration": Row(
+        (form("mar"),), kind="mar_registration", queue=("mar_registration", "new"), folder="MAR"
+    ),
+    "scanned form": Row(
+        (SCANNED,), kind="review", reply="unreadable", tasks=("unreadable_form",), folder="Review",
+        reasons=("unreadable_form",),
+    ),
+    "scanned form with a readable Form 2": Row(
+        (form("form2"), SCANNED), kind="review", queue=("referral", "review"), reply="unreadable",
+        tasks=("unreadable_form",), folder="Review", reasons=("unreadable_form",),
+    ),
+    "no form": Row((), kind="not_a_submission", folder="Other"),
+    "no form from a machine": Row((), automatic="auto-submitted", kind="automatic", folder="Automatic"),
+    "incomplete from a machine": Row(
+        INCOMPLETE, automatic="auto-submitted", kind="incomplete", held_back="auto-submitted",
+        tasks=("reply_held_back",), folder="Incomplete",
+    ),
+    "incomplete with no address": Row(
+        INCOMPLETE, reply_address=None, kind="incomplete", held_back="no-reply-address",
+        tasks=("reply_held_back",), folder="Incomplete",
+    ),
+    "fourth incomplete from one sender in a day": Row(
+        INCOMPLETE, known=Known(replies_to_sender=3), kind="incomplete", held_back="rate-limit-sender",
+        tasks=("reply_held_back",), folder="Incomplete",
+    ),
+    "already taken": Row(REFERRAL, known=Known(duplicate_of=3), kind="duplicate", folder="Duplicate"),
+    "referral for a patient already queued": Row(
+        REFERRAL, known=Known(open_referrals=frozenset({"9990000018"})), kind="review",
+        queue=("referral", "review"), folder="Review", reasons=("open_referral_exists",),
+    ),
+    "reply without forms to our reply": Row(
+        (), known=Known(answers=EARLIER), attachments=False, kind="review", tasks=("reply_without_forms",),
+        folder="Review", reasons=("reply_without_forms",),
+    ),
+    "reference quoted by an unknown sender": Row(
+        INCOMPLETE, known=Known(answers=EARLIER), reply_address="stranger@example.org", kind="review",
+        queue=("referral", "review"), tasks=("reference_from_unknown_sender",), folder="Review",
+        reasons=("reference_from_unknown_sender",),
+    ),
+    "the missing MIAT sent after our reply": Row(
+        (form("miat"),), known=Known(answers=Answered(**{**EARLIER.__dict__, "documents": INCOMPLETE})),
+        kind="accepted", queue=("referral", "new"), folder="Accepted",
+    ),
+    "a second incomplete answer about one submission": Row(
+        (form("form1"),), known=Known(answers=Answered(**{**EARLIER.__dict__, "documents": (form("form2"),)}),
+        replies_for_submission=1), kind="incomplete", held_back="rate-limit-submission",
+        tasks=("reply_held_back",), folder="Incomplete",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("row", ROWS.values(), ids=ROWS.keys())
+def test_the_decision_says_everything_that_happens_to_a_message(row: Row) -> None:
+    message = Message(
+        documents=row.documents,
+        received_at=RECEIVED,
+        reference="NMSS-BBBBBBBB",
+        automatic=row.automatic,
+        reply_address=row.reply_address,
+        senders=frozenset({row.reply_address}) if row.reply_address else frozenset(),
+        has_attachments=row.attachments,
+    )
+    decision = decide_message(message, row.known, POLICY, TODAY)
+
+    assert decision.kind == row.kind
+    assert ((decision.queue.kind, decision.queue.status) if decision.queue else None) == row.queue
+    assert (decision.reply.kind if decision.reply else None) == row.reply
+    assert decision.held_back == row.held_back
+    assert tuple(t.kind for t in decision.tasks) == row.tasks
+    assert decision.folder == row.folder
+    assert decision.outcome is None or decision.outcome.reasons == row.reasons
+
+
+def test_a_resubmission_is_queued_under_the_first_reference_with_the_patient_from_form2() -> None:
+    answers = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="thread", documents=INCOMPLETE)
+    message = Message((form("miat"),), RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY)
+
+    decision = decide_message(message, Known(answers=answers), POLICY, TODAY)
+
+    assert (decision.reference, decision.resubmission_of) == ("NMSS-AAAAAAAA", 7)
+    assert decision.queue is not None
+    assert decision.queue.patient.nhs_number == "9990000018"
+    assert decision.queue.patient.date_of_birth == dt.date(1941, 4, 3)
+    assert decision.queue.priority in ("urgent", "soon", "routine")
+
+
+def test_the_reply_goes_to_the_reply_address_and_names_the_missing_form() -> None:
+    message = Message(INCOMPLETE, RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY)
+
+    decision = decide_message(message, Known(), POLICY, TODAY)
+
+    assert decision.reply is not None
+    assert decision.reply.to == PHARMACY
+    assert [p.code for p in decision.reply.problems] == ["missing_form"]
+
+
+def test_a_held_back_reply_tells_the_team_why_without_patient_data() -> None:
+    message = Message(INCOMPLETE, RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY)
+
+    [task] = decide_message(message, Known(replies_to_sender=3), POLICY, TODAY).tasks
+
+    assert task.action.startswith("reply by hand: the automatic reply was held back")
+    assert "Testwell" not in task.action
+    assert "999" not in task.action
+
+
+def test_a_newer_form_replaces_the_earlier_one_of_its_kind_and_the_rest_are_kept() -> None:
+    old_form2, new_form2 = form("form2"), form("form2", {"patient.phone": "01603 999999"})
+    assert merge_documents((old_form2, form("form1")), (new_form2,)) == (form("form1"), new_form2)
+
+
+def test_a_mar_registration_is_queued_without_a_priority() -> None:
+    decision = decide_message(Message((form("mar"),), RECEIVED, "NMSS-BBBBBBBB"), Known(), POLICY, TODAY)
+    assert decision.queue is not None
+    assert (decision.queue.kind, decision.queue.priority) == ("mar_registration", None)
