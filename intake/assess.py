@@ -1,4 +1,9 @@
-"""From raw message bytes to a decision, with no side effects: what ``check`` prints and the pipeline acts on."""
+"""Read a message and decide it: the step ``check`` and the pipeline share, so ``check`` says what ``run`` does.
+
+``read_message`` reads the bytes once (the mail, every document parsed in the worker processes, the hash and
+the reference). ``known_about`` reads what the store knows about it, as plain data. ``assess`` hands both to
+the pure core (``rules.decision.decide_message``) and returns its decision. Nothing here writes.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +12,91 @@ import datetime as dt
 import functools
 import hashlib
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, ServiceSettings
 from config.triage import TriageRules, load_triage_rules
-from intake.isolation import Opened, ParsePool, default_pool
-from intake.resubmission import merge_documents
+from intake.isolation import Opened, ParsePool
+from intake.repositories import RATE_WINDOW
+from intake.resubmission import answered_by
+from intake.unit_of_work import UnitOfWork
 from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Mail, read_mail
 from parsers.types import Document, Unreadable
 from rules.automatic import automatic_reason
-from rules.decide import decide
-from rules.eligibility import EligibilityPolicy
+from rules.decision import Decision, Known, Message, Policy, decide_message
 from rules.recipients import reply_address
-from rules.triage import Triage, triage
-from rules.types import Context, Outcome, Submission
+
+
+class MessageTooLarge(Exception):
+    """Raised when a message is over ``limits.max_message_bytes``: it is quarantined for the team unread."""
+
+    reason = "too_large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"message of {size} bytes, over the limit of {limit}")
+        self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True)
-class Assessment:
-    """A message read and judged: the mail, each document found in it, the outcome and, if queued, its triage."""
+class Fingerprint:
+    """A message's bytes hashed once: the SHA-256 (hex) that finds a duplicate, and the reference it gets."""
 
-    mail: Mail
-    documents: tuple[Document, ...]
-    outcome: Outcome
-    triage: Triage | None
+    sha256: str
     reference: str
 
 
-def reference_for(raw: bytes) -> str:
-    """A short reference the referrer can quote, derived from the message's bytes so it is the same every run."""
+@dataclass(frozen=True)
+class Read:
+    """A message read: the mail, its documents, its fingerprint and when it arrived."""
+
+    mail: Mail
+    documents: tuple[Document, ...]
+    fingerprint: Fingerprint
+    received_at: dt.datetime
+
+
+def fingerprint(raw: bytes) -> Fingerprint:
+    """The message's hash and the short reference the referrer can quote (the same every run)."""
     digest = hashlib.sha256(raw).digest()
-    return "NMSS-" + base64.b32encode(digest[:5]).decode("ascii")
+    return Fingerprint(sha256=digest.hex(), reference="NMSS-" + base64.b32encode(digest[:5]).decode("ascii"))
+
+
+def reference_for(raw: bytes) -> str:
+    """The reference of the message with these bytes."""
+    return fingerprint(raw).reference
+
+
+def read_message(
+    raw: bytes,
+    *,
+    received_at: dt.datetime,
+    definitions: FormDefinitions,
+    limits: LimitSettings,
+    today: dt.date,
+    pool: ParsePool,
+    prints: Fingerprint | None = None,
+    deadline: float | None = None,
+) -> Read:
+    """Read ``raw`` and parse every document in it in ``pool``'s worker processes.
+
+    ``deadline`` (``time.monotonic()``) is when the message's time is up, by default
+    ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
+
+    Raises:
+        MessageTooLarge: the message is over ``limits.max_message_bytes``.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + limits.message_budget_seconds
+    if len(raw) > limits.max_message_bytes:
+        raise MessageTooLarge(len(raw), limits.max_message_bytes)
+    mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
+    documents = read_documents(
+        mail, definitions, today, pool=pool, deadline=deadline, max_attachment_bytes=limits.max_attachment_bytes
+    )
+    return Read(mail, documents, prints or fingerprint(raw), received_at)
 
 
 def read_documents(
@@ -85,67 +141,60 @@ def _unparsed(attachment: Attachment) -> Document | None:
     return None
 
 
-def assess(
-    raw: bytes,
-    *,
-    definitions: FormDefinitions,
-    service: ServiceSettings,
-    limits: LimitSettings,
-    received_at: dt.datetime,
-    today: dt.date,
-    practices: frozenset[str] | None = None,
-    open_referrals: frozenset[str] = frozenset(),
-    pool: ParsePool | None = None,
-    earlier: Sequence[Document] = (),
-    mail: Mail | None = None,
-    deadline: float | None = None,
-) -> Assessment:
-    """Read ``raw``, parse every document in it and decide what happens, as of ``today``.
+def message_of(read: Read, service: ServiceSettings) -> Message:
+    """The message as the core sees it: documents, arrival, reference, and who sent it (and why, if a machine)."""
+    mail = read.mail
+    # Parsed strictly (rules.recipients): an address that does not parse is no address to reply to.
+    address = reply_address(mail, service.addresses)
+    return Message(
+        documents=read.documents,
+        received_at=read.received_at,
+        reference=read.fingerprint.reference,
+        automatic=automatic_reason(mail, own_addresses=service.addresses, own_domain=service.domain),
+        reply_address=address.header_form if address is not None else None,
+        senders=frozenset(a.lower() for a in (mail.sender, mail.reply_to) if a),
+    )
 
-    ``practices`` (active GP practice codes; None when no list is imported) and ``open_referrals`` (NHS
-    numbers with an open referral) are what the shell read from the store for the eligibility and duplicate
-    checks; the eligibility and triage rules come from ``service``. Documents are parsed in ``pool``, by
-    default the process-wide pool for ``limits`` (``check`` and the pipeline alike: hostile files are as
-    likely in either), never in this process. ``earlier`` holds the documents of the submission this message
-    completes: the new forms replace earlier ones of the same kind and the whole set is decided (a message that
-    brings no document at all, a ``winmail.dat`` of pictures say, is decided on its own). ``mail`` is
-    ``raw`` already read, where the caller has it. ``deadline`` (``time.monotonic()``) is when the message's
-    time is up, by default ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
-    """
-    if deadline is None:
-        deadline = time.monotonic() + limits.message_budget_seconds
-    if mail is None:
-        mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
-    documents = read_documents(
-        mail,
-        definitions,
-        today,
-        pool=pool or default_pool(limits),
-        deadline=deadline,
-        max_attachment_bytes=limits.max_attachment_bytes,
+
+def duplicate_of(uow: UnitOfWork, prints: Fingerprint, *, ledger_id: int | None = None) -> int | None:
+    """The ledger id of the first message taken with the same bytes (other than ``ledger_id``), or None."""
+    original = uow.ledger.original_of(prints.sha256)
+    if original is None or original.id == ledger_id:
+        return None
+    return original.id
+
+
+def known_about(
+    uow: UnitOfWork,
+    read: Read,
+    message: Message,
+    *,
+    service: ServiceSettings,
+    definitions: FormDefinitions,
+    now: dt.datetime,
+) -> Known:
+    """What the store knows that bears on the message: the submission it answers, the replies already written
+    to its sender and about its submission, the open referrals and the practice list."""
+    answers = answered_by(uow, read.mail, service, definitions)
+    to_sender = 0
+    if message.reply_address is not None:
+        to_sender = uow.outbox.replies_to(message.reply_address, since=now - RATE_WINDOW)
+    return Known(
+        answers=answers,
+        replies_to_sender=to_sender,
+        replies_for_submission=uow.outbox.replies_for_submission(answers.root_id) if answers is not None else 0,
+        open_referrals=uow.queue.open_nhs_numbers(),
+        practices=uow.practices.active_codes(),
     )
-    if earlier and documents:
-        # A resubmission: decided together with the forms the submission already has (see intake/resubmission.py).
-        documents = merge_documents(earlier, documents)
-    automatic = automatic_reason(mail, own_addresses=service.addresses, own_domain=service.domain)
-    context = Context(
-        eligibility=EligibilityPolicy(min_age=service.eligibility.min_age, practices=practices),
-        open_referrals=open_referrals,
-        secure_domains=frozenset(d.lower() for d in service.secure_domains),
-    )
-    outcome = decide(Submission(documents, received_at, automatic), definitions, today, context)
-    if outcome.reply is not None and reply_address(mail, service.addresses) is None:
-        # Nobody to write to (no address, or none that parses strictly): the team decides what to do by hand.
-        outcome = replace(outcome, reply=None, suppressed="no-reply-address")
-    forms = [d for d in documents if not isinstance(d, Unreadable)]
-    queued = outcome.kind in ("accepted", "review") and any(f.kind in ("form2", "miat") for f in forms)
-    return Assessment(
-        mail=mail,
-        documents=documents,
-        outcome=outcome,
-        triage=triage(forms, triage_rules(service.triage_file)) if queued else None,
-        reference=reference_for(raw),
-    )
+
+
+def assess(uow: UnitOfWork | None, read: Read, policy: Policy, *, today: dt.date, now: dt.datetime) -> Decision:
+    """The core's decision about ``read`` at ``now``, given what ``uow``'s store knows (None: an empty store)."""
+    message = message_of(read, policy.service)
+    if uow is None:
+        return decide_message(message, Known(), policy, today)
+    known = known_about(uow, read, message, service=policy.service, definitions=policy.definitions, now=now)
+    return decide_message(message, known, policy, today)
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from config.forms import load_form_definitions
 from config.settings import Settings
 from intake.errors import AlreadyRunning, StateDirUnwritable
 from intake.health import MailboxStateStore
+from intake.isolation import ParsePool
 from intake.mailbox import DeltaStore, Mailbox
 from intake.pipeline import Clock, Services
 from intake.store import make_engine, utcnow
@@ -89,8 +90,12 @@ class App:
         return key
 
 
-def bootstrap(settings: Settings, *, clock: Clock = utcnow) -> App:
-    """Build the app from ``settings``. Connects to nothing yet: the engine opens on first use."""
+def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | None = None) -> App:
+    """Build the app from ``settings``. Connects to nothing yet: the engine opens on first use.
+
+    ``clock`` and ``pool`` (the worker pool documents are parsed in; default: the process-wide one) can be
+    handed in, so a test injects its faults through the services rather than by patching.
+    """
     engine = make_engine(settings.database_url.get_secret_value())
     mailbox = make_mailbox(settings, engine, clock)
     sender = make_sender(settings)
@@ -103,6 +108,7 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow) -> App:
         timezone=ZoneInfo(settings.service.timezone),
         clock=clock,
         outgoing=settings.outgoing,
+        pool=pool,
     )
     return App(settings=settings, engine=engine, mailbox=mailbox, sender=sender, services=services)
 

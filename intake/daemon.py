@@ -91,7 +91,8 @@ def send_pending(app: App) -> None:
 def digest_tick(app: App) -> None:
     """Queue and send today's digest if it is due and not queued yet (a working day, after its time)."""
     try:
-        key = queue_digest_if_due(app.engine, app.settings, now=app.services.clock(), tz=app.services.timezone)
+        with app.services.unit_of_work() as uow:
+            key = queue_digest_if_due(uow, app.settings, now=app.services.clock(), tz=app.services.timezone)
     except InsecureRecipient:
         log.error("digest_not_queued", error_type="InsecureRecipient")
         return
@@ -102,14 +103,15 @@ def digest_tick(app: App) -> None:
 def reminders_tick(app: App) -> None:
     """Queue and send a reminder for each follow-up call that has fallen due and has not been reminded."""
     try:
-        queued = queue_reminders(
-            app.engine,
-            now=app.services.clock(),
-            tz=app.services.timezone,
-            service=app.settings.service,
-            recipients=app.settings.service.team_addresses,
-            secure_domains=app.settings.service.secure_domains,
-        )
+        with app.services.unit_of_work() as uow:
+            queued = queue_reminders(
+                uow,
+                now=app.services.clock(),
+                tz=app.services.timezone,
+                service=app.settings.service,
+                recipients=app.settings.service.team_addresses,
+                secure_domains=app.settings.service.secure_domains,
+            )
     except InsecureRecipient:
         log.error("reminders_not_queued", error_type="InsecureRecipient")
         return

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,3 +46,12 @@ def is_current(engine: Engine) -> bool:
     heads = set(ScriptDirectory.from_config(_config(engine)).get_heads())
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads()) == heads
+
+
+def is_ready(engine: Engine) -> bool:
+    """Whether the database exists and is at the newest migration; never creates it (``check`` changes nothing)."""
+    url = make_url(engine.url)
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(url.database or "").exists():
+        return False
+    return is_current(engine)

@@ -6,19 +6,15 @@ sends the same row again (the file outbox rewrites the same file; SMTP and Graph
 Message-ID). A temporary failure is retried after an exponential back-off with a cap; a permanent failure,
 or ``max_attempts`` temporary ones, marks the row ``failed`` and gives the team an item to send it by hand.
 
-Replies are limited per recipient mailbox (``per_sender_per_day`` in any 24 hours: ``X+a@NHS.NET`` and
-``x@nhs.net`` are one mailbox, see ``parsers.addresses.mailbox_key``) and per submission (``per_submission``),
-counted from outbox rows; a reply over a limit is never written, and the team gets a "needs a manual reply"
-item instead.
-
-The envelope recipients are the row's ``recipient`` column, written when the row was (for a reply, the one
-address ``rules.recipients.reply_address`` chose), never read from the message's own headers.
+Emails are put in the outbox through ``UnitOfWork.outbox.enqueue(key, …)``, with the rest of what a command
+changes; this module only sends them. The envelope recipients are the row's ``recipient`` column, written when
+the row was (for a reply, the one address ``rules.recipients.reply_address`` chose), never read from the
+message's own headers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -26,24 +22,17 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 import structlog
-from sqlalchemy import Engine, and_, func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
 
-from config.settings import ReplyLimitSettings, RetrySettings
-from intake.store import AuditEvent, OutboxRecord
+from config.settings import RetrySettings
+from intake.store import OutboxRecord
+from intake.unit_of_work import UnitOfWork
 from notifier.errors import SendRejected, UnsafeMessage
 from notifier.sender import Sender
-from parsers.addresses import mailbox_key, parse_address
+from parsers.addresses import parse_address
+from rules.tasks import send_failed_task
 
 log = structlog.get_logger("intake.outbox")
-
-REPLY_KINDS_PREFIX = "reply_"
-"""Outbox rows whose ``kind`` starts with this are automatic replies: the only ones the limits count."""
-
-MANUAL_REPLY = "needs a manual reply"
-SEND_BY_HAND = "could not be sent: send it by hand"
-
-RATE_WINDOW = dt.timedelta(hours=24)
 
 Clock = Callable[[], dt.datetime]
 
@@ -79,19 +68,14 @@ def backoff(attempts: int, retry: RetrySettings) -> dt.timedelta:
 
 
 def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettings) -> SendReport:
-    """Send every pending row whose ``next_attempt_at`` has come (or was never set), oldest first."""
+    """Send every pending row whose ``next_attempt_at`` has come (or was never set), oldest first.
+
+    Each try commits on its own, so a crash repeats at most the email being sent. An email given up on becomes
+    a task for the team ("send it by hand"), in the same commit.
+    """
     sent = deferred = failed = 0
-    now = clock()
-    with Session(engine) as session:
-        due = session.exec(
-            select(OutboxRecord)
-            .where(
-                OutboxRecord.state == "pending",
-                or_(col(OutboxRecord.next_attempt_at).is_(None), col(OutboxRecord.next_attempt_at) <= now),
-            )
-            .order_by(col(OutboxRecord.id))
-        ).all()
-        for item in due:
+    with UnitOfWork(engine) as uow:
+        for item in uow.outbox.due(clock()):
             message = message_from_bytes(item.raw, _class=EmailMessage, policy=policy.default)
             assert isinstance(message, EmailMessage)
             item.attempts += 1
@@ -103,7 +87,7 @@ def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettin
                 if permanent or item.attempts >= retry.max_attempts:
                     item.state = "failed"
                     item.next_attempt_at = None
-                    session.add(_send_failed(item, clock(), permanent=permanent))
+                    _give_up(uow, item, clock(), permanent=permanent)
                     failed += 1
                     log.error(
                         "send_failed",
@@ -131,8 +115,8 @@ def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettin
                 item.next_attempt_at = None
                 sent += 1
                 log.info("sent", outbox_id=item.id, kind=item.kind, attempts=item.attempts)
-            session.add(item)
-            session.commit()
+            uow.outbox.save(item)
+            uow.commit()
     return SendReport(sent=sent, deferred=deferred, failed=failed)
 
 
@@ -149,71 +133,25 @@ def envelope_recipients(recipient: str) -> list[str]:
     return list(dict.fromkeys(address.header_form for address in found if address is not None))
 
 
-def limit_reason(*, replies_to_sender: int, replies_for_submission: int, limits: ReplyLimitSettings) -> str | None:
-    """Which limit one more automatic reply would break, or None.
-
-    Args:
-        replies_to_sender: automatic replies written to this address in the last 24 hours.
-        replies_for_submission: automatic replies written for this submission, ever.
-        limits: the configured limits.
-
-    Returns:
-        ``"rate-limit-submission"``, ``"rate-limit-sender"`` or None (the submission limit is checked first:
-        it is the one the team can explain to the referrer).
-    """
-    if replies_for_submission >= limits.per_submission:
-        return "rate-limit-submission"
-    if replies_to_sender >= limits.per_sender_per_day:
-        return "rate-limit-sender"
-    return None
-
-
-def reply_limit(
-    session: Session, *, recipient: str, submission_id: int, now: dt.datetime, limits: ReplyLimitSettings
-) -> str | None:
-    """``limit_reason`` for one more reply to ``recipient`` about submission ``submission_id`` (its first
-    ledger id), counted from the outbox rows already written (failed sends do not count: nothing arrived).
-    Replies count against the recipient's mailbox, however its address was spelt."""
-    replies = (
-        select(func.count())
-        .select_from(OutboxRecord)
-        .where(col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX), col(OutboxRecord.state) != "failed")
+def _give_up(uow: UnitOfWork, item: OutboxRecord, at: dt.datetime, *, permanent: bool) -> None:
+    """The team's task (and the audit event) for an email the outbox gave up on."""
+    task = send_failed_task(item.kind)
+    answered = uow.ledger.get(item.message_id) if item.message_id is not None else None
+    uow.tasks.open(
+        f"send_failed-{item.id}",
+        task.kind,
+        task.action,
+        now=at,
+        reference=answered.reference if answered is not None else None,
+        message_id=item.message_id,
     )
-    # Compared here rather than in SQL: the day's replies are few, and the mailbox rule stays in one function.
-    recent = session.exec(
-        select(OutboxRecord.recipient).where(
-            col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX),
-            col(OutboxRecord.state) != "failed",
-            col(OutboxRecord.created_at) >= now - RATE_WINDOW,
-        )
-    ).all()
-    mailbox = mailbox_key(recipient)
-    to_sender = sum(1 for address in recent if mailbox_key(address) == mailbox)
-    # Rows written before submissions were recorded count by the message they answered.
-    for_submission = session.exec(
-        replies.where(
-            or_(
-                col(OutboxRecord.submission_id) == submission_id,
-                and_(col(OutboxRecord.submission_id).is_(None), col(OutboxRecord.message_id) == submission_id),
-            )
-        )
-    ).one()
-    return limit_reason(replies_to_sender=to_sender, replies_for_submission=for_submission, limits=limits)
-
-
-def manual_reply_item(message_id: int, at: dt.datetime, why: str, reply: str | None) -> AuditEvent:
-    """The team item for a reply that was due but not sent: ``why`` is a code, ``reply`` the reply kind."""
-    detail = {"why": why, "reply": reply, "action": MANUAL_REPLY}
-    return AuditEvent(at=at, message_id=message_id, event="reply_suppressed", detail=json.dumps(detail), team_item=True)
-
-
-def _send_failed(item: OutboxRecord, at: dt.datetime, *, permanent: bool) -> AuditEvent:
-    detail = {
-        "outbox_id": item.id,
-        "kind": item.kind,
-        "error": item.last_error,
-        "attempts": item.attempts,
-        "permanent": permanent,
-        "action": SEND_BY_HAND,
-    }
-    return AuditEvent(at=at, message_id=item.message_id, event="send_failed", detail=json.dumps(detail), team_item=True)
+    uow.audit.record(
+        "send_failed",
+        at=at,
+        message_id=item.message_id,
+        outbox_id=item.id,
+        kind=item.kind,
+        error=item.last_error,
+        attempts=item.attempts,
+        permanent=permanent,
+    )

@@ -1,10 +1,13 @@
-"""The pipeline: take each waiting message exactly once, decide, queue, reply, file it away.
+"""The pipeline: take each waiting message exactly once — read, assess, decide, record, file.
 
-Crash safety comes from the order of steps, each a commit:
+One message's way, top to bottom: the ledger row is claimed; the message is read once (its documents parsed
+in the worker processes); ``intake.assess`` hands it and what the store knows to the pure core, which returns
+the whole decision; ``record`` carries the decision out in one unit of work; the message is filed. Crash
+safety comes from the order of the commits:
 
 1. the ledger row is written (state ``received``) before anything else happens;
-2. the decision, the forms read, the queue row, the reply in the outbox and the audit events commit together
-   (state ``decided``) — or not at all;
+2. the decision, the forms read, the queue row, the reply in the outbox, the team's tasks and the audit
+   events commit together (state ``decided``) — or not at all;
 3. only then is the message moved in the mailbox (state ``filed``);
 4. the outbox is sent separately, each email under an idempotency key.
 
@@ -15,46 +18,55 @@ only filed; during 4, the same key is sent again, which the sender treats as the
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
-from intake.assess import Assessment, assess, reference_for
+from intake.assess import (
+    Fingerprint,
+    MessageTooLarge,
+    assess,
+    duplicate_of,
+    fingerprint,
+    read_message,
+    triage_rules,
+)
+from intake.isolation import ParsePool, default_pool
 from intake.mailbox import IncomingMail, Mailbox
-from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
-from intake.practices import open_referrals, practice_codes
-from intake.resubmission import Resubmission, find_resubmission, queue_row, settle, stored_documents
-from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
+from intake.migrate import is_ready
+from intake.outbox import SendReport, send_due
+from intake.store import FormRecord, MessageRecord, QuarantineRecord, ReferralRecord
+from intake.unit_of_work import UnitOfWork
 from notifier.errors import UnsafeMessage
-from notifier.replies import NoReplyAddressError, build_reply, reply_recipient
+from notifier.replies import NoReplyAddressError, build_reply
 from notifier.sender import Sender
-from parsers.mail import Mail, read_mail
+from parsers.mail import Mail
 from parsers.types import Document, Form, Value
+from rules.decision import FOLDERS, Decision, Known, Message, Policy, decide_message
+from rules.tasks import held_back_task
 
 log = structlog.get_logger("intake.pipeline")
 
-FOLDERS = {
-    "accepted": "Accepted",
-    "incomplete": "Incomplete",
-    "misrouted": "Misrouted",
-    "mar_registration": "MAR",
-    "review": "Review",
-    "not_a_submission": "Other",
-    "automatic": "Automatic",
-    "duplicate": "Duplicate",
-    "quarantined": "Quarantine",
-}
-"""The mailbox folder each outcome is filed in, where the team sees it in Outlook."""
+__all__ = [
+    "FOLDERS",
+    "MAX_ATTEMPTS",
+    "Checked",
+    "Clock",
+    "Services",
+    "Taken",
+    "check_submission",
+    "send_outbox",
+    "take_new_mail",
+    "take_submission",
+]
 
 MAX_ATTEMPTS = 3
 """A message that kills the process this many times running is quarantined instead of tried again."""
@@ -64,7 +76,8 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass(frozen=True)
 class Services:
-    """What the pipeline needs besides the mailbox: the database, the sender, the forms and the clock."""
+    """What the pipeline needs besides the mailbox: the database, the sender, the forms, the clock and the
+    worker pool that parses documents (default: the process-wide pool for ``limits``)."""
 
     engine: Engine
     sender: Sender
@@ -74,6 +87,30 @@ class Services:
     timezone: dt.tzinfo
     clock: Clock
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
+    pool: ParsePool | None = None
+
+    @property
+    def parse_pool(self) -> ParsePool:
+        """The worker pool documents are parsed in: never this process."""
+        return self.pool if self.pool is not None else default_pool(self.limits)
+
+    @property
+    def policy(self) -> Policy:
+        """The configuration the core decides by."""
+        return Policy(
+            definitions=self.definitions,
+            service=self.service,
+            reply_limits=self.outgoing.reply_limits,
+            triage=triage_rules(self.service.triage_file),
+        )
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work on the service's database, for one command."""
+        return UnitOfWork(self.engine)
+
+    def today(self) -> dt.date:
+        """Today where the team works."""
+        return self.clock().astimezone(self.timezone).date()
 
 
 @dataclass(frozen=True)
@@ -107,89 +144,191 @@ def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: threading.E
 
 def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services) -> Taken | None:
     """Take one message; None when the ledger shows it was taken already (it is only filed again)."""
-    ref = incoming.ref
-    identity = _identity(incoming)
-    sha256 = hashlib.sha256(identity).hexdigest()
-    with Session(services.engine, expire_on_commit=False) as session:
-        row = session.exec(
-            select(MessageRecord).where(
-                MessageRecord.source == ref.source,
-                MessageRecord.folder == ref.folder,
-                MessageRecord.uidvalidity == ref.uidvalidity,
-                MessageRecord.uid == ref.uid,
-            )
-        ).first()
-        if row is not None and row.state != "received":
-            # Decided before a crash, or listed again before the move landed: finish the move only.
-            _file(session, row, mailbox, incoming)
-            return None
+    prints = fingerprint(_identity(incoming))
+    duplicate: Decision | None = None
+    with services.unit_of_work() as uow:
+        row = uow.ledger.by_mailbox_key(incoming.ref)
+        # Decided before a crash, or listed again before the move landed: the move is all that is left.
+        taken_before = row is not None and row.state != "received"
         if row is None:
-            row = MessageRecord(
-                source=ref.source,
-                folder=ref.folder,
-                uidvalidity=ref.uidvalidity,
-                uid=ref.uid,
-                sha256=sha256,
-                size=incoming.size,
-                received_at=incoming.received_at,
-                taken_at=services.clock(),
-                reference=reference_for(identity),
-            )
-            original = session.exec(
-                select(MessageRecord)
-                .where(MessageRecord.sha256 == sha256, MessageRecord.duplicate_of.is_(None))  # type: ignore[union-attr]
-                .order_by(MessageRecord.id)  # type: ignore[arg-type]
-            ).first()
+            original = duplicate_of(uow, prints)
+            row = uow.ledger.add(_ledger_row(incoming, prints, services.clock()))
             if original is not None:
-                return _duplicate(session, row, original, mailbox, incoming)
-        row.attempts += 1
-        session.add(row)
-        session.commit()
-        structlog.contextvars.bind_contextvars(ledger_id=row.id, mailbox=ref.source)
-        try:
-            if row.attempts > MAX_ATTEMPTS:
-                raise GaveUp
-            started = time.perf_counter()
-            deadline = time.monotonic() + services.limits.message_budget_seconds
-            mail = _read(incoming, services)
-            resubmission = find_resubmission(session, mail, services.service)
-            assessment = _assess(incoming, mail, services, session, resubmission, deadline)
-            assessment = replace(assessment, outcome=settle(assessment.outcome, resubmission))
-            # A subject reference from an unknown sender is decided as a submission of its own.
-            completes = resubmission if resubmission is not None and resubmission.trusted else None
-            reply_key = _record_decision(session, row, assessment, services, completes)
-        except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
-            return _quarantine(session, row, exc, mailbox, incoming)
-        finally:
-            structlog.contextvars.unbind_contextvars("ledger_id", "mailbox")
-        log.info(
-            "message_decided",
-            ledger_id=row.id,
-            reference=row.reference,
-            outcome=assessment.outcome.kind,
-            forms=list(assessment.outcome.forms),
-            codes=sorted({p.code for p in assessment.outcome.problems}),
-            reasons=list(assessment.outcome.reasons),
-            reply=assessment.outcome.reply,
-            suppressed=assessment.outcome.suppressed,
-            resubmission_of=completes.root_id if completes else None,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                # The same bytes again: decided without reading them (nothing in them can differ).
+                message = Message((), incoming.received_at, prints.reference)
+                duplicate = decide_message(message, Known(duplicate_of=original), services.policy, services.today())
+                record(uow, row, duplicate, None, services, now=row.taken_at)
+        if not taken_before and duplicate is None:
+            row.attempts += 1
+            uow.ledger.save(row)
+        uow.commit()
+    if taken_before:
+        _file(services, row, mailbox, incoming)
+        return None
+    if duplicate is not None:
+        return _done(services, row, duplicate, mailbox, incoming, None)
+    assert row.id is not None
+    ledger_id = row.id
+    structlog.contextvars.bind_contextvars(ledger_id=ledger_id, mailbox=incoming.ref.source)
+    try:
+        if row.attempts > MAX_ATTEMPTS:
+            raise GaveUp
+        started = time.perf_counter()
+        deadline = time.monotonic() + services.limits.message_budget_seconds
+        today = services.today()
+        if incoming.oversize is not None:
+            raise MessageTooLarge(incoming.size, services.limits.max_message_bytes)
+        read = read_message(
+            incoming.raw,
+            received_at=incoming.received_at,
+            definitions=services.definitions,
+            limits=services.limits,
+            today=today,
+            pool=services.parse_pool,
+            prints=prints,
+            deadline=deadline,
         )
-        filed = _file(session, row, mailbox, incoming)
-        assert row.id is not None
-        return Taken(
-            ledger_id=row.id,
-            reference=completes.reference if completes else row.reference,
-            outcome=assessment.outcome.kind,
-            folder=row.filed_in or "",
-            forms=assessment.outcome.forms,
-            reply_key=reply_key,
-            filed=filed,
-        )
+        with services.unit_of_work() as uow:
+            now = services.clock()
+            decision = assess(uow, read, services.policy, today=today, now=now)
+            reply_key = record(uow, row, decision, read.mail, services, now=now)
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
+        return _quarantine(services, ledger_id, exc, mailbox, incoming)
+    finally:
+        structlog.contextvars.unbind_contextvars("ledger_id", "mailbox")
+    outcome = decision.outcome
+    log.info(
+        "message_decided",
+        ledger_id=ledger_id,
+        reference=row.reference,
+        outcome=decision.kind,
+        forms=list(decision.forms),
+        codes=sorted({p.code for p in outcome.problems}) if outcome else [],
+        reasons=list(outcome.reasons) if outcome else [],
+        reply=decision.reply.kind if decision.reply else None,
+        suppressed=decision.held_back,
+        tasks=[task.kind for task in decision.tasks],
+        resubmission_of=decision.resubmission_of,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return _done(services, row, decision, mailbox, incoming, reply_key)
 
 
 class GaveUp(Exception):
     """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What ``check`` shows about one email: the mail as read and the decision ``run`` would make."""
+
+    mail: Mail
+    decision: Decision
+
+
+def check_submission(raw: bytes, services: Services, *, received_at: dt.datetime, today: dt.date) -> Checked:
+    """Decide ``raw`` as ``take_submission`` would, from what the store knows now, and change nothing.
+
+    A database that does not exist yet, or is not at the newest migration, reads as an empty store: ``check``
+    creates and changes nothing.
+    """
+    prints = fingerprint(raw)
+    read = read_message(
+        raw,
+        received_at=received_at,
+        definitions=services.definitions,
+        limits=services.limits,
+        today=today,
+        pool=services.parse_pool,
+        prints=prints,
+    )
+    if not is_ready(services.engine):
+        return Checked(read.mail, assess(None, read, services.policy, today=today, now=services.clock()))
+    with services.unit_of_work() as uow:
+        original = duplicate_of(uow, prints)
+        if original is not None:
+            message = Message((), received_at, prints.reference)
+            decision = decide_message(message, Known(duplicate_of=original), services.policy, today)
+            return Checked(read.mail, decision)
+        return Checked(read.mail, assess(uow, read, services.policy, today=today, now=services.clock()))
+
+
+def record(
+    uow: UnitOfWork, row: MessageRecord, decision: Decision, mail: Mail | None, services: Services, *, now: dt.datetime
+) -> str | None:
+    """Carry ``decision`` about ledger row ``row`` out in ``uow``: the forms, the queue entry, the reply, the
+    team's tasks and the audit trail; returns the reply's outbox key, if one was written. Does not commit.
+
+    For a resubmission the queue row and the reply carry the original submission's reference.
+    """
+    assert row.id is not None
+    submission_id = decision.resubmission_of or row.id
+    uow.ledger.add_forms(_form_record(row.id, position, d) for position, d in enumerate(decision.documents))
+    if decision.queue is not None:
+        uow.queue.save(_queue_row(decision, row.id, now))
+    reply_key = None
+    tasks = list(decision.tasks)
+    held_back = decision.held_back
+    if decision.reply is not None and mail is not None:
+        reply = decision.reply
+        try:
+            email = build_reply(
+                reply.kind,
+                mail=mail,
+                problems=[p for p in reply.problems if p.field is not None],
+                missing_forms=[p.label for p in reply.problems if p.code == "missing_form"],
+                reference=decision.reference,
+                service=services.service,
+                now=now,
+            )
+        except (NoReplyAddressError, UnsafeMessage) as exc:
+            # Headers the reply cannot carry safely hold it back for the team; the rest of the decision stands.
+            held_back = "no-reply-address" if isinstance(exc, NoReplyAddressError) else "unsafe-header"
+            tasks.append(held_back_task(held_back))
+        else:
+            reply_key = f"reply-{row.reference}-{reply.kind}"
+            uow.outbox.enqueue(
+                reply_key,
+                f"reply_{reply.kind}",
+                email,
+                now=now,
+                message_id=row.id,
+                submission_id=submission_id,
+                recipient=reply.to,
+            )
+    for task in tasks:
+        uow.tasks.open(
+            f"{task.kind}-{row.id}", task.kind, task.action, now=now, reference=decision.reference, message_id=row.id
+        )
+    if held_back is not None:
+        due = decision.outcome.reply if decision.outcome else None
+        uow.audit.record("reply_suppressed", at=now, message_id=row.id, why=held_back, reply=due)
+    if decision.resubmission_of is not None:
+        row.submission_of = decision.resubmission_of
+        uow.audit.record(
+            "resubmission", at=now, message_id=row.id, of=decision.resubmission_of, how=decision.resubmission_how
+        )
+    if decision.duplicate_of is not None:
+        row.duplicate_of = decision.duplicate_of
+        uow.audit.record("duplicate", at=now, message_id=row.id, of=decision.duplicate_of)
+    elif decision.outcome is not None:
+        outcome = decision.outcome
+        uow.audit.record(
+            "decided",
+            at=now,
+            message_id=row.id,
+            outcome=outcome.kind,
+            reasons=list(outcome.reasons),
+            eligibility=list(outcome.eligibility),
+            warnings=list(outcome.warnings),
+        )
+    row.state = "decided"
+    row.outcome = decision.kind
+    row.message_id = mail.message_id if mail is not None else row.message_id
+    row.filed_in = decision.folder
+    uow.ledger.save(row)
+    return reply_key
 
 
 def _identity(incoming: IncomingMail) -> bytes:
@@ -203,231 +342,68 @@ def _identity(incoming: IncomingMail) -> bytes:
     return "\0".join(("over-limit", ref.source, ref.folder, str(ref.uidvalidity), ref.uid, str(incoming.size))).encode()
 
 
-def _read(incoming: IncomingMail, services: Services) -> Mail:
-    """The message read once, for finding the submission it answers and for deciding it."""
-    limit = services.limits.max_message_bytes
-    if incoming.oversize is not None or len(incoming.raw) > limit:
-        raise MessageTooLarge(incoming.size, limit)
-    return read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
-
-
-def _assess(
-    incoming: IncomingMail,
-    mail: Mail,
-    services: Services,
-    session: Session,
-    resubmission: Resubmission | None = None,
-    deadline: float | None = None,
-) -> Assessment:
-    today = services.clock().astimezone(services.timezone).date()
-    earlier: tuple[Document, ...] = ()
-    if resubmission is not None and resubmission.merges:
-        earlier = stored_documents(session, resubmission.latest_id, services.definitions)
-    # The rules stay pure: the shell reads the practice list and the open referrals and passes plain data.
-    return assess(
-        incoming.raw,
-        definitions=services.definitions,
-        service=services.service,
-        limits=services.limits,
+def _ledger_row(incoming: IncomingMail, prints: Fingerprint, now: dt.datetime) -> MessageRecord:
+    ref = incoming.ref
+    return MessageRecord(
+        source=ref.source,
+        folder=ref.folder,
+        uidvalidity=ref.uidvalidity,
+        uid=ref.uid,
+        sha256=prints.sha256,
+        size=incoming.size,
         received_at=incoming.received_at,
-        today=today,
-        practices=practice_codes(session),
-        open_referrals=open_referrals(session),
-        earlier=earlier,
-        mail=mail,
-        deadline=deadline,
+        taken_at=now,
+        reference=prints.reference,
     )
 
 
-class MessageTooLarge(Exception):
-    """Raised when a message is over ``limits.max_message_bytes``: it is quarantined for the team unread."""
-
-    reason = "too_large"
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"message of {size} bytes, over the limit of {limit}")
-        self.size = size
-        self.limit = limit
-
-
-def _record_decision(
-    session: Session,
-    row: MessageRecord,
-    assessment: Assessment,
+def _done(
     services: Services,
-    resubmission: Resubmission | None = None,
-) -> str | None:
-    """Commit the decision, the forms, the queue row, the reply and the audit trail in one transaction.
-
-    For a ``resubmission`` the queue row and the reply carry the original submission's reference.
-    """
-    outcome = assessment.outcome
-    now = services.clock()
-    assert row.id is not None
-    reference = resubmission.reference if resubmission else row.reference
-    submission_id = resubmission.root_id if resubmission else row.id
-    for position, document in enumerate(assessment.documents):
-        form = document if isinstance(document, Form) else None
-        session.add(
-            FormRecord(
-                message_id=row.id,
-                position=position,
-                filename=document.filename,
-                kind=document.kind,
-                readable=document.readable,
-                problem=None if form else getattr(document, "problem", None),
-                fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
-                invalid_json=json.dumps([[e.key, e.code] for e in form.invalid] if form else []),
-            )
-        )
-    if outcome.kind in ("accepted", "review", "mar_registration") and outcome.forms:
-        patient = _patient(assessment)
-        referral = ReferralRecord(
-            reference=reference,
-            message_id=row.id,
-            kind="mar_registration" if "mar" in outcome.forms and outcome.kind != "review" else "referral",
-            status="review" if outcome.kind == "review" else "new",
-            outcome=outcome.kind,
-            priority=assessment.triage.priority if assessment.triage else None,
-            flags_json=json.dumps(list(assessment.triage.flags) if assessment.triage else []),
-            reasons_json=json.dumps(list(outcome.reasons)),
-            warnings_json=json.dumps(list(outcome.warnings)),
-            nhs_number=_str(patient.get("patient.nhs_number")),
-            surname=_str(patient.get("patient.surname")),
-            forenames=_str(patient.get("patient.forenames")),
-            date_of_birth=_date(patient.get("patient.dob")),
-            created_at=now,
-        )
-        session.add(queue_row(session, referral) if resubmission else referral)
-    reply_key = None
-    if outcome.reply is not None:
-        reply_key = _queue_reply(
-            session, row, assessment, services, reference=reference, submission_id=submission_id, now=now
-        )
-    if resubmission is not None:
-        row.submission_of = resubmission.root_id
-        session.add(_audit(row.id, now, "resubmission", {"of": resubmission.root_id, "how": resubmission.how}))
-    if outcome.suppressed is not None:
-        session.add(manual_reply_item(row.id, now, outcome.suppressed, outcome.reply))
-    session.add(
-        _audit(
-            row.id,
-            now,
-            "decided",
-            {
-                "outcome": outcome.kind,
-                "reasons": list(outcome.reasons),
-                "eligibility": list(outcome.eligibility),
-                "warnings": list(outcome.warnings),
-            },
-            team=outcome.kind == "review",
-        )
-    )
-    row.state = "decided"
-    row.outcome = outcome.kind
-    row.message_id = assessment.mail.message_id
-    row.filed_in = FOLDERS[outcome.kind]
-    session.add(row)
-    session.commit()
-    return reply_key
-
-
-def _queue_reply(
-    session: Session,
     row: MessageRecord,
-    assessment: Assessment,
-    services: Services,
-    *,
-    reference: str,
-    submission_id: int,
-    now: dt.datetime,
-) -> str | None:
-    """Put the reply the outcome asks for in the outbox, or a team item saying why it was held back; the key
-    of the outbox row, or None."""
-    outcome = assessment.outcome
-    assert outcome.reply is not None
-    assert row.id is not None
-    try:
-        recipient = reply_recipient(assessment.mail, services.service).header_form
-        reply = build_reply(
-            outcome.reply,
-            mail=assessment.mail,
-            problems=[p for p in outcome.problems if p.field is not None],
-            missing_forms=[p.label for p in outcome.problems if p.code == "missing_form"],
-            reference=reference,
-            service=services.service,
-            now=now,
-        )
-    except (NoReplyAddressError, UnsafeMessage) as exc:
-        # Hostile or broken headers hold the reply back for the team; the decision itself stands.
-        why = "no-reply-address" if isinstance(exc, NoReplyAddressError) else "unsafe-header"
-        session.add(manual_reply_item(row.id, now, why, outcome.reply))
-        return None
-    limited = reply_limit(
-        session, recipient=recipient, submission_id=submission_id, now=now, limits=services.outgoing.reply_limits
-    )
-    if limited is not None:
-        session.add(manual_reply_item(row.id, now, limited, outcome.reply))
-        return None
-    key = f"reply-{row.reference}-{outcome.reply}"
-    session.add(
-        OutboxRecord(
-            key=key,
-            message_id=row.id,
-            kind=f"reply_{outcome.reply}",
-            recipient=recipient,
-            raw=reply.as_bytes(),
-            created_at=now,
-            submission_id=submission_id,
-            header_message_id=str(reply["Message-ID"]),
-        )
-    )
-    return key
-
-
-def _duplicate(
-    session: Session, row: MessageRecord, original: MessageRecord, mailbox: Mailbox, incoming: IncomingMail
+    decision: Decision,
+    mailbox: Mailbox,
+    incoming: IncomingMail,
+    reply_key: str | None,
 ) -> Taken:
-    row.duplicate_of = original.id
-    row.state = "decided"
-    row.outcome = "duplicate"
-    row.filed_in = FOLDERS["duplicate"]
-    session.add(row)
-    session.flush()
+    if decision.duplicate_of is not None:
+        log.info("message_duplicate", ledger_id=row.id, reference=row.reference, outcome="duplicate")
+    filed = _file(services, row, mailbox, incoming)
     assert row.id is not None
-    session.add(_audit(row.id, row.taken_at, "duplicate", {"of": original.id}))
-    session.commit()
-    log.info("message_duplicate", ledger_id=row.id, reference=row.reference, outcome="duplicate")
-    filed = _file(session, row, mailbox, incoming)
-    return Taken(row.id, row.reference, "duplicate", row.filed_in, (), None, filed)
+    return Taken(
+        ledger_id=row.id,
+        reference=decision.reference,
+        outcome=decision.kind,
+        folder=decision.folder,
+        forms=decision.forms,
+        reply_key=reply_key,
+        filed=filed,
+    )
 
 
-def _quarantine(
-    session: Session, row: MessageRecord, exc: Exception, mailbox: Mailbox, incoming: IncomingMail
-) -> Taken:
-    session.rollback()
+def _quarantine(services: Services, ledger_id: int, exc: Exception, mailbox: Mailbox, incoming: IncomingMail) -> Taken:
     too_large = exc if isinstance(exc, MessageTooLarge) else None
-    row.state = "quarantined"
-    row.outcome = "quarantined"
-    row.error = MessageTooLarge.reason if too_large else type(exc).__name__
-    row.filed_in = FOLDERS["quarantined"]
-    session.add(row)
-    assert row.id is not None
-    detail: dict[str, Any] = {"error": row.error}
-    if too_large:
-        detail |= {"size": too_large.size, "limit": too_large.limit}
-    session.add(_audit(row.id, row.taken_at, "quarantined", detail, team=True))
-    # The raw bytes are kept so `nmss-intake replay` can try again once the cause is fixed; never those of a
-    # message over the size limit, which the database need not hold (a 1 GB blob is more than SQLite takes).
-    raw = b"" if too_large else incoming.raw
-    session.merge(QuarantineRecord(message_id=row.id, raw=raw, error=row.error, at=row.taken_at))
-    session.commit()
-    log.error("message_quarantined", ledger_id=row.id, reference=row.reference, error_type=row.error)
-    filed = _file(session, row, mailbox, incoming)
-    return Taken(row.id, row.reference, "quarantined", row.filed_in, (), None, filed)
+    error = MessageTooLarge.reason if too_large else type(exc).__name__
+    with services.unit_of_work() as uow:
+        row = uow.ledger.get(ledger_id)
+        assert row is not None  # committed before the message was read
+        row.state = "quarantined"
+        row.outcome = "quarantined"
+        row.error = error
+        row.filed_in = FOLDERS["quarantined"]
+        uow.ledger.save(row)
+        sizes = {"size": too_large.size, "limit": too_large.limit} if too_large else {}
+        uow.audit.record("quarantined", at=row.taken_at, message_id=ledger_id, error=error, **sizes)
+        # The raw bytes are kept so `nmss-intake replay` can try again once the cause is fixed; never those of a
+        # message over the size limit, which the database need not hold (a 1 GB blob is more than SQLite takes).
+        raw = b"" if too_large else incoming.raw
+        uow.ledger.quarantine(QuarantineRecord(message_id=ledger_id, raw=raw, error=error, at=row.taken_at))
+        uow.commit()
+    log.error("message_quarantined", ledger_id=ledger_id, reference=row.reference, error_type=error)
+    filed = _file(services, row, mailbox, incoming)
+    return Taken(ledger_id, row.reference, "quarantined", row.filed_in or "", (), None, filed)
 
 
-def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> bool:
+def _file(services: Services, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> bool:
     """Move the message to its outcome's folder; False when the mailbox refused.
 
     A refusal never stops the run: the decision is committed already, the ledger keeps the message
@@ -439,10 +415,12 @@ def _file(session: Session, row: MessageRecord, mailbox: Mailbox, incoming: Inco
     except Exception as exc:  # noqa: BLE001 - whatever the mailbox says, the messages behind this one go on
         log.warning("message_not_filed", ledger_id=row.id, folder=folder, error_type=type(exc).__name__)
         return False
-    if row.state != "quarantined":
-        row.state = "filed"
-    session.add(row)
-    session.commit()
+    with services.unit_of_work() as uow:
+        stored = uow.ledger.get(row.id or 0)
+        if stored is not None and stored.state != "quarantined":
+            stored.state = "filed"
+            uow.ledger.save(stored)
+            uow.commit()
     log.debug("message_filed", ledger_id=row.id, folder=folder)
     return True
 
@@ -451,23 +429,44 @@ def send_outbox(services: Services) -> SendReport:
     """Send the emails in the outbox that are due, and say what happened. The daemon's job calls this.
 
     A failed email is tried again after a back-off, and after too many tries (or a permanent refusal) it
-    becomes an item for the team (``intake.outbox.send_due``).
+    becomes a task for the team (``intake.outbox.send_due``).
     """
     return send_due(services.engine, services.sender, clock=services.clock, retry=services.outgoing.retry)
 
 
-def _audit(message_id: int, at: dt.datetime, event: str, detail: dict[str, Any], *, team: bool = False) -> AuditEvent:
-    return AuditEvent(at=at, message_id=message_id, event=event, detail=json.dumps(detail), team_item=team)
+def _queue_row(decision: Decision, ledger_id: int, now: dt.datetime) -> ReferralRecord:
+    entry = decision.queue
+    assert entry is not None
+    return ReferralRecord(
+        reference=decision.reference,
+        message_id=ledger_id,
+        kind=entry.kind,
+        status=entry.status,
+        outcome=decision.kind,
+        priority=entry.priority,
+        flags_json=json.dumps(list(entry.flags)),
+        reasons_json=json.dumps(list(entry.reasons)),
+        warnings_json=json.dumps(list(entry.warnings)),
+        nhs_number=entry.patient.nhs_number,
+        surname=entry.patient.surname,
+        forenames=entry.patient.forenames,
+        date_of_birth=entry.patient.date_of_birth,
+        created_at=now,
+    )
 
 
-def _patient(assessment: Assessment) -> dict[str, Value]:
-    """The patient's identifiers for the queue, from Form 2 first, then the MIAT, Form 1 and the MAR form."""
-    patient: dict[str, Value] = {}
-    order = {"form2": 0, "miat": 1, "form1": 2, "mar": 3}
-    forms = sorted((d for d in assessment.documents if isinstance(d, Form)), key=lambda f: order[f.kind], reverse=True)
-    for form in forms:
-        patient.update({k: v for k, v in form.fields.items() if k.startswith("patient.")})
-    return patient
+def _form_record(ledger_id: int, position: int, document: Document) -> FormRecord:
+    form = document if isinstance(document, Form) else None
+    return FormRecord(
+        message_id=ledger_id,
+        position=position,
+        filename=document.filename,
+        kind=document.kind,
+        readable=document.readable,
+        problem=None if form else getattr(document, "problem", None),
+        fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
+        invalid_json=json.dumps([[e.key, e.code] for e in form.invalid] if form else []),
+    )
 
 
 def _jsonable(value: Value) -> Any:
@@ -476,11 +475,3 @@ def _jsonable(value: Value) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def _str(value: Value | None) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _date(value: Value | None) -> dt.date | None:
-    return value if isinstance(value, dt.date) else None

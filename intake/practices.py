@@ -3,7 +3,7 @@
 epraccur is a headerless CSV of every GP practice in England, 27 columns; the service reads column 1
 (organisation code), 2 (name), 13 (status code: A active, C closed, D dormant, P proposed) and 15
 (commissioner: the sub-ICB location code, e.g. 26A for Norfolk & Waveney). An import replaces the whole list
-with the practices of the given commissioners, in one transaction.
+with the practices of the given commissioners, in one unit of work.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, inspect
-from sqlalchemy.engine import make_url
-from sqlmodel import Session, col, select
-
 from intake.errors import IntakeError
-from intake.store import Practice, ReferralRecord
+from intake.store import Practice
+from intake.unit_of_work import UnitOfWork
 
 EPRACCUR_COLUMNS = 27
 CODE, NAME, STATUS, COMMISSIONER = 0, 1, 12, 14
@@ -72,8 +69,14 @@ def read_epraccur(text: str) -> Iterator[PracticeRow]:
         yield PracticeRow(code=code, name=row[NAME].strip(), status=status, commissioner=row[COMMISSIONER].strip())
 
 
-def import_practices(engine: Engine, path: Path, commissioners: Iterable[str], now: dt.datetime) -> ImportReport:
-    """Replace the practice list with the practices in ``path`` (epraccur) whose commissioner is one given."""
+def import_practices(uow: UnitOfWork, path: Path, commissioners: Iterable[str], now: dt.datetime) -> ImportReport:
+    """Replace the practice list with the practices in ``path`` (epraccur) whose commissioner is one given.
+
+    Commits ``uow`` once the whole file has been read: a file with a bad line changes nothing.
+
+    Raises:
+        PracticeFileError: the file is not in the epraccur format, or no practice in it has a code given.
+    """
     wanted = {c.strip().upper() for c in commissioners if c.strip()}
     if not wanted:
         raise PracticeFileError("no commissioner code given")
@@ -91,51 +94,11 @@ def import_practices(engine: Engine, path: Path, commissioners: Iterable[str], n
             others += 1
     if not kept:
         raise PracticeFileError("no practice in the file has one of the commissioner codes given")
-    with Session(engine) as session:
-        session.exec(delete(Practice))
-        for row in kept.values():
-            session.add(
-                Practice(
-                    code=row.code,
-                    name=row.name,
-                    commissioner=row.commissioner.upper(),
-                    status=row.status,
-                    imported_at=now,
-                )
-            )
-        session.commit()
-    return ImportReport(kept=Counter(row.status for row in kept.values()), other_commissioners=others)
-
-
-def practice_codes(session: Session) -> frozenset[str] | None:
-    """The codes of active practices on the list, or None when no list has been imported (check skipped)."""
-    rows = session.exec(select(Practice.code, Practice.status)).all()
-    if not rows:
-        return None
-    return frozenset(code for code, status in rows if status == "A")
-
-
-def open_referrals(session: Session) -> frozenset[str]:
-    """NHS numbers of patients with a referral still open (new or under review) in the queue."""
-    numbers = session.exec(
-        select(ReferralRecord.nhs_number).where(
-            ReferralRecord.kind == "referral",
-            col(ReferralRecord.status).in_(("new", "review")),
-            col(ReferralRecord.nhs_number).is_not(None),
+    uow.practices.replace(
+        Practice(
+            code=row.code, name=row.name, commissioner=row.commissioner.upper(), status=row.status, imported_at=now
         )
-    ).all()
-    return frozenset(n for n in numbers if n)
-
-
-def known_for_check(engine: Engine) -> tuple[frozenset[str] | None, frozenset[str]]:
-    """The practice list and open referrals for ``check``, which must change nothing: a database that does
-    not exist yet (or predates the practice table) reads as no list and nothing open, and is not created."""
-    url = make_url(engine.url)
-    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if on_disk and not Path(url.database or "").exists():
-        return None, frozenset()
-    tables = set(inspect(engine).get_table_names())
-    if not {"practice", "referral"} <= tables:
-        return None, frozenset()
-    with Session(engine) as session:
-        return practice_codes(session), open_referrals(session)
+        for row in kept.values()
+    )
+    uow.commit()
+    return ImportReport(kept=Counter(row.status for row in kept.values()), other_commissioners=others)

@@ -12,16 +12,14 @@ so there is nothing to replay: the team handles it from the ``Quarantine`` folde
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import structlog
-from sqlalchemy import update
-from sqlmodel import Session, col, select
 
+from intake.assess import MessageTooLarge
 from intake.errors import IntakeError
 from intake.mailbox import IncomingMail, Mailbox, MailRef
-from intake.pipeline import MessageTooLarge, Services, Taken, take_submission
-from intake.store import AuditEvent, MessageRecord, QuarantineRecord
+from intake.pipeline import Services, Taken, take_submission
+from intake.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("intake.replay")
 
@@ -34,64 +32,37 @@ class NothingToReplay(IntakeError):
     """The quarantined message was over the size limit: it was never read, so no copy of it was kept."""
 
 
-def quarantined(services: Services) -> list[tuple[MessageRecord, QuarantineRecord]]:
-    """Every message waiting for a replay, oldest first, with why it failed (ids and error classes only)."""
-    with Session(services.engine) as session:
-        rows = session.exec(
-            select(MessageRecord, QuarantineRecord)
-            .join(QuarantineRecord, col(QuarantineRecord.message_id) == col(MessageRecord.id))
-            .where(MessageRecord.state == "quarantined")
-            .order_by(col(MessageRecord.id))
-        ).all()
-        return [(message, record) for message, record in rows]
-
-
-def replay(ledger_id: int, mailbox: Mailbox, services: Services) -> Taken:
+def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services) -> Taken:
     """Decide quarantined message ``ledger_id`` again from its stored bytes and file it where it now belongs.
+
+    ``uow`` claims the message (committed before the pipeline takes it, so a second replay finds it taken)
+    and, once it is decided, drops its stored copy.
 
     Raises:
         NotQuarantined: no quarantined message has that id, or it has no stored bytes.
         NothingToReplay: the message was quarantined unread, for being over the size limit.
     """
-    with Session(services.engine, expire_on_commit=False) as session:
-        found = session.exec(
-            select(MessageRecord, QuarantineRecord)
-            .join(QuarantineRecord, col(QuarantineRecord.message_id) == col(MessageRecord.id))
-            .where(MessageRecord.id == ledger_id)
-        ).first()
-        if found is None or found[0].state != "quarantined":
-            raise NotQuarantined(f"message {ledger_id} is not quarantined")
-        row, record = found
-        if record.error == MessageTooLarge.reason:
-            raise NothingToReplay(
-                f"message {ledger_id} was over the size limit and was never read: handle it from the Quarantine folder"
-            )
-        claimed = session.execute(
-            update(MessageRecord)
-            .where(col(MessageRecord.id) == ledger_id, col(MessageRecord.state) == "quarantined")
-            .values(state="received", attempts=0, outcome=None, error=None, filed_in=None)
+    row = uow.ledger.get(ledger_id)
+    record = uow.ledger.quarantined_copy(ledger_id)
+    if row is None or record is None or row.state != "quarantined":
+        raise NotQuarantined(f"message {ledger_id} is not quarantined")
+    if record.error == MessageTooLarge.reason:
+        raise NothingToReplay(
+            f"message {ledger_id} was over the size limit and was never read: handle it from the Quarantine folder"
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise NotQuarantined(f"message {ledger_id} is not quarantined")
-        session.add(
-            AuditEvent(
-                at=services.clock(), message_id=ledger_id, event="replayed", detail=json.dumps({"error": record.error})
-            )
-        )
-        session.commit()
-        raw = record.raw
+    if not uow.ledger.claim_quarantined(ledger_id):
+        raise NotQuarantined(f"message {ledger_id} is not quarantined")
+    uow.audit.record("replayed", at=services.clock(), message_id=ledger_id, error=record.error)
+    uow.commit()
     incoming = IncomingMail(
         ref=MailRef(row.source, row.folder, row.uidvalidity, row.uid),
-        raw=raw,
+        raw=record.raw,
         received_at=row.received_at.astimezone(dt.UTC),
     )
     taken = take_submission(incoming, mailbox, services)
     assert taken is not None  # the row is "received" again, so the pipeline decides it
     if taken.outcome != "quarantined":
-        with Session(services.engine) as session:
-            stored = session.get(QuarantineRecord, ledger_id)
-            if stored is not None:
-                session.delete(stored)  # the message is decided: its copy of the patient's data goes
-                session.commit()
+        uow.ledger.drop_quarantined_copy(ledger_id)  # the message is decided: its copy of the patient's data goes
+        uow.commit()
     log.info("message_replayed", ledger_id=ledger_id, reference=taken.reference, outcome=taken.outcome)
     return taken

@@ -31,9 +31,13 @@ from intake.store import (
     ReferralRecord,
     TaskRecord,
 )
+from parsers.addresses import mailbox_key
 
 REPLY_KINDS_PREFIX = "reply_"
 """Outbox rows whose ``kind`` starts with this are automatic replies: the only ones the reply limits count."""
+
+RATE_WINDOW = dt.timedelta(hours=24)
+"""The window of the per-sender reply limit."""
 
 
 class Ledger:
@@ -84,6 +88,16 @@ class Ledger:
             .order_by(col(MessageRecord.id).desc())
         ).first()
         return latest or root_id
+
+    def of_submission(self, root_id: int) -> list[MessageRecord]:
+        """The messages of submission ``root_id``: the first and every message that completed it, in order."""
+        return list(
+            self.session.exec(
+                select(MessageRecord)
+                .where((col(MessageRecord.id) == root_id) | (col(MessageRecord.submission_of) == root_id))
+                .order_by(col(MessageRecord.id))
+            ).all()
+        )
 
     def add(self, row: MessageRecord) -> MessageRecord:
         """Add ``row`` and give it its id."""
@@ -230,11 +244,13 @@ class Outbox:
         now: dt.datetime,
         message_id: int | None = None,
         submission_id: int | None = None,
+        recipient: str | None = None,
     ) -> bool:
         """Put ``message`` in the outbox under ``key`` unless a row with that key is there; True if it was put.
 
-        ``message_id`` is the ledger row it answers and ``submission_id`` the submission (its first ledger id),
-        for the reply limits and to match the referrer's answer to it.
+        ``recipient`` is who it is sent to (the envelope, never read again from the message's headers; default:
+        its To, which the service wrote itself); ``message_id`` the ledger row it answers and ``submission_id``
+        the submission (its first ledger id), for the reply limits and to match the referrer's answer to it.
         """
         if self.has(key):
             return False
@@ -243,7 +259,7 @@ class Outbox:
                 key=key,
                 message_id=message_id,
                 kind=kind,
-                recipient=str(message["To"]),
+                recipient=recipient if recipient is not None else str(message["To"]),
                 raw=message.as_bytes(),
                 created_at=now,
                 submission_id=submission_id,
@@ -289,15 +305,18 @@ class Outbox:
         ).first()
 
     def replies_to(self, recipient: str, *, since: dt.datetime) -> int:
-        """Automatic replies written to ``recipient`` since ``since`` (failed sends do not count: nothing arrived)."""
-        return int(
-            self.session.exec(
-                self._replies().where(
-                    func.lower(col(OutboxRecord.recipient)) == recipient.lower(),
-                    col(OutboxRecord.created_at) >= since,
-                )
-            ).one()
-        )
+        """Automatic replies written to ``recipient``'s mailbox since ``since``, however its address was spelt
+        (``X+a@NHS.NET`` is ``x@nhs.net``: ``parsers.addresses.mailbox_key``); failed sends do not count."""
+        # Compared here rather than in SQL: the day's replies are few, and the mailbox rule stays in one function.
+        recent = self.session.exec(
+            select(OutboxRecord.recipient).where(
+                col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX),
+                col(OutboxRecord.state) != "failed",
+                col(OutboxRecord.created_at) >= since,
+            )
+        ).all()
+        mailbox = mailbox_key(recipient)
+        return sum(1 for address in recent if mailbox_key(address) == mailbox)
 
     def replies_for_submission(self, submission_id: int) -> int:
         """Automatic replies written about submission ``submission_id`` (its first ledger id), ever."""
@@ -384,6 +403,18 @@ class Audit:
     def record(self, event: str, *, at: dt.datetime, message_id: int | None = None, **detail: Any) -> None:
         """Note ``event`` about ledger row ``message_id`` with ``detail`` (JSON values: codes and ids)."""
         self.session.add(AuditEvent(at=at, message_id=message_id, event=event, detail=json.dumps(detail)))
+
+    def of_messages(self, message_ids: Sequence[int]) -> list[AuditEvent]:
+        """Every event about these ledger rows, oldest first."""
+        if not message_ids:
+            return []
+        return list(
+            self.session.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.message_id).in_(list(message_ids)))
+                .order_by(col(AuditEvent.at), col(AuditEvent.id))
+            ).all()
+        )
 
 
 class Practices:

@@ -1,13 +1,9 @@
-"""Resubmissions: the referrer answers our automatic reply with the missing forms, and the submission is
-completed and decided again.
+"""Resubmissions: find the earlier submission a message answers, and its forms, as plain data for the core.
 
-A message is a resubmission when it answers one of our replies (``In-Reply-To`` or ``References`` holds the
-Message-ID of a reply we wrote), or when its subject quotes a reference (``NMSS-XXXXXXXX``) and it comes from
-an address we replied to about that submission. A subject reference from anyone else is not trusted: the
-message goes to the team instead of being merged into another person's referral.
-
-The forms of the submission so far and the new ones are merged: a newer form of a kind replaces the older
-one; everything else is kept. The merged set is decided as one submission under the original reference.
+A message answers a submission when it answers one of our replies (``In-Reply-To`` or ``References`` holds the
+Message-ID of a reply we wrote), or when its subject quotes a reference (``NMSS-XXXXXXXX``). Whether to trust
+it (a subject reference counts only from an address we wrote to about that submission), how the forms merge
+and what the merged set becomes are the core's to decide (``rules.decision``).
 """
 
 from __future__ import annotations
@@ -15,172 +11,69 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Literal, cast
-
-from sqlmodel import Session, col, select
+from typing import cast
 
 from config.forms import FormDefinitions, FormKind
 from config.settings import ServiceSettings
-from intake.store import FormRecord, MessageRecord, OutboxRecord, ReferralRecord
+from intake.store import FormRecord, MessageRecord
+from intake.unit_of_work import UnitOfWork
 from parsers.mail import Mail
 from parsers.types import Document, FieldError, Form, Unreadable, UnreadableProblem, Value
 from rules.automatic import OWN_MESSAGE_ID_PREFIX, is_own_message_id
-from rules.types import Outcome
+from rules.decision import Answered, How
 
 REFERENCE = re.compile(r"\bNMSS-([A-Z2-7]{8})\b", re.IGNORECASE)
-"""A reference as ``intake.assess.reference_for`` makes them, quoted anywhere in a subject."""
+"""A reference as ``intake.assess.fingerprint`` makes them, quoted anywhere in a subject."""
 
 _REPLY_ID = re.compile(rf"^{re.escape(OWN_MESSAGE_ID_PREFIX)}reply\.[a-z]+\.(NMSS-[A-Z2-7]{{8}})\.", re.IGNORECASE)
 
-How = Literal["thread", "subject", "subject-unknown-sender"]
 
-
-@dataclass(frozen=True)
-class Resubmission:
-    """The submission a message completes: its first ledger row (``root_id``) and reference, the ledger row
-    whose forms are the submission's latest set (``latest_id``), how the match was made, and whether the
-    message has any attachment that may be a form."""
-
-    root_id: int
-    reference: str
-    latest_id: int
-    how: How
-    with_attachments: bool = True
-
-    @property
-    def trusted(self) -> bool:
-        """Whether the message belongs to the submission (a subject reference from an unknown sender does not)."""
-        return self.how != "subject-unknown-sender"
-
-    @property
-    def merges(self) -> bool:
-        """Whether the message's documents are decided together with the submission's earlier forms."""
-        return self.trusted and self.with_attachments
-
-
-def find_resubmission(session: Session, mail: Mail, service: ServiceSettings) -> Resubmission | None:
-    """The earlier submission ``mail`` answers, or None when it is a message of its own."""
+def answered_by(uow: UnitOfWork, mail: Mail, service: ServiceSettings, definitions: FormDefinitions) -> Answered | None:
+    """The earlier submission ``mail`` answers, with its latest forms and the addresses we wrote to about it;
+    None when it is a message of its own."""
     for candidate in (mail.in_reply_to, *reversed(mail.references)):
         if candidate and is_own_message_id(candidate, service.domain):
-            root = _root_by_reply_id(session, candidate)
+            root = _root_by_reply_id(uow, candidate)
             if root is not None:
-                return _resubmission(session, root, "thread", mail)
+                return _answered(uow, root, "thread", definitions)
     for match in REFERENCE.finditer(mail.subject or ""):
-        root = _root_by_reference(session, f"NMSS-{match.group(1).upper()}")
-        if root is None:
-            continue
-        assert root.id is not None
-        senders = {a.lower() for a in (mail.sender, mail.reply_to) if a}
-        how: How = "subject" if senders & _replied_to(session, root.id) else "subject-unknown-sender"
-        return _resubmission(session, root, how, mail)
+        root = _root(uow, uow.ledger.by_reference(f"NMSS-{match.group(1).upper()}"))
+        if root is not None:
+            return _answered(uow, root, "subject", definitions)
     return None
 
 
-def stored_documents(session: Session, ledger_id: int, definitions: FormDefinitions) -> tuple[Document, ...]:
+def stored_documents(uow: UnitOfWork, ledger_id: int, definitions: FormDefinitions) -> tuple[Document, ...]:
     """The documents recorded for ledger row ``ledger_id``, typed again as the parser gave them."""
-    rows = session.exec(
-        select(FormRecord).where(FormRecord.message_id == ledger_id).order_by(col(FormRecord.position))
-    ).all()
-    return tuple(_document(row, definitions) for row in rows)
+    return tuple(_document(row, definitions) for row in uow.ledger.forms_of(ledger_id))
 
 
-def merge_documents(earlier: Sequence[Document], newer: Sequence[Document]) -> tuple[Document, ...]:
-    """The submission's documents once ``newer`` arrived: every new document, and each earlier one whose form
-    kind the new ones do not bring. Earlier documents of no known kind are dropped (the team has seen them)."""
-    replaced = {d.kind for d in newer if d.kind is not None}
-    kept = [d for d in earlier if d.kind is not None and d.kind not in replaced]
-    return (*kept, *newer)
-
-
-def settle(outcome: Outcome, resubmission: Resubmission | None) -> Outcome:
-    """The outcome once it is known what the message answers.
-
-    A trusted reply that brings no form (and was not sent by a machine) is for the team to read: ``review``
-    with the reason ``reply_without_forms``. That covers an attachment found to hold none only once it was
-    opened, such as a ``winmail.dat`` of pictures. A subject reference from an unknown sender goes to
-    the team too (``reference_from_unknown_sender``), with no automatic reply. Anything else is unchanged.
-    """
-    if resubmission is None or outcome.kind == "automatic":
-        return outcome
-    if not resubmission.trusted:
-        return replace(
-            outcome,
-            kind="review",
-            reply=None,
-            suppressed=None,
-            reasons=(*outcome.reasons, "reference_from_unknown_sender"),
-        )
-    if outcome.kind == "not_a_submission":
-        return replace(outcome, kind="review", reply=None, reasons=(*outcome.reasons, "reply_without_forms"))
-    return outcome
-
-
-def queue_row(session: Session, referral: ReferralRecord) -> ReferralRecord:
-    """The queue row to save for a resubmission: the existing row of the same reference brought up to date
-    (a submission is queued once), or ``referral`` itself when there is none."""
-    existing = session.exec(select(ReferralRecord).where(ReferralRecord.reference == referral.reference)).first()
-    if existing is None:
-        return referral
-    for name, value in referral.model_dump(exclude={"id", "reference", "created_at"}).items():
-        setattr(existing, name, value)
-    return existing
-
-
-def _resubmission(session: Session, root: MessageRecord, how: How, mail: Mail) -> Resubmission:
+def _answered(uow: UnitOfWork, root: MessageRecord, how: How, definitions: FormDefinitions) -> Answered:
     assert root.id is not None
-    latest = session.exec(
-        select(MessageRecord.id)
-        .where(
-            (col(MessageRecord.id) == root.id) | (col(MessageRecord.submission_of) == root.id),
-            col(MessageRecord.state).in_(("decided", "filed")),
-        )
-        .order_by(col(MessageRecord.id).desc())
-    ).first()
-    return Resubmission(
+    return Answered(
         root_id=root.id,
         reference=root.reference,
-        latest_id=latest or root.id,
         how=how,
-        with_attachments=bool(mail.attachments),
+        replied_to=uow.outbox.recipients_for_submission(root.id),
+        documents=stored_documents(uow, uow.ledger.latest_of_submission(root.id), definitions),
     )
 
 
-def _root_by_reply_id(session: Session, message_id: str) -> MessageRecord | None:
-    bracketed = f"<{message_id.strip().strip('<>')}>"
-    outbox = session.exec(select(OutboxRecord).where(OutboxRecord.header_message_id == bracketed)).first()
+def _root_by_reply_id(uow: UnitOfWork, message_id: str) -> MessageRecord | None:
+    outbox = uow.outbox.by_header_message_id(f"<{message_id.strip().strip('<>')}>")
     if outbox is not None:
         ledger_id = outbox.submission_id or outbox.message_id
         if ledger_id is not None:
-            return _root(session, session.get(MessageRecord, ledger_id))
+            return _root(uow, uow.ledger.get(ledger_id))
     # A reply written before Message-IDs were recorded still names its reference in its Message-ID.
     match = _REPLY_ID.match(message_id.strip().strip("<>"))
-    return _root_by_reference(session, match.group(1).upper()) if match else None
+    return _root(uow, uow.ledger.by_reference(match.group(1).upper())) if match else None
 
 
-def _root_by_reference(session: Session, reference: str) -> MessageRecord | None:
-    row = session.exec(
-        select(MessageRecord)
-        .where(MessageRecord.reference == reference, col(MessageRecord.duplicate_of).is_(None))
-        .order_by(col(MessageRecord.id))
-    ).first()
-    return _root(session, row)
-
-
-def _root(session: Session, row: MessageRecord | None) -> MessageRecord | None:
+def _root(uow: UnitOfWork, row: MessageRecord | None) -> MessageRecord | None:
     if row is not None and row.submission_of is not None:
-        return session.get(MessageRecord, row.submission_of)
+        return uow.ledger.get(row.submission_of)
     return row
-
-
-def _replied_to(session: Session, root_id: int) -> set[str]:
-    rows = session.exec(
-        select(OutboxRecord.recipient).where(
-            (col(OutboxRecord.submission_id) == root_id) | (col(OutboxRecord.message_id) == root_id)
-        )
-    ).all()
-    return {r.lower() for r in rows}
 
 
 def _document(row: FormRecord, definitions: FormDefinitions) -> Document:

@@ -105,10 +105,20 @@ class MarRegistration:
 
 
 @dataclass(frozen=True)
+class TaskToDo:
+    """An open team task: its id (for ``nmss-intake tasks done ID``), the reference it is about, what to do."""
+
+    id: int
+    reference: str | None
+    action: str
+
+
+@dataclass(frozen=True)
 class Digest:
     """Everything in one day's digest. The builder orders the queue by priority, oldest first."""
 
     day: dt.date
+    tasks: tuple[TaskToDo, ...] = ()
     referrals: tuple[QueuedReferral, ...] = ()
     review: tuple[QueuedReferral, ...] = ()
     waiting: tuple[WaitingSubmission, ...] = ()
@@ -173,8 +183,8 @@ def build_digest(
     urgent = sum(1 for r in digest.referrals if r.priority == "urgent")
     calls = len(digest.calls_today) + len(digest.calls_overdue)
     subject = (
-        f"{service.name} digest for {long_date(digest.day)}: {len(digest.referrals)} in the queue "
-        f"({urgent} urgent), {len(digest.review)} to review, {calls} calls due"
+        f"{service.name} digest for {long_date(digest.day)}: {len(digest.tasks)} needing your action, "
+        f"{len(digest.referrals)} in the queue ({urgent} urgent), {len(digest.review)} to review, {calls} calls due"
     )
     message = _team_message(to, subject, service, now, message_id=f"digest.{digest.day.isoformat()}")
     text, html = render_digest(digest, service)
@@ -193,6 +203,7 @@ def render_digest(digest: Digest, service: ServiceSettings, *, printed: bool = F
         "printed": printed,
         "service": service,
         "day": long_date(digest.day),
+        "tasks": digest.tasks,
         "sections": digest.by_priority,
         "review": sorted(digest.review, key=lambda r: (r.received_on, r.reference)),
         "waiting": sorted(digest.waiting, key=lambda w: (-w.age_working_days, w.reference)),

@@ -93,7 +93,7 @@ class Message:
 
     ``automatic`` says why a machine sent it (``rules.automatic``), or None; ``reply_address`` is where an
     automatic reply would go (None when there is nowhere to write); ``senders`` its From and Reply-To
-    addresses, lower-cased; ``has_attachments`` whether it carried any attachment at all.
+    addresses, lower-cased.
     """
 
     documents: tuple[Document, ...]
@@ -102,7 +102,6 @@ class Message:
     automatic: str | None = None
     reply_address: str | None = None
     senders: frozenset[str] = frozenset()
-    has_attachments: bool = True
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,8 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
     answers = known.answers
     trusted = answers is not None and (answers.how == "thread" or bool(message.senders & answers.replied_to))
     documents = message.documents
-    if answers is not None and trusted and message.has_attachments:
+    if answers is not None and trusted and documents:
+        # A message that brings no document at all (a question, a winmail.dat of pictures) is decided alone.
         documents = merge_documents(answers.documents, documents)
     context = Context(
         eligibility=EligibilityPolicy(min_age=policy.service.eligibility.min_age, practices=known.practices),
@@ -216,7 +216,7 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
                 reasons=(*outcome.reasons, "reference_from_unknown_sender"),
             )
             tasks.append(reference_from_unknown_sender_task(answers.reference))
-        elif not message.has_attachments and outcome.kind == "not_a_submission":
+        elif outcome.kind == "not_a_submission":
             outcome = replace(outcome, kind="review", reply=None, reasons=(*outcome.reasons, "reply_without_forms"))
             tasks.append(reply_without_forms_task())
     reference = answers.reference if answers is not None and trusted else message.reference

@@ -21,6 +21,7 @@ HELD_BACK_WHY: Mapping[str, str] = {
     "loop": "the email had already passed through the service",
     "own-message-id": "the email was one of the service's own",
     "no-reply-address": "the email gives no address to reply to",
+    "unsafe-header": "the email's headers could not be answered safely",
     "rate-limit-sender": "this sender reached the daily limit of automatic replies",
     "rate-limit-submission": "this submission has had its automatic reply already",
 }
@@ -59,9 +60,19 @@ def reference_from_unknown_sender_task(reference: str) -> Task:
     )
 
 
+EMAIL_KINDS: Mapping[str, str] = {
+    "digest": "the digest",
+    "followup_reminder": "the follow-up call reminder",
+    "mailbox_down": "the email saying a mailbox cannot be read",
+    "mailbox_recovered": "the email saying a mailbox can be read again",
+}
+"""What each kind of outgoing email is called, for the team; every ``reply_…`` is an automatic reply."""
+
+
 def send_failed_task(kind: str) -> Task:
     """Send an email by hand: the outbox gave up on it (``kind`` is the outbox row's kind)."""
-    return Task("send_failed", f"send it by hand: the {kind.replace('_', ' ')} email could not be sent")
+    what = "the automatic reply" if kind.startswith("reply_") else EMAIL_KINDS.get(kind, f"the {kind} email")
+    return Task("send_failed", f"send it by hand: {what} could not be sent")
 
 
 def mailbox_down_task(mailbox: str, failures: int) -> Task:

@@ -28,6 +28,7 @@ from intake.cli.replay import replay
 from intake.cli.run import run
 from intake.cli.samples import samples
 from intake.cli.status import status
+from intake.cli.tasks import tasks
 from intake.cli.users import users
 from intake.cli.web import web
 from intake.errors import IntakeError
@@ -48,7 +49,8 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     """NMSS Intake: reads referral forms from the team's mailbox, checks them, replies and queues referrals."""
     # The settings are read when a command first needs them, not here: `config check` must be able to name
     # the mistakes in a broken file, and `--help` should not wait for the database layer to import.
-    ctx.obj = Setup(config_file)
+    # A caller (a test) may hand over dependencies to build the app with, as bootstrap's keywords.
+    ctx.obj = Setup(config_file, dependencies=ctx.obj if isinstance(ctx.obj, dict) else None)
 
 
 for command in (
@@ -63,6 +65,7 @@ for command in (
     replay,
     followups,
     digest,
+    tasks,
     config,
     users,
     web,

@@ -6,11 +6,14 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from intake.cli.common import Problems, app_of, date_option, day_of
+
+if TYPE_CHECKING:
+    from intake.pipeline import Checked
 
 
 @click.command()
@@ -39,48 +42,16 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
                 for path in wrong
             ]
         )
-    from intake.assess import assess
-    from intake.practices import known_for_check
+    from intake.pipeline import check_submission
     from rules.words import team_sentence
 
     app = app_of(ctx)
     day = day_of(app.settings, today)
-    practices, open_referrals = known_for_check(app.engine)
-    results: list[dict[str, Any]] = []
-    for path in messages:
-        raw = path.read_bytes()
-        received = dt.datetime.combine(day, dt.time(12), tzinfo=app.services.timezone)
-        assessment = assess(
-            raw,
-            definitions=app.services.definitions,
-            service=app.services.service,
-            limits=app.services.limits,
-            received_at=received,
-            today=day,
-            practices=practices,
-            open_referrals=open_referrals,
-        )
-        outcome = assessment.outcome
-        queued = outcome.kind in ("accepted", "review")
-        triaged = assessment.triage
-        results.append(
-            {
-                "file": str(path),
-                "message_id": assessment.mail.message_id,
-                "outcome": outcome.kind,
-                "forms": list(outcome.forms),
-                "problems": [
-                    {"form": p.form, "field": p.field, "label": p.label, "code": p.code} for p in outcome.problems
-                ],
-                "reply": outcome.reply is not None,
-                "reference": assessment.reference,
-                "reasons": list(outcome.reasons),
-                "suppressed": outcome.suppressed,
-                "triage": {"priority": triaged.priority, "flags": list(triaged.flags)} if triaged else None,
-                "eligibility": list(outcome.eligibility) if queued else [],
-                "warnings": list(outcome.warnings),
-            }
-        )
+    received = dt.datetime.combine(day, dt.time(12), tzinfo=app.services.timezone)
+    results = [
+        checked_json(str(path), check_submission(path.read_bytes(), app.services, received_at=received, today=day))
+        for path in messages
+    ]
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
@@ -93,6 +64,33 @@ def check(ctx: click.Context, messages: Sequence[Path], as_json: bool, today: dt
             click.echo(f"  priority {result['triage']['priority']}")
         for code in [*(result["triage"] or {}).get("flags", []), *result["reasons"], *result["warnings"]]:
             click.echo(f"  {code}: {team_sentence(code)}")
+        for action in result["tasks"]:
+            click.echo(f"  for the team: {action}")
+
+
+def checked_json(file: str, checked: Checked) -> dict[str, Any]:
+    """What ``check --json`` prints for one email: the decision ``run`` would make, as JSON values."""
+    decision = checked.decision
+    outcome = decision.outcome
+    entry = decision.queue
+    return {
+        "file": file,
+        "message_id": checked.mail.message_id,
+        "outcome": decision.kind,
+        "forms": list(decision.forms),
+        "problems": [
+            {"form": p.form, "field": p.field, "label": p.label, "code": p.code}
+            for p in (outcome.problems if outcome else ())
+        ],
+        "reply": decision.reply is not None,
+        "reference": decision.reference,
+        "reasons": list(outcome.reasons) if outcome else [],
+        "suppressed": decision.held_back,
+        "triage": {"priority": entry.priority, "flags": list(entry.flags)} if entry and entry.priority else None,
+        "eligibility": list(outcome.eligibility) if outcome and entry else [],
+        "warnings": list(outcome.warnings) if outcome else [],
+        "tasks": [task.action for task in decision.tasks],
+    }
 
 
 def _head(path: Path) -> bytes:

@@ -39,8 +39,9 @@ class Problems(click.ClickException):
 class Setup:
     """Which settings file the root group was given; the settings and the app are built on first use."""
 
-    def __init__(self, config_file: Path | None) -> None:
+    def __init__(self, config_file: Path | None, *, dependencies: dict[str, Any] | None = None) -> None:
         self.config_file = config_file
+        self.dependencies = dependencies or {}
         self._settings: Settings | None = None
         self._definitions: FormDefinitions | None = None
         self._app: App | None = None
@@ -74,7 +75,7 @@ class Setup:
 
             settings = self.settings()
             self.definitions()
-            self._app = bootstrap(settings)
+            self._app = bootstrap(settings, **self.dependencies)
             try:
                 triage_rules(settings.service.triage_file)
             except TriageRulesError as exc:
@@ -140,5 +141,5 @@ def sent_line(app: App, report: SendReport) -> str:
     if report.deferred:
         line += f"; {report.deferred} will be retried"
     if report.failed:
-        line += f"; {report.failed} could not be written and became team items"
+        line += f"; {report.failed} could not be written and became team tasks"
     return line + "."

@@ -24,9 +24,10 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
     Example:
         nmss-intake digest --print
     """
-    from intake.digest import gather_digest, queue_digest
+    from intake.digest import queue_digest
     from intake.migrate import upgrade
     from intake.pipeline import send_outbox
+    from intake.views import digest_content
     from notifier.digest import InsecureRecipient, long_date, render_digest
 
     app = app_of(ctx)
@@ -35,14 +36,16 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
     day = day_of(settings, today)
     tz = app.services.timezone
     if print_only:
-        gathered = gather_digest(
-            app.engine, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
-        )
-        text, page = render_digest(gathered, settings.service, printed=True)
+        with app.services.unit_of_work() as uow:
+            content = digest_content(
+                uow, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
+            )
+        text, page = render_digest(content, settings.service, printed=True)
         click.echo(page if html else text, nl=False)
         return
     try:
-        key = queue_digest(app.engine, settings, day=day, now=app.services.clock(), tz=tz)
+        with app.services.unit_of_work() as uow:
+            key = queue_digest(uow, settings, day=day, now=app.services.clock(), tz=tz)
     except InsecureRecipient as exc:
         raise click.ClickException(f"digest not sent: {exc}") from exc
     if key is None:

@@ -27,14 +27,15 @@ def followups_due(ctx: click.Context, as_json: bool, today: dt.datetime | None) 
     Example:
         nmss-intake followups due --json
     """
-    from intake.followups import due_calls
     from intake.migrate import upgrade
+    from intake.views import calls_due
     from notifier.digest import long_date
 
     app = app_of(ctx)
     upgrade(app.engine)
     day = day_of(app.settings, today)
-    calls = due_calls(app.engine, day)
+    with app.services.unit_of_work() as uow:
+        calls = calls_due(uow, day)
     items = [
         {
             "id": call.followup_id,
@@ -74,7 +75,7 @@ def followups_done(ctx: click.Context, followup_id: int, outcome: str) -> None:
     Example:
         nmss-intake followups done 12 --outcome "Managing well with the reminder chart"
     """
-    from intake.followups import mark_done
+    from intake.commands import record_call
     from intake.migrate import upgrade
 
     app = app_of(ctx)
@@ -82,7 +83,8 @@ def followups_done(ctx: click.Context, followup_id: int, outcome: str) -> None:
     if not outcome.strip():
         raise click.BadParameter("must not be empty", param_hint="--outcome")
     try:
-        call = mark_done(app.engine, followup_id, outcome, now=app.services.clock())
+        with app.services.unit_of_work() as uow:
+            call = record_call(uow, followup_id, outcome, now=app.services.clock())
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Follow-up call {call.followup_id} ({call.label}, {call.reference}) recorded as made.")

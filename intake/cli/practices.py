@@ -43,7 +43,8 @@ def practices_import(ctx: click.Context, file: Path, commissioners: Sequence[str
     upgrade(app.engine)
     codes = list(commissioners) or app.settings.service.eligibility.commissioners
     try:
-        report = import_practices(app.engine, file, codes, app.services.clock())
+        with app.services.unit_of_work() as uow:
+            report = import_practices(uow, file, codes, app.services.clock())
     except PracticeFileError as exc:
         raise click.ClickException(f"{file.name}: {exc}") from exc
     statuses = ", ".join(f"{report.kept[s]} {name}" for s, name in _STATUS_NAMES.items() if report.kept[s])

@@ -29,36 +29,13 @@ def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> Non
     Example:
         nmss-intake referrals list --json
     """
-    from sqlmodel import Session, select
-
     from intake.migrate import upgrade
-    from intake.store import ReferralRecord
+    from intake.views import queue
 
     app = app_of(ctx)
     upgrade(app.engine)
-    order = {"urgent": 0, "soon": 1, "routine": 2, None: 3}
-    with Session(app.engine) as session:
-        query = select(ReferralRecord)
-        if status:
-            query = query.where(ReferralRecord.status == status)
-        rows = sorted(session.exec(query).all(), key=lambda r: (order.get(r.priority, 3), r.created_at, r.id or 0))
-    items = [
-        {
-            "reference": row.reference,
-            "kind": row.kind,
-            "status": row.status,
-            "priority": row.priority,
-            "flags": json.loads(row.flags_json),
-            "reasons": json.loads(row.reasons_json),
-            "warnings": json.loads(row.warnings_json),
-            "nhs_number": row.nhs_number,
-            "surname": row.surname,
-            "forenames": row.forenames,
-            "date_of_birth": row.date_of_birth.isoformat() if row.date_of_birth else None,
-            "created_at": row.created_at.isoformat(),
-        }
-        for row in rows
-    ]
+    with app.services.unit_of_work() as uow:
+        items = [item.as_json() for item in queue(uow, status)]
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
@@ -117,7 +94,7 @@ def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datet
     Example:
         nmss-intake referrals assessed NMSS-7K3QX9PA --date 2026-11-30
     """
-    from intake.followups import record_assessment
+    from intake.commands import record_assessment
     from intake.migrate import upgrade
     from notifier.digest import long_date
 
@@ -125,9 +102,10 @@ def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datet
     upgrade(app.engine)
     day = day_of(app.settings, None)
     try:
-        done = record_assessment(
-            app.engine, reference, assessed_on.date() if assessed_on else day, today=day, now=app.services.clock()
-        )
+        with app.services.unit_of_work() as uow:
+            done = record_assessment(
+                uow, reference, assessed_on.date() if assessed_on else day, today=day, now=app.services.clock()
+            )
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc
     if done.previous == done.assessed_on:

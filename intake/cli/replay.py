@@ -20,14 +20,15 @@ def replay(ctx: click.Context, ledger_id: int) -> None:
     Example:
         nmss-intake replay 12
     """
+    from intake.commands import replay as replay_message
     from intake.migrate import upgrade
     from intake.pipeline import send_outbox
-    from intake.replay import replay as replay_message
 
     app = app_of(ctx)
     upgrade(app.engine)
     try:
-        taken = replay_message(ledger_id, app.mailbox, app.services)
+        with app.services.unit_of_work() as uow:
+            taken = replay_message(uow, ledger_id, app.mailbox, app.services)
         sent = send_outbox(app.services)
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -23,35 +23,25 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Example:
         nmss-intake status --json
     """
-    from sqlmodel import Session, select
-
-    from intake.health import health_report
     from intake.migrate import upgrade
-    from intake.replay import quarantined
-    from intake.store import OutboxRecord
+    from intake.views import status as view_status
 
     app = app_of(ctx)
     upgrade(app.engine)
-    mailboxes = health_report(app.engine, [app.mailbox.name])
-    waiting = quarantined(app.services)
-    with Session(app.engine) as session:
-        pending = len(session.exec(select(OutboxRecord.id).where(OutboxRecord.state == "pending")).all())
+    with app.services.unit_of_work() as uow:
+        report = view_status(uow, [app.mailbox.name])
     if as_json:
+        quarantined = [
+            {"id": q.id, "reference": q.reference, "mailbox": q.mailbox, "error": q.error, "at": q.at.isoformat()}
+            for q in report.quarantined
+        ]
         click.echo(
             json.dumps(
                 {
-                    "mailboxes": [m.as_json() for m in mailboxes],
-                    "outbox_pending": pending,
-                    "quarantined": [
-                        {
-                            "id": message.id,
-                            "reference": message.reference,
-                            "mailbox": message.source,
-                            "error": record.error,
-                            "at": record.at.isoformat(),
-                        }
-                        for message, record in waiting
-                    ],
+                    "mailboxes": [m.as_json() for m in report.mailboxes],
+                    "outbox_pending": report.outbox_pending,
+                    "quarantined": quarantined,
+                    "open_tasks": report.open_tasks,
                 },
                 indent=2,
             )
@@ -62,7 +52,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     def _when(value: dt.datetime | None) -> str:
         return when(value, tz)
 
-    for health in mailboxes:
+    for health in report.mailboxes:
         click.echo(f"Mailbox {health.name}")
         click.echo(f"  last successful poll  {_when(health.last_success_at)}")
         error = f"{health.last_error} at {_when(health.last_error_at)}" if health.last_error else "none"
@@ -71,13 +61,15 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  failures in a row     {health.consecutive_failures}{alerted}")
         click.echo(f"  backlog               {health.backlog} message(s) taken but not yet filed")
         click.echo(f"  token expires         {_when(health.token_expires_at)}")
-    click.echo(f"Outbox: {pending} email(s) waiting to be sent.")
-    if not waiting:
+    click.echo(f"Outbox: {report.outbox_pending} email(s) waiting to be sent.")
+    if report.open_tasks:
+        click.echo(f"Tasks: {report.open_tasks} open; see them with `nmss-intake tasks list`.")
+    if not report.quarantined:
         click.echo("No message is quarantined.")
         return
-    click.echo(f"Quarantined: {len(waiting)} message(s); try one again with `nmss-intake replay ID`:")
-    for message, record in waiting:
-        click.echo(f"  {message.id:<6} {message.reference}  {message.source:<12} {record.error:<24} {_when(record.at)}")
+    click.echo(f"Quarantined: {len(report.quarantined)} message(s); try one again with `nmss-intake replay ID`:")
+    for q in report.quarantined:
+        click.echo(f"  {q.id:<6} {q.reference}  {q.mailbox:<12} {q.error:<24} {_when(q.at)}")
 
 
 def when(value: dt.datetime | None, tz: dt.tzinfo) -> str:

@@ -12,24 +12,23 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from intake import commands
 from intake.accounts import Account
-from intake.bootstrap import today
-from intake.followups import (
+from intake.bootstrap import App, today
+from intake.commands import (
     FollowUpAlreadyDone,
     InvalidAssessmentDate,
     NotAReferral,
     UnknownFollowUp,
     UnknownReferral,
-    due_calls,
-    mark_done,
     record_assessment,
 )
-from intake.health import health_report
-from intake.replay import quarantined
+from intake.views import calls_due
+from intake.views import status as service_status
 from intake.web.auth import now_of, page, service_of
 from intake.web.queries import PRIORITIES, STATUSES, queue_page, record_view, referral_detail
 from intake.web.render import render
-from notifier.digest import long_date
+from notifier.digest import DueCall, long_date
 
 
 @page()
@@ -98,13 +97,13 @@ def _no_such_referral(request: Request) -> Response:
 def service_page(request: Request, _account: Account, _form: FormData | None) -> Response:
     """Admins: each mailbox's health, and the quarantined messages."""
     app = service_of(request)
+    with app.services.unit_of_work() as uow:
+        report = service_status(uow, [app.mailbox.name])
     return render(
         request,
         "service.jinja",
-        mailboxes=health_report(app.engine, [app.mailbox.name]),
-        quarantined=[
-            (message.id, message.reference, record.error, record.at) for message, record in quarantined(app.services)
-        ],
+        mailboxes=report.mailboxes,
+        quarantined=[(q.id, q.reference, q.error, q.at) for q in report.quarantined],
     )
 
 
@@ -126,7 +125,8 @@ def record_assessment_page(request: Request, _account: Account, form: FormData |
         )
     if assessed_on is not None:
         try:
-            done = record_assessment(service.engine, reference, assessed_on, today=day, now=now_of(request))
+            with service.services.unit_of_work() as uow:
+                done = record_assessment(uow, reference, assessed_on, today=day, now=now_of(request))
         except UnknownReferral:
             return _no_such_referral(request)
         except NotAReferral:
@@ -153,7 +153,7 @@ def follow_up_calls(request: Request, _account: Account, _form: FormData | None)
     return render(
         request,
         "calls.jinja",
-        calls=due_calls(service.engine, today(service)),
+        calls=_calls_due(service),
         errors={},
         flash=request.session.pop("flash", None),
     )
@@ -168,7 +168,8 @@ def record_call(request: Request, _account: Account, form: FormData | None) -> R
     outcome = str(form.get("outcome", "")).strip()
     if outcome:
         try:
-            call = mark_done(service.engine, followup_id, outcome, now=now_of(request))
+            with service.services.unit_of_work() as uow:
+                call = commands.record_call(uow, followup_id, outcome, now=now_of(request))
         except UnknownFollowUp:
             return render(
                 request,
@@ -187,7 +188,12 @@ def record_call(request: Request, _account: Account, form: FormData | None) -> R
         request,
         "calls.jinja",
         400,
-        calls=due_calls(service.engine, today(service)),
+        calls=_calls_due(service),
         errors={followup_id: "Enter what came of the call"},
         flash=None,
     )
+
+
+def _calls_due(app: App) -> list[DueCall]:
+    with app.services.unit_of_work() as uow:
+        return calls_due(uow, today(app))

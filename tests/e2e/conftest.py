@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +27,8 @@ class Service:
     """A working folder with ``var/`` inside, as a fresh install sees it, and a way to run commands there."""
 
     root: Path
+    dependencies: dict[str, Any] = field(default_factory=dict)
+    """What the next commands' app is built with instead of the default (``bootstrap``'s keywords): faults."""
 
     @property
     def mailbox(self) -> Path:
@@ -36,7 +39,7 @@ class Service:
         return self.root / "var" / "outbox"
 
     def invoke(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False, obj=dict(self.dependencies))
 
     def folder_counts(self) -> dict[str, int]:
         return {

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 from sqlmodel import Session, func, select
 
-import intake.pipeline as pipeline
 from config.settings import load_settings
 from intake.bootstrap import App, bootstrap
 from intake.mailbox import IncomingMail, MailRef
 from intake.migrate import upgrade
-from intake.pipeline import send_outbox, take_new_mail
+from intake.pipeline import MAX_ATTEMPTS, send_outbox, take_new_mail
 from intake.store import MessageRecord, OutboxRecord
 from samples.scenarios import Scenario, deliver_to_maildir
+from tests.faults import FaultyPool
 
 from .conftest import Service
 
@@ -76,20 +77,13 @@ def test_killed_after_the_decision_but_before_the_move_the_message_is_only_filed
 
 
 def test_killed_while_deciding_the_message_is_decided_once_on_restart(
-    service: Service, one_incomplete: list[Scenario], monkeypatch: pytest.MonkeyPatch
+    service: Service, one_incomplete: list[Scenario]
 ) -> None:
     app = app_for(service)
-    real_assess = pipeline.assess
-
-    def die(*args: object, **kwargs: object) -> object:
-        raise Killed
-
-    monkeypatch.setattr(pipeline, "assess", die)
     with pytest.raises(Killed):
-        take_new_mail(app.mailbox, app.services)
+        take_new_mail(app.mailbox, replace(app.services, pool=FaultyPool(Killed)))
     assert counts(app) == (1, 0), "the ledger row is written before anything else"
 
-    monkeypatch.setattr(pipeline, "assess", real_assess)
     restarted = app_for(service)
     taken = take_new_mail(restarted.mailbox, restarted.services)
     send_outbox(restarted.services)
@@ -113,7 +107,7 @@ def test_killed_while_sending_the_reply_is_sent_again_as_the_same_email(
             raise Killed
 
     with pytest.raises(Killed):
-        send_outbox(pipeline.Services(**{**app.services.__dict__, "sender": SendThenDie()}))
+        send_outbox(replace(app.services, sender=SendThenDie()))  # type: ignore[arg-type]
     send_outbox(app.services)
 
     assert len(sent) == 1
@@ -123,16 +117,12 @@ def test_killed_while_sending_the_reply_is_sent_again_as_the_same_email(
 
 
 def test_a_message_that_keeps_killing_the_process_is_quarantined_after_three_tries(
-    service: Service, one_incomplete: list[Scenario], monkeypatch: pytest.MonkeyPatch
+    service: Service, one_incomplete: list[Scenario]
 ) -> None:
-    def die(*args: object, **kwargs: object) -> object:
-        raise Killed
-
-    monkeypatch.setattr(pipeline, "assess", die)
-    for _ in range(pipeline.MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         app = app_for(service)
         with pytest.raises(Killed):
-            take_new_mail(app.mailbox, app.services)
+            take_new_mail(app.mailbox, replace(app.services, pool=FaultyPool(Killed)))
 
     app = app_for(service)
     taken = take_new_mail(app.mailbox, app.services)
@@ -142,21 +132,13 @@ def test_a_message_that_keeps_killing_the_process_is_quarantined_after_three_tri
 
 
 def test_a_message_the_pipeline_fails_on_is_quarantined_and_the_rest_go_on(
-    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+    service: Service, scenarios: list[Scenario]
 ) -> None:
     deliver_to_maildir(service.mailbox, scenarios)
-    real_assess = pipeline.assess
-    calls = []
-
-    def fail_first(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("something in a hostile file")
-        return real_assess(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "assess", fail_first)
+    hostile = next(s for s in scenarios if s.expected_outcome == "accepted")
+    pool = FaultyPool.on_messages(hostile.raw, error=lambda: RuntimeError("something in a hostile file"))
     app = app_for(service)
-    taken = take_new_mail(app.mailbox, app.services)
+    taken = take_new_mail(app.mailbox, replace(app.services, pool=pool))
 
     assert len(taken) == len(scenarios)
     assert [t.outcome for t in taken].count("quarantined") == 1

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from intake.assess import reference_for
-from intake.store import AuditEvent, OutboxRecord, make_engine
+from intake.store import OutboxRecord, make_engine
 from samples.emails import referral_email
 from samples.forms import complete_values, fillable_pdf
 from samples.people import patient, seeded
@@ -140,14 +140,14 @@ def run_once(service: Service) -> dict[str, str]:
     return {words[0]: words[1] for words in lines}
 
 
-def team_items(service: Service) -> list[dict[str, object]]:
-    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
-    try:
-        with Session(engine) as session:
-            rows = session.exec(select(AuditEvent).where(AuditEvent.team_item).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
-            return [{"event": row.event, **json.loads(row.detail)} for row in rows]
-    finally:
-        engine.dispose()
+def team_tasks(service: Service) -> list[str]:
+    """What the team is asked to do, as `tasks list --json` says it."""
+    result = service.invoke("tasks", "list", "--json")
+    assert result.exit_code == 0, result.output
+    return [str(task["action"]) for task in json.loads(result.stdout)]
+
+
+HELD_BACK = "reply by hand: the automatic reply was held back "
 
 
 def outbox_recipients(service: Service) -> list[str]:
@@ -218,9 +218,7 @@ def test_a_sender_address_that_is_not_an_address_is_decided_and_the_team_replies
     assert [outcomes[reference_for(raw)] for raw in raws] == ["misrouted"] * 3
     assert smtp.rcpts == []
     assert outbox_recipients(service) == []
-    assert [(i["event"], i["why"], i["action"]) for i in team_items(service)] == [
-        ("reply_suppressed", "no-reply-address", "needs a manual reply")
-    ] * 3
+    assert team_tasks(service) == [HELD_BACK + "(the email gives no address to reply to)"] * 3
     assert service.folder_counts().get("Quarantine", 0) == 0
 
 
@@ -241,7 +239,7 @@ def test_replies_skip_machines_and_the_service_itself_however_they_are_spelt(ser
 
     assert smtp.rcpts == [person, person]
     assert outbox_recipients(service) == [person, person]
-    assert sorted(str(i["why"]) for i in team_items(service)) == ["system-sender"] * 3
+    assert team_tasks(service) == [HELD_BACK + "(the sender is a system address)"] * 3
 
 
 def test_the_reply_limit_counts_a_mailbox_however_its_address_is_spelt(
@@ -257,14 +255,14 @@ def test_the_reply_limit_counts_a_mailbox_however_its_address_is_spelt(
 
     assert sorted(outcomes.values()) == ["misrouted"] * 3
     assert len(smtp.arrived) == 2
-    assert [(i["event"], i["why"]) for i in team_items(service)] == [("reply_suppressed", "rate-limit-sender")]
+    assert team_tasks(service) == [HELD_BACK + "(this sender reached the daily limit of automatic replies)"]
 
 
 def test_a_reply_the_header_guard_refuses_is_held_back_for_the_team(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever slips a line break into a header (here the service's own name), the reply is not written:
-    the message is decided and the team gets an item to answer it by hand."""
+    the message is decided and the team gets a task to answer it by hand."""
     monkeypatch.setenv("NMSS_SERVICE__NAME", "Norfolk Medicines\r\nBcc: evil@attacker.example")
     raw = form1_email(70, "pharmacist.desk@pharmacy.example.org")
     deliver(service, raw)
@@ -274,4 +272,4 @@ def test_a_reply_the_header_guard_refuses_is_held_back_for_the_team(
     assert outcomes == {reference_for(raw): "misrouted"}
     assert list(service.outbox.glob("*.eml")) == []
     assert outbox_recipients(service) == []
-    assert [(i["why"], i["action"]) for i in team_items(service)] == [("unsafe-header", "needs a manual reply")]
+    assert team_tasks(service) == [HELD_BACK + "(the email's headers could not be answered safely)"]

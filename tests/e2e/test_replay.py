@@ -3,41 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
-import pytest
 from sqlmodel import Session, select
 
 from config.settings import load_settings
-from intake import pipeline
 from intake.bootstrap import bootstrap
 from intake.store import QuarantineRecord
 from samples.scenarios import Scenario, deliver_to_maildir
+from tests.faults import FaultyPool
 
 from .conftest import Service
-
-ORIGINAL_ASSESS = pipeline._assess
 
 
 class Boom(Exception):
     """What a bug in the pipeline looks like from outside."""
 
 
-def crash_on(monkeypatch: pytest.MonkeyPatch, raw: bytes, error: type[Exception] = Boom) -> None:
-    """Make the pipeline fail on the message with these bytes only, as a parser bug would."""
-    original: Callable[..., Any] = ORIGINAL_ASSESS
-
-    def failing(incoming: Any, *args: Any, **kwargs: Any) -> Any:
-        if incoming.raw == raw:
-            raise error("a bug")
-        return original(incoming, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "_assess", failing)
-
-
-def fix_the_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "_assess", ORIGINAL_ASSESS)
+def crash_on(service: Service, raw: bytes, error: type[Exception] = Boom) -> FaultyPool:
+    """Make every later command's pipeline fail on the message with these bytes only, as a parser bug would."""
+    pool = FaultyPool.on_messages(raw, error=lambda: error("a bug"))
+    service.dependencies["pool"] = pool
+    return pool
 
 
 def quarantined_ids(service: Service) -> list[int]:
@@ -46,11 +32,11 @@ def quarantined_ids(service: Service) -> list[int]:
 
 
 def test_a_crashing_message_is_quarantined_with_its_bytes_while_the_others_are_decided(
-    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+    service: Service, scenarios: list[Scenario]
 ) -> None:
     bad = next(s for s in scenarios if s.expected_outcome == "accepted")
     deliver_to_maildir(service.mailbox, scenarios)
-    crash_on(monkeypatch, bad.raw)
+    crash_on(service, bad.raw)
 
     result = service.invoke("run", "--once")
 
@@ -67,15 +53,15 @@ def test_a_crashing_message_is_quarantined_with_its_bytes_while_the_others_are_d
 
 
 def test_replay_decides_the_message_again_and_queues_it_once_the_bug_is_fixed(
-    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+    service: Service, scenarios: list[Scenario]
 ) -> None:
     bad = next(s for s in scenarios if s.expected_outcome == "accepted")
     deliver_to_maildir(service.mailbox, scenarios)
-    crash_on(monkeypatch, bad.raw)
+    pool = crash_on(service, bad.raw)
     service.invoke("run", "--once")
     [ledger_id] = quarantined_ids(service)
     queued_before = json.loads(service.invoke("referrals", "list", "--json").stdout)
-    fix_the_bug(monkeypatch)
+    pool.heal()
 
     result = service.invoke("replay", str(ledger_id))
 
@@ -89,14 +75,14 @@ def test_replay_decides_the_message_again_and_queues_it_once_the_bug_is_fixed(
 
 
 def test_a_replay_that_fails_again_leaves_the_message_quarantined_with_the_new_error(
-    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
+    service: Service, scenarios: list[Scenario]
 ) -> None:
     bad = scenarios[0]
     deliver_to_maildir(service.mailbox, [bad])
-    crash_on(monkeypatch, bad.raw)
+    crash_on(service, bad.raw)
     service.invoke("run", "--once")
     [ledger_id] = quarantined_ids(service)
-    crash_on(monkeypatch, bad.raw, MemoryError)
+    crash_on(service, bad.raw, MemoryError)
 
     result = service.invoke("replay", str(ledger_id))
 
@@ -121,15 +107,13 @@ def test_replaying_a_message_that_is_not_quarantined_is_a_one_line_error(
     assert (unknown.exit_code, unknown.stderr) == (1, "Error: message 999 is not quarantined\n")
 
 
-def test_a_message_replayed_twice_is_decided_only_once(
-    service: Service, scenarios: list[Scenario], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_message_replayed_twice_is_decided_only_once(service: Service, scenarios: list[Scenario]) -> None:
     bad = next(s for s in scenarios if s.expected_outcome == "incomplete")
     deliver_to_maildir(service.mailbox, [bad])
-    crash_on(monkeypatch, bad.raw)
+    pool = crash_on(service, bad.raw)
     service.invoke("run", "--once")
     [ledger_id] = quarantined_ids(service)
-    fix_the_bug(monkeypatch)
+    pool.heal()
 
     first = service.invoke("replay", str(ledger_id))
     second = service.invoke("replay", str(ledger_id))

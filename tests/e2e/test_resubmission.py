@@ -12,7 +12,7 @@ from email.utils import formataddr
 
 from sqlmodel import Session, select
 
-from intake.store import AuditEvent, MessageRecord, OutboxRecord, make_engine
+from intake.store import MessageRecord, OutboxRecord, make_engine
 from samples.emails import plain_email, referral_email
 from samples.forms import complete_values, fillable_pdf
 from samples.people import Patient, patient, seeded
@@ -67,14 +67,12 @@ def replies(service: Service) -> list[EmailMessage]:
     return found
 
 
-def team_items(service: Service) -> list[dict[str, object]]:
-    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
-    try:
-        with Session(engine) as session:
-            rows = session.exec(select(AuditEvent).where(AuditEvent.team_item).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
-            return [{"event": row.event, **json.loads(row.detail)} for row in rows]
-    finally:
-        engine.dispose()
+def tasks(service: Service) -> list[dict[str, object]]:
+    """The open team tasks, as `tasks list --json` shows them."""
+    result = service.invoke("tasks", "list", "--json")
+    assert result.exit_code == 0, result.output
+    found: list[dict[str, object]] = json.loads(result.stdout)
+    return found
 
 
 def queue(service: Service) -> list[dict[str, object]]:
@@ -137,9 +135,11 @@ def test_a_reply_to_our_reply_with_no_forms_becomes_an_item_for_the_team(service
     assert outcome == "review"
     assert len(replies(service)) == 1, "no automatic reply to a person's question"
     assert queue(service) == []
-    items = team_items(service)
-    assert [i["event"] for i in items] == ["decided"]
-    assert items[0]["reasons"] == ["reply_without_forms"]
+    [task] = tasks(service)
+    assert (task["kind"], task["action"]) == (
+        "reply_without_forms",
+        "read the referrer's reply and answer it: it came without forms",
+    )
     assert service.folder_counts() == {"Incomplete": 1, "Review": 1}
 
 
@@ -154,8 +154,11 @@ def test_a_resubmission_still_incomplete_gets_no_second_reply_and_the_team_repli
 
     assert outcome == "incomplete"
     assert len(replies(service)) == 1
-    assert [(i["event"], i["why"], i["action"]) for i in team_items(service)] == [
-        ("reply_suppressed", "rate-limit-submission", "needs a manual reply")
+    assert [(t["kind"], t["action"]) for t in tasks(service)] == [
+        (
+            "reply_held_back",
+            "reply by hand: the automatic reply was held back (this submission has had its automatic reply already)",
+        )
     ]
 
 
@@ -171,7 +174,13 @@ def test_a_referral_past_the_senders_daily_reply_limit_is_answered_by_the_team(s
 
     assert [line[1] for line in taken] == ["incomplete"] * 4
     assert len(replies(service)) == 3
-    assert [(i["event"], i["why"]) for i in team_items(service)] == [("reply_suppressed", "rate-limit-sender")]
+    [task] = tasks(service)
+    assert task["reference"] == taken[3][0]
+    assert task["action"] == (
+        "reply by hand: the automatic reply was held back (this sender reached the daily limit of automatic replies)"
+    )
+    digest = service.invoke("digest", "--print").stdout
+    assert f"NEEDING YOUR ACTION (1)\n  #{task['id']}  {taken[3][0]}  reply by hand" in digest
     engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
     with Session(engine) as session:
         assert {row.recipient for row in session.exec(select(OutboxRecord))} == {referrals[0].sender}

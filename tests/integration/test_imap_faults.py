@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,6 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-import intake.pipeline as pipeline
 from config.settings import Settings
 from intake.bootstrap import App, bootstrap
 from intake.cli import cli
@@ -29,6 +28,7 @@ from intake.migrate import upgrade
 from intake.pipeline import FOLDERS, take_new_mail
 from intake.store import MessageRecord, OutboxRecord
 from samples.scenarios import Scenario, all_scenarios
+from tests.faults import FaultyPool
 
 from .dovecot import Dovecot
 
@@ -220,21 +220,14 @@ def app(dovecot: Dovecot, daemon: Daemon) -> Iterator[App]:
 
 
 def test_a_message_that_crashes_the_pipeline_is_quarantined_with_its_bytes_the_rest_go_on_and_replay_takes_it(
-    dovecot: Dovecot, daemon: Daemon, app: App, monkeypatch: pytest.MonkeyPatch
+    dovecot: Dovecot, daemon: Daemon, app: App
 ) -> None:
     scenarios = [s for s in distinct_scenarios(7, first_seed=500) if s.expected_outcome in ("accepted", "incomplete")]
     dovecot.append(s.raw for s in scenarios)
-    real_assess = pipeline.assess
     hostile = scenarios[0].raw
+    pool = FaultyPool.on_messages(hostile, error=lambda: RuntimeError("something in a hostile file"))
 
-    def crash_on_one(raw: bytes, **kwargs: object) -> object:
-        if raw == hostile:
-            raise RuntimeError("something in a hostile file")
-        return real_assess(raw, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "assess", crash_on_one)
-    taken = take_new_mail(app.mailbox, app.services)
-    monkeypatch.setattr(pipeline, "assess", real_assess)
+    taken = take_new_mail(app.mailbox, replace(app.services, pool=pool))
 
     assert [t.outcome for t in taken] == ["quarantined"] + [s.expected_outcome for s in scenarios[1:]]
     assert dovecot.messages(FOLDERS["quarantined"]) == [hostile]

@@ -19,11 +19,12 @@ from sqlmodel import Session, select
 
 from config.settings import MailboxSettings, OutgoingSettings, ServiceSettings, Settings
 from intake.bootstrap import App, bootstrap
+from intake.commands import record_assessment
 from intake.daemon import add_jobs, new_scheduler, poll_once, send_pending
-from intake.followups import record_assessment
 from intake.mailbox import IncomingMail, Mailbox, MailRef
 from intake.migrate import upgrade
 from intake.store import FollowUpRecord, MessageRecord, OutboxRecord, ReferralRecord
+from intake.unit_of_work import UnitOfWork
 from notifier.sender import Sender
 
 LONDON = ZoneInfo("Europe/London")
@@ -177,9 +178,10 @@ def test_a_digest_due_while_the_service_was_down_goes_once_when_it_starts_again_
 def test_a_call_due_over_christmas_is_reminded_once_on_the_next_working_day_at_nine(app: App) -> None:
     add_referral(app, "NMSS-XMAS0001", dt.datetime(2026, 11, 10, 10, 0, tzinfo=dt.UTC))
     # 13 November + 42 days = Christmas Day; Boxing Day's substitute is Monday 28: the call is due Tuesday 29.
-    record_assessment(
-        app.engine, "NMSS-XMAS0001", dt.date(2026, 11, 13), today=dt.date(2026, 11, 13), now=dt.datetime.now(dt.UTC)
-    )
+    with UnitOfWork(app.engine) as uow:
+        record_assessment(
+            uow, "NMSS-XMAS0001", dt.date(2026, 11, 13), today=dt.date(2026, 11, 13), now=dt.datetime.now(dt.UTC)
+        )
 
     run_scheduler(app, dt.datetime(2026, 12, 24, 0, 0, tzinfo=LONDON), dt.datetime(2026, 12, 29, 12, 0, tzinfo=LONDON))
 
@@ -193,7 +195,8 @@ def test_reminders_missed_while_the_service_was_down_are_caught_up_once_on_resta
     add_referral(app, "NMSS-DOWN0001", dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.UTC))
     add_referral(app, "NMSS-DOWN0002", dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.UTC))
     for reference, day in (("NMSS-DOWN0001", dt.date(2026, 10, 19)), ("NMSS-DOWN0002", dt.date(2026, 10, 20))):
-        record_assessment(app.engine, reference, day, today=day, now=dt.datetime.now(dt.UTC))
+        with UnitOfWork(app.engine) as uow:
+            record_assessment(uow, reference, day, today=day, now=dt.datetime.now(dt.UTC))
     # Six-week calls due Monday 30 and Tuesday 1 December; the service is down from Friday 27 November until
     # Wednesday 2 December at 14:00.
     run_scheduler(app, dt.datetime(2026, 11, 27, 8, 0, tzinfo=LONDON), dt.datetime(2026, 11, 27, 17, 0, tzinfo=LONDON))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
-import json
 import socket
 import ssl
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from sqlmodel import Session, select
 from config.settings import RetrySettings, ServiceSettings
 from intake.migrate import upgrade
 from intake.outbox import send_due
-from intake.store import AuditEvent, OutboxRecord
+from intake.store import OutboxRecord, TaskRecord
 from microsoft.entra import TokenUnreachable
 from notifier.errors import SendDeferred, SendRejected, UnsafeMessage
 from notifier.replies import build_reply
@@ -379,13 +378,13 @@ def test_the_worker_sends_each_due_row_once_retries_a_deferred_one_later_and_han
     assert len(starttls_server.handler.received) == 1
     with Session(sqlite_engine) as session:
         rows = {row.key: row for row in session.exec(select(OutboxRecord))}
-        items = session.exec(select(AuditEvent).where(AuditEvent.team_item)).all()
+        tasks = session.exec(select(TaskRecord)).all()
     assert rows["ok"].state == "sent"
     assert (rows["later"].state, rows["later"].attempts) == ("pending", 2)
     assert rows["later"].next_attempt_at == clock.now + dt.timedelta(seconds=120)
     assert (rows["refused"].state, rows["refused"].last_error) == ("failed", "SendRejected")
-    assert [(i.event, json.loads(i.detail)["action"]) for i in items] == [
-        ("send_failed", "could not be sent: send it by hand")
+    assert [(task.kind, task.action) for task in tasks] == [
+        ("send_failed", "send it by hand: the automatic reply could not be sent")
     ]
 
 
@@ -480,6 +479,6 @@ def test_the_worker_gives_an_unsendable_utf8_reply_to_the_team(sqlite_engine: En
     assert handler.received == []
     with Session(sqlite_engine) as session:
         [row] = session.exec(select(OutboxRecord)).all()
-        [item] = session.exec(select(AuditEvent).where(AuditEvent.team_item)).all()
+        [task] = session.exec(select(TaskRecord)).all()
     assert (row.state, row.last_error) == ("failed", "UnsafeMessage")
-    assert json.loads(item.detail)["action"] == "could not be sent: send it by hand"
+    assert task.action == "send it by hand: the automatic reply could not be sent"

@@ -38,7 +38,6 @@ class Row:
     known: Known = field(default_factory=Known)
     automatic: str | None = None
     reply_address: str | None = PHARMACY
-    attachments: bool = True
     # what a person notices
     kind: str = ""
     queue: tuple[str, str] | None = None  # (kind, status)
@@ -84,8 +83,16 @@ ROWS = {
         queue=("referral", "review"), folder="Review", reasons=("open_referral_exists",),
     ),
     "reply without forms to our reply": Row(
-        (), known=Known(answers=EARLIER), attachments=False, kind="review", tasks=("reply_without_forms",),
+        (), known=Known(answers=EARLIER), kind="review", tasks=("reply_without_forms",),
         folder="Review", reasons=("reply_without_forms",),
+    ),
+    "a reply to our reply whose attachment held no form": Row(
+        (Unreadable("winmail.dat", "unrecognised"),), known=Known(answers=EARLIER), kind="review",
+        tasks=("reply_without_forms",), folder="Review", reasons=("reply_without_forms",),
+    ),
+    "an out-of-office answering our reply": Row(
+        (), known=Known(answers=EARLIER), automatic="auto-submitted", kind="automatic",
+        folder="Automatic",
     ),
     "reference quoted by an unknown sender": Row(
         INCOMPLETE, known=Known(answers=EARLIER), reply_address="stranger@example.org", kind="review",
@@ -113,7 +120,6 @@ def test_the_decision_says_everything_that_happens_to_a_message(row: Row) -> Non
         automatic=row.automatic,
         reply_address=row.reply_address,
         senders=frozenset({row.reply_address}) if row.reply_address else frozenset(),
-        has_attachments=row.attachments,
     )
     decision = decide_message(message, row.known, POLICY, TODAY)
 

@@ -15,6 +15,7 @@ from notifier.digest import (
     MarRegistration,
     Patient,
     QueuedReferral,
+    TaskToDo,
     WaitingSubmission,
     build_digest,
     build_follow_up_reminder,
@@ -127,15 +128,32 @@ def test_mar_registrations_and_patient_identifiers_are_shown_to_the_team() -> No
 def test_empty_sections_say_none_so_the_team_knows_nothing_is_waiting() -> None:
     text, html = parts(build(Digest(day=DAY)))
 
-    assert text.count("None.") == 8
-    assert html.count("<p>None.</p>") == 8
+    assert text.count("None.") == 9
+    assert html.count("<p>None.</p>") == 9
+
+
+def test_the_digest_opens_with_the_tasks_needing_the_teams_action() -> None:
+    tasks = (
+        TaskToDo(3, "NMSS-HELDBACK", "reply by hand: the automatic reply was held back"),
+        TaskToDo(4, None, "restore access to mailbox intake: it could not be read 3 times in a row"),
+    )
+    text, html = parts(build(Digest(day=DAY, tasks=tasks)))
+
+    first_section = text.split("\n\n")[2]
+    assert first_section == (
+        "NEEDING YOUR ACTION (2)\n"
+        "  #3  NMSS-HELDBACK  reply by hand: the automatic reply was held back\n"
+        "  #4  -  restore access to mailbox intake: it could not be read 3 times in a row"
+    )
+    assert html.index("Needing your action (2)") < html.index("Referrals in the queue")
+    assert "<td>NMSS-HELDBACK</td><td>reply by hand: the automatic reply was held back</td>" in html
 
 
 def test_the_subject_gives_counts_but_never_a_patients_name_or_number() -> None:
     message = build()
 
     subject = str(message["Subject"])
-    assert "4 in the queue (2 urgent), 1 to review, 2 calls due" in subject
+    assert "0 needing your action, 4 in the queue (2 urgent), 1 to review, 2 calls due" in subject
     assert "Monday 30 November 2026" in subject
     for value in ("Earliest", "EARLIEST", "9990000018", "999 000 0018"):
         assert value not in subject

@@ -1,4 +1,7 @@
-"""Limits on automatic replies, the retry back-off, and how a resubmission's forms join the earlier ones."""
+"""Limits on automatic replies, the retry back-off, and how a resubmission's forms join the earlier ones.
+
+What a resubmission becomes (a reply without forms, a reference from a stranger) is in test_decision.py's table.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,9 @@ import datetime as dt
 import pytest
 
 from config.settings import ReplyLimitSettings, RetrySettings
-from intake.outbox import backoff, limit_reason
-from intake.resubmission import Resubmission, merge_documents, settle
+from intake.outbox import backoff
 from parsers.types import Form, Unreadable
-from rules.types import Outcome
+from rules.decision import limit_reason, merge_documents
 
 LIMITS = ReplyLimitSettings()
 
@@ -75,36 +77,3 @@ def test_an_earlier_attachment_that_was_not_a_form_is_not_carried_forward() -> N
     earlier = (form("form2", "Form 2.pdf"), Unreadable("letter.pdf", "unrecognised"))
     merged = merge_documents(earlier, (form("miat", "MIAT.pdf"),))
     assert [d.filename for d in merged] == ["Form 2.pdf", "MIAT.pdf"]
-
-
-THREAD = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="thread")
-NO_ATTACHMENT = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="thread", with_attachments=False)
-
-
-def test_a_reply_to_our_reply_with_no_attachment_goes_to_the_team() -> None:
-    settled = settle(Outcome(kind="not_a_submission", forms=()), NO_ATTACHMENT)
-    assert (settled.kind, settled.reply, settled.reasons) == ("review", None, ("reply_without_forms",))
-
-
-def test_an_out_of_office_answering_our_reply_stays_automatic() -> None:
-    outcome = Outcome(kind="automatic", forms=())
-    assert settle(outcome, NO_ATTACHMENT) == outcome
-
-
-def test_a_subject_reference_from_an_unknown_sender_goes_to_the_team_without_a_reply() -> None:
-    stranger = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="subject-unknown-sender")
-    outcome = Outcome(kind="incomplete", forms=("miat",), reply="incomplete")
-    settled = settle(outcome, stranger)
-    assert (settled.kind, settled.reply, settled.reasons) == ("review", None, ("reference_from_unknown_sender",))
-
-
-def test_a_reply_with_forms_is_decided_with_the_earlier_forms_and_left_as_decided() -> None:
-    outcome = Outcome(kind="accepted", forms=("form2", "form1", "miat"))
-    assert THREAD.merges
-    assert not NO_ATTACHMENT.merges
-    assert settle(outcome, THREAD) is outcome
-
-
-def test_a_message_that_answers_nothing_is_left_as_decided() -> None:
-    outcome = Outcome(kind="incomplete", forms=("form2",), reply="incomplete")
-    assert settle(outcome, None) is outcome

@@ -1,0 +1,180 @@
+"""The service layer: each thing a person can do, as a function that takes a unit of work.
+
+Record a home assessment, record a follow-up call, resolve a team task — and, in their own modules for their
+size, replay a quarantined message (``intake.replay.replay``) and import the practice list
+(``intake.practices.import_practices``). Each checks what it is asked, changes the store through the unit
+of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
+the person, and changes nothing. The CLI's commands and the web pages call these, never the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+
+from intake.errors import IntakeError
+from intake.practices import import_practices
+from intake.replay import replay
+from intake.store import AssessmentRecord, FollowUpRecord, ReferralRecord
+from intake.unit_of_work import UnitOfWork
+from intake.views import TaskView, due_call, tasks
+from notifier.digest import DueCall
+from rules.calendar import local_day
+from rules.followups import FollowUp, schedule_follow_ups
+
+log = structlog.get_logger("intake.commands")
+
+__all__ = [
+    "Assessed",
+    "FollowUpAlreadyDone",
+    "InvalidAssessmentDate",
+    "NotAReferral",
+    "TaskAlreadyDone",
+    "UnknownFollowUp",
+    "UnknownReferral",
+    "UnknownTask",
+    "import_practices",
+    "record_assessment",
+    "record_call",
+    "replay",
+    "resolve_task",
+]
+
+
+class UnknownReferral(IntakeError):
+    """Raised when no referral in the queue has the reference given."""
+
+
+class NotAReferral(IntakeError):
+    """Raised when a home assessment is recorded against a MAR chart registration, which has none."""
+
+
+class InvalidAssessmentDate(IntakeError):
+    """Raised when an assessment date is in the future or before the referral was received."""
+
+
+class UnknownFollowUp(IntakeError):
+    """Raised when no follow-up call has the id given."""
+
+
+class FollowUpAlreadyDone(IntakeError):
+    """Raised when a follow-up call that was already recorded as made is marked done again."""
+
+
+class UnknownTask(IntakeError):
+    """Raised when no team task has the id given."""
+
+
+class TaskAlreadyDone(IntakeError):
+    """Raised when a task that was resolved before is resolved again (its note is kept)."""
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """What ``record_assessment`` did: the referral, the date, its calls, and whether an earlier date changed."""
+
+    reference: str
+    assessed_on: dt.date
+    calls: tuple[FollowUp, ...]
+    previous: dt.date | None
+
+
+def record_assessment(
+    uow: UnitOfWork, reference: str, assessed_on: dt.date, *, today: dt.date, now: dt.datetime
+) -> Assessed:
+    """Record the home assessment of referral ``reference`` on ``assessed_on`` and schedule its three calls.
+
+    Recording the same date again changes nothing. A different date moves the calls not yet made (and lets
+    each be reminded again on its new date); calls already made keep their record.
+
+    Raises:
+        UnknownReferral: no referral has ``reference``.
+        NotAReferral: ``reference`` is a MAR chart registration.
+        InvalidAssessmentDate: ``assessed_on`` is after ``today`` or before the referral was received.
+    """
+    calls = schedule_follow_ups(assessed_on)
+    referral = uow.queue.by_reference(reference)
+    if referral is None or referral.id is None:
+        raise UnknownReferral(f"no referral has reference {reference}")
+    if referral.kind != "referral":
+        raise NotAReferral(f"{reference} is a MAR chart registration: it has no home assessment")
+    received = _received_on(uow, referral)
+    if assessed_on > today:
+        raise InvalidAssessmentDate(f"the assessment date {assessed_on} is in the future")
+    if assessed_on < received:
+        raise InvalidAssessmentDate(f"the assessment date {assessed_on} is before the referral arrived ({received})")
+    assessment = uow.followups.assessment(referral.id)
+    previous = assessment.assessed_on if assessment is not None else None
+    if previous == assessed_on:
+        return Assessed(reference, assessed_on, calls, previous)
+    if assessment is None:
+        assessment = AssessmentRecord(referral_id=referral.id, assessed_on=assessed_on, recorded_at=now)
+    assessment.assessed_on = assessed_on
+    assessment.recorded_at = now
+    uow.followups.save(assessment)
+    existing = uow.followups.calls_of(referral.id)
+    for call in calls:
+        row = existing.get(call.kind)
+        if row is None:
+            uow.followups.save(FollowUpRecord(referral_id=referral.id, kind=call.kind, due=call.due))
+        elif row.done_at is None:
+            row.due = call.due
+            row.reminded_at = None
+            uow.followups.save(row)
+    uow.commit()
+    log.info("assessment_recorded", reference=reference, state="moved" if previous else "recorded")
+    return Assessed(reference, assessed_on, calls, previous)
+
+
+def record_call(uow: UnitOfWork, followup_id: int, outcome: str, *, now: dt.datetime) -> DueCall:
+    """Record follow-up call ``followup_id`` as made, with the team's note ``outcome``; returns the call.
+
+    Raises:
+        UnknownFollowUp: no call has that id.
+        FollowUpAlreadyDone: the call was recorded as made before (its note is kept).
+        ValueError: ``outcome`` is blank.
+    """
+    if not outcome.strip():
+        raise ValueError("the outcome must not be empty")
+    call = uow.followups.call(followup_id)
+    if call is None:
+        raise UnknownFollowUp(f"no follow-up call has id {followup_id}")
+    if call.done_at is not None:
+        raise FollowUpAlreadyDone(f"follow-up call {followup_id} was recorded as made on {call.done_at:%Y-%m-%d}")
+    referral = uow.queue.get(call.referral_id)
+    assert referral is not None  # a foreign key
+    call.done_at = now
+    call.outcome = outcome.strip()
+    uow.followups.save(call)
+    uow.commit()
+    log.info("followup_done", reference=referral.reference, kind=call.kind)
+    return due_call(call, referral, call.due)
+
+
+def resolve_task(uow: UnitOfWork, task_id: int, *, by: str, note: str, now: dt.datetime) -> TaskView:
+    """Mark team task ``task_id`` done by ``by``, with the ``note`` saying what was done; returns the task.
+
+    Raises:
+        UnknownTask: no task has that id.
+        TaskAlreadyDone: the task was resolved before.
+        ValueError: ``note`` is blank.
+    """
+    if not note.strip():
+        raise ValueError("the note must not be empty")
+    task = uow.tasks.get(task_id)
+    if task is None:
+        raise UnknownTask(f"no task has id {task_id}")
+    if task.resolved_at is not None:
+        raise TaskAlreadyDone(f"task {task_id} was done on {task.resolved_at:%Y-%m-%d} by {task.resolved_by}")
+    uow.tasks.resolve(task, by=by, note=note.strip(), at=now)
+    uow.commit()
+    log.info("task_done", task_id=task_id, kind=task.kind)
+    return next(t for t in tasks(uow, include_resolved=True) if t.id == task_id)
+
+
+def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:
+    message = uow.ledger.get(referral.message_id)
+    at = message.received_at if message is not None else referral.created_at
+    return local_day(at)
