@@ -180,7 +180,7 @@ def test_a_good_poll_is_recorded_and_the_alerts_carry_no_patient_data(
     assert not [value for value in patient_values(scenarios) if value in text]
 
 
-def test_without_a_team_address_an_outage_still_becomes_a_team_item(
+def test_without_a_team_address_an_outage_still_becomes_a_team_task(
     service: Service, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = bootstrap(load_settings(), clock=clock)
@@ -191,3 +191,20 @@ def test_without_a_team_address_an_outage_still_becomes_a_team_item(
 
     assert team_mail(service) == []
     assert json.loads(service.invoke("status", "--json").stdout)["mailboxes"][0]["alerted"] is True
+    [task] = json.loads(service.invoke("tasks", "list", "--json").stdout)
+    assert task["action"].startswith("restore access to mailbox intake: it could not be read 3 times in a row")
+
+
+def test_each_outage_makes_exactly_one_task_however_long_it_lasts(service: Service, app: App, clock: Clock) -> None:
+    break_mailbox(service)
+    polls(app, clock, 6)
+    service.mailbox.unlink()
+    polls(app, clock, 1)
+    break_mailbox(service)
+    polls(app, clock, 4)
+
+    tasks = json.loads(service.invoke("tasks", "list", "--json").stdout)
+
+    assert [task["kind"] for task in tasks] == ["mailbox_down", "mailbox_down"]
+    digest = service.invoke("digest", "--print", "--today", "2026-03-02").stdout
+    assert "NEEDING YOUR ACTION (2)" in digest

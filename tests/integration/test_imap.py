@@ -128,20 +128,17 @@ def test_a_message_decided_but_not_moved_when_uidvalidity_changes_is_not_decided
     dovecot.append([incomplete(TODAY).raw])
     with pytest.raises(MailboxUnavailable):
         take_new_mail(DiesOnFile(app.mailbox), app.services)
-    assert isinstance(app.mailbox, ImapMailbox)
-    before = app.mailbox._uidvalidity
-
     dovecot.uidvalidity_reset()
     taken = take_new_mail(app.mailbox, app.services)
     send_outbox(app.services)
 
-    assert app.mailbox._uidvalidity != before
     assert [t.outcome for t in taken] == ["duplicate"]
     assert dovecot.folders() == {"Duplicate": 1}
     with Session(app.engine) as session:
         assert len(session.exec(select(OutboxRecord)).all()) == 1
         rows = session.exec(select(MessageRecord).order_by(MessageRecord.id)).all()  # type: ignore[arg-type]
     assert [(r.outcome, r.duplicate_of) for r in rows] == [("incomplete", None), ("duplicate", rows[0].id)]
+    assert rows[1].uidvalidity != rows[0].uidvalidity, "the mailbox saw the new UIDVALIDITY"
 
 
 def test_a_message_over_the_size_limit_is_quarantined_unread_and_the_one_behind_it_is_decided(

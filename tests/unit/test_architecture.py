@@ -72,3 +72,27 @@ def test_mail_containers_are_opened_only_by_the_parse_workers() -> None:
     assert modules_importing("tnefparse") - {"tests/unit/test_containers.py"} == {"parsers/containers.py"}
     assert modules_importing("extract_msg") == {"parsers/containers.py"}
     assert {p for p in modules_importing("parsers.containers") if not p.startswith("tests/")} == {"intake/isolation.py"}
+
+
+SESSION_OPENERS = {"intake/store.py", "intake/unit_of_work.py"}
+"""The only modules that may open a database session: every write and read goes through a unit of work."""
+
+
+def sessions_opened(path: Path) -> int:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "id", None) == "Session" or getattr(node.func, "attr", None) == "Session")
+    )
+
+
+def test_only_the_store_and_the_unit_of_work_open_database_sessions() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): count
+        for package in ("intake", "notifier", "rules", "parsers", "config")
+        for path in (ROOT / package).rglob("*.py")
+        if (count := sessions_opened(path)) and str(path.relative_to(ROOT)) not in SESSION_OPENERS
+    }
+    assert offenders == {}
