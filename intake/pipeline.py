@@ -18,12 +18,10 @@ only filed; during 4, the same key is sent again, which the sender treats as the
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from sqlalchemy import Engine
@@ -43,15 +41,12 @@ from intake.isolation import ParsePool, default_pool
 from intake.mailbox import IncomingMail, Mailbox
 from intake.migrate import is_ready
 from intake.outbox import SendReport, send_due
-from intake.store import FormRecord, MessageRecord, QuarantineRecord, ReferralRecord
+from intake.record import record
+from intake.store import MessageRecord, QuarantineRecord
 from intake.unit_of_work import UnitOfWork
-from notifier.errors import UnsafeMessage
-from notifier.replies import NoReplyAddressError, build_reply
 from notifier.sender import Sender
 from parsers.mail import Mail
-from parsers.types import Document, Form, Value
 from rules.decision import FOLDERS, Decision, Known, Message, Policy, decide_message
-from rules.tasks import held_back_task
 
 log = structlog.get_logger("intake.pipeline")
 
@@ -157,7 +152,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
                 # The same bytes again: decided without reading them (nothing in them can differ).
                 message = Message((), incoming.received_at, prints.reference)
                 duplicate = decide_message(message, Known(duplicate_of=original), services.policy, services.today())
-                record(uow, row, duplicate, None, services, now=row.taken_at)
+                record(uow, row, duplicate, None, services.service, now=row.taken_at)
         if not taken_before and duplicate is None:
             row.attempts += 1
             uow.ledger.save(row)
@@ -191,7 +186,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
         with services.unit_of_work() as uow:
             now = services.clock()
             decision = assess(uow, read, services.policy, today=today, now=now)
-            reply_key = record(uow, row, decision, read.mail, services, now=now)
+            reply_key = record(uow, row, decision, read.mail, services.service, now=now)
             uow.commit()
     except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
         return _quarantine(services, ledger_id, exc, mailbox, incoming)
@@ -252,83 +247,6 @@ def check_submission(raw: bytes, services: Services, *, received_at: dt.datetime
             decision = decide_message(message, Known(duplicate_of=original), services.policy, today)
             return Checked(read.mail, decision)
         return Checked(read.mail, assess(uow, read, services.policy, today=today, now=services.clock()))
-
-
-def record(
-    uow: UnitOfWork, row: MessageRecord, decision: Decision, mail: Mail | None, services: Services, *, now: dt.datetime
-) -> str | None:
-    """Carry ``decision`` about ledger row ``row`` out in ``uow``: the forms, the queue entry, the reply, the
-    team's tasks and the audit trail; returns the reply's outbox key, if one was written. Does not commit.
-
-    For a resubmission the queue row and the reply carry the original submission's reference.
-    """
-    assert row.id is not None
-    submission_id = decision.resubmission_of or row.id
-    uow.ledger.add_forms(_form_record(row.id, position, d) for position, d in enumerate(decision.documents))
-    if decision.queue is not None:
-        uow.queue.save(_queue_row(decision, row.id, now))
-    reply_key = None
-    tasks = list(decision.tasks)
-    held_back = decision.held_back
-    if decision.reply is not None and mail is not None:
-        reply = decision.reply
-        try:
-            email = build_reply(
-                reply.kind,
-                mail=mail,
-                problems=[p for p in reply.problems if p.field is not None],
-                missing_forms=[p.label for p in reply.problems if p.code == "missing_form"],
-                reference=decision.reference,
-                service=services.service,
-                now=now,
-            )
-        except (NoReplyAddressError, UnsafeMessage) as exc:
-            # Headers the reply cannot carry safely hold it back for the team; the rest of the decision stands.
-            held_back = "no-reply-address" if isinstance(exc, NoReplyAddressError) else "unsafe-header"
-            tasks.append(held_back_task(held_back))
-        else:
-            reply_key = f"reply-{row.reference}-{reply.kind}"
-            uow.outbox.enqueue(
-                reply_key,
-                f"reply_{reply.kind}",
-                email,
-                now=now,
-                message_id=row.id,
-                submission_id=submission_id,
-                recipient=reply.to,
-            )
-    for task in tasks:
-        uow.tasks.open(
-            f"{task.kind}-{row.id}", task.kind, task.action, now=now, reference=decision.reference, message_id=row.id
-        )
-    if held_back is not None:
-        due = decision.outcome.reply if decision.outcome else None
-        uow.audit.record("reply_suppressed", at=now, message_id=row.id, why=held_back, reply=due)
-    if decision.resubmission_of is not None:
-        row.submission_of = decision.resubmission_of
-        uow.audit.record(
-            "resubmission", at=now, message_id=row.id, of=decision.resubmission_of, how=decision.resubmission_how
-        )
-    if decision.duplicate_of is not None:
-        row.duplicate_of = decision.duplicate_of
-        uow.audit.record("duplicate", at=now, message_id=row.id, of=decision.duplicate_of)
-    elif decision.outcome is not None:
-        outcome = decision.outcome
-        uow.audit.record(
-            "decided",
-            at=now,
-            message_id=row.id,
-            outcome=outcome.kind,
-            reasons=list(outcome.reasons),
-            eligibility=list(outcome.eligibility),
-            warnings=list(outcome.warnings),
-        )
-    row.state = "decided"
-    row.outcome = decision.kind
-    row.message_id = mail.message_id if mail is not None else row.message_id
-    row.filed_in = decision.folder
-    uow.ledger.save(row)
-    return reply_key
 
 
 def _identity(incoming: IncomingMail) -> bytes:
@@ -432,46 +350,3 @@ def send_outbox(services: Services) -> SendReport:
     becomes a task for the team (``intake.outbox.send_due``).
     """
     return send_due(services.engine, services.sender, clock=services.clock, retry=services.outgoing.retry)
-
-
-def _queue_row(decision: Decision, ledger_id: int, now: dt.datetime) -> ReferralRecord:
-    entry = decision.queue
-    assert entry is not None
-    return ReferralRecord(
-        reference=decision.reference,
-        message_id=ledger_id,
-        kind=entry.kind,
-        status=entry.status,
-        outcome=decision.kind,
-        priority=entry.priority,
-        flags_json=json.dumps(list(entry.flags)),
-        reasons_json=json.dumps(list(entry.reasons)),
-        warnings_json=json.dumps(list(entry.warnings)),
-        nhs_number=entry.patient.nhs_number,
-        surname=entry.patient.surname,
-        forenames=entry.patient.forenames,
-        date_of_birth=entry.patient.date_of_birth,
-        created_at=now,
-    )
-
-
-def _form_record(ledger_id: int, position: int, document: Document) -> FormRecord:
-    form = document if isinstance(document, Form) else None
-    return FormRecord(
-        message_id=ledger_id,
-        position=position,
-        filename=document.filename,
-        kind=document.kind,
-        readable=document.readable,
-        problem=None if form else getattr(document, "problem", None),
-        fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
-        invalid_json=json.dumps([[e.key, e.code] for e in form.invalid] if form else []),
-    )
-
-
-def _jsonable(value: Value) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
