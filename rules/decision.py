@@ -18,6 +18,7 @@ from typing import Literal
 from config.forms import FormDefinitions
 from config.settings import ReplyLimitSettings, ServiceSettings
 from config.triage import TriageRules
+from parsers.addresses import mailbox_key
 from parsers.types import Document, Form, Value
 from rules.decide import decide
 from rules.eligibility import EligibilityPolicy
@@ -191,7 +192,7 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
             kind="duplicate", reference=message.reference, folder=FOLDERS["duplicate"], duplicate_of=known.duplicate_of
         )
     answers = known.answers
-    trusted = answers is not None and (answers.how == "thread" or bool(message.senders & answers.replied_to))
+    trusted = answers is not None and (answers.how == "thread" or _wrote_to(message.senders, answers.replied_to))
     documents = message.documents
     if answers is not None and trusted and documents:
         # A message that brings no document at all (a question, a winmail.dat of pictures) is decided alone.
@@ -298,6 +299,11 @@ def limit_reason(*, replies_to_sender: int, replies_for_submission: int, limits:
     if replies_to_sender >= limits.per_sender_per_day:
         return "rate-limit-sender"
     return None
+
+
+def _wrote_to(senders: frozenset[str], replied_to: frozenset[str]) -> bool:
+    """Whether one of ``senders`` is a mailbox we wrote to, however either address is spelt."""
+    return bool({mailbox_key(a) for a in senders} & {mailbox_key(a) for a in replied_to})
 
 
 def _reply(

@@ -99,6 +99,11 @@ ROWS = {
         queue=("referral", "review"), tasks=("reference_from_unknown_sender",), folder="Review",
         reasons=("reference_from_unknown_sender",),
     ),
+    "a reference quoted by the same mailbox spelt another way": Row(
+        (form("miat"),), known=Known(answers=Answered(**{**EARLIER.__dict__, "documents": INCOMPLETE})),
+        reply_address="Example.Pharmacy+referrals@NHS.NET", kind="accepted", queue=("referral", "new"),
+        folder="Accepted",
+    ),
     "the missing MIAT sent after our reply": Row(
         (form("miat"),), known=Known(answers=Answered(**{**EARLIER.__dict__, "documents": INCOMPLETE})),
         kind="accepted", queue=("referral", "new"), folder="Accepted",
