@@ -47,6 +47,7 @@ from intake.unit_of_work import UnitOfWork
 from notifier.sender import Sender
 from parsers.mail import Mail
 from rules.decision import FOLDERS, Decision, Known, Message, Policy, decide_message
+from rules.tasks import quarantined_task
 
 log = structlog.get_logger("intake.pipeline")
 
@@ -315,10 +316,19 @@ def _quarantine(services: Services, ledger_id: int, exc: Exception, mailbox: Mai
         # message over the size limit, which the database need not hold (a 1 GB blob is more than SQLite takes).
         raw = b"" if too_large else incoming.raw
         uow.ledger.quarantine(QuarantineRecord(message_id=ledger_id, raw=raw, error=error, at=row.taken_at))
+        task = quarantined_task(ledger_id, error)
+        uow.tasks.open(
+            quarantine_task_key(ledger_id), task.kind, task.action, now=services.clock(), reference=row.reference
+        )
         uow.commit()
     log.error("message_quarantined", ledger_id=ledger_id, reference=row.reference, error_type=error)
     filed = _file(services, row, mailbox, incoming)
     return Taken(ledger_id, row.reference, "quarantined", row.filed_in or "", (), None, filed)
+
+
+def quarantine_task_key(ledger_id: int) -> str:
+    """The key of the team's task about quarantined message ``ledger_id``: one task however often it fails."""
+    return f"quarantined-{ledger_id}"
 
 
 def _file(services: Services, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> bool:

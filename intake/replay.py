@@ -18,7 +18,7 @@ import structlog
 from intake.assess import MessageTooLarge
 from intake.errors import IntakeError
 from intake.mailbox import IncomingMail, Mailbox, MailRef
-from intake.pipeline import Services, Taken, take_submission
+from intake.pipeline import Services, Taken, quarantine_task_key, take_submission
 from intake.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("intake.replay")
@@ -63,6 +63,9 @@ def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services
     assert taken is not None  # the row is "received" again, so the pipeline decides it
     if taken.outcome != "quarantined":
         uow.ledger.drop_quarantined_copy(ledger_id)  # the message is decided: its copy of the patient's data goes
+        task = uow.tasks.by_key(quarantine_task_key(ledger_id))
+        if task is not None and task.resolved_at is None:
+            uow.tasks.resolve(task, by="replay", note=f"replayed: {taken.outcome}", at=services.clock())
         uow.commit()
     log.info("message_replayed", ledger_id=ledger_id, reference=taken.reference, outcome=taken.outcome)
     return taken

@@ -379,6 +379,10 @@ class TeamTasks:
         """Task ``task_id``, or None."""
         return self.session.get(TaskRecord, task_id)
 
+    def by_key(self, key: str) -> TaskRecord | None:
+        """The task the event ``key`` made, or None."""
+        return self.session.exec(select(TaskRecord).where(TaskRecord.key == key)).first()
+
     def list(self, *, include_resolved: bool = False) -> Sequence[TaskRecord]:
         """The open tasks (or every task), oldest first."""
         query = select(TaskRecord).order_by(col(TaskRecord.id))

@@ -75,6 +75,20 @@ def send_failed_task(kind: str) -> Task:
     return Task("send_failed", f"send it by hand: {what} could not be sent")
 
 
+def quarantined_task(ledger_id: int, error: str) -> Task:
+    """Look at a message the pipeline failed on (``error`` a class name, or ``too_large`` for one left unread)."""
+    if error == "too_large":
+        return Task(
+            "quarantined",
+            f"handle message {ledger_id} from the Quarantine folder: it was over the size limit and was not read",
+        )
+    return Task(
+        "quarantined",
+        f"message {ledger_id} could not be processed ({error}): replay it once the cause is fixed "
+        f"(nmss-intake replay {ledger_id})",
+    )
+
+
 def mailbox_down_task(mailbox: str, failures: int) -> Task:
     """Restore the service's access to ``mailbox``: it has failed ``failures`` polls in a row."""
     return Task(

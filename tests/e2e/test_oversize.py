@@ -76,12 +76,13 @@ def test_the_team_sees_the_message_over_the_limit_and_the_database_keeps_nothing
     with Session(app.engine) as session:
         ledger = session.exec(select(MessageRecord)).one()
         kept = session.exec(select(QuarantineRecord)).one()
-        [item] = session.exec(select(AuditEvent).where(AuditEvent.team_item)).all()
+        [item] = session.exec(select(AuditEvent).where(AuditEvent.event == "quarantined")).all()
     assert (ledger.size, ledger.state, ledger.filed_in) == (GIGABYTE, "quarantined", "Quarantine")
     assert kept.raw == b""
-    assert (item.event, json.loads(item.detail)) == (
-        "quarantined",
-        {"error": "too_large", "size": GIGABYTE, "limit": LIMIT},
+    assert json.loads(item.detail) == {"error": "too_large", "size": GIGABYTE, "limit": LIMIT}
+    [task] = json.loads(service.invoke("tasks", "list", "--json").stdout)
+    assert task["action"] == (
+        f"handle message {ledger.id} from the Quarantine folder: it was over the size limit and was not read"
     )
 
 

@@ -61,6 +61,11 @@ def test_replay_decides_the_message_again_and_queues_it_once_the_bug_is_fixed(
     service.invoke("run", "--once")
     [ledger_id] = quarantined_ids(service)
     queued_before = json.loads(service.invoke("referrals", "list", "--json").stdout)
+    [task] = json.loads(service.invoke("tasks", "list", "--json").stdout)
+    assert task["action"] == (
+        f"message {ledger_id} could not be processed (Boom): replay it once the cause is fixed "
+        f"(nmss-intake replay {ledger_id})"
+    )
     pool.heal()
 
     result = service.invoke("replay", str(ledger_id))
@@ -69,6 +74,7 @@ def test_replay_decides_the_message_again_and_queues_it_once_the_bug_is_fixed(
     queued_after = json.loads(service.invoke("referrals", "list", "--json").stdout)
     assert len(queued_after) == len(queued_before) + 1
     assert quarantined_ids(service) == []
+    assert json.loads(service.invoke("tasks", "list", "--json").stdout) == [], "the replay closed the task"
     app = bootstrap(load_settings())
     with Session(app.engine) as session:
         assert session.exec(select(QuarantineRecord)).all() == [], "a decided message's copy is not kept"
