@@ -1,0 +1,140 @@
+"""The outbox: every email the service sends, stored once per key before it is sent, and the replies counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from intake.store import OutboxRecord
+from parsers.addresses import mailbox_key
+
+REPLY_KINDS_PREFIX = "reply_"
+"""Outbox rows whose ``kind`` starts with this are automatic replies: the only ones the reply limits count."""
+
+RATE_WINDOW = dt.timedelta(hours=24)
+"""The window of the per-sender reply limit."""
+
+
+class Outbox:
+    """Every email the service sends, stored before it is sent, once per key."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def enqueue(
+        self,
+        key: str,
+        kind: str,
+        message: EmailMessage,
+        *,
+        now: dt.datetime,
+        message_id: int | None = None,
+        submission_id: int | None = None,
+        recipient: str | None = None,
+    ) -> bool:
+        """Put ``message`` in the outbox under ``key`` unless a row with that key is there; True if it was put.
+
+        ``recipient`` is who it is sent to (the envelope, never read again from the message's headers; default:
+        its To, which the service wrote itself); ``message_id`` the ledger row it answers and ``submission_id``
+        the submission (its first ledger id), for the reply limits and to match the referrer's answer to it.
+        """
+        if self.has(key):
+            return False
+        self.session.add(
+            OutboxRecord(
+                key=key,
+                message_id=message_id,
+                kind=kind,
+                recipient=recipient if recipient is not None else str(message["To"]),
+                raw=message.as_bytes(),
+                created_at=now,
+                submission_id=submission_id,
+                header_message_id=str(message["Message-ID"]) if message["Message-ID"] else None,
+            )
+        )
+        self.session.flush()
+        return True
+
+    def has(self, key: str) -> bool:
+        """Whether an email with ``key`` was ever put in the outbox."""
+        return self.session.exec(select(OutboxRecord.id).where(OutboxRecord.key == key)).first() is not None
+
+    def due(self, now: dt.datetime) -> list[OutboxRecord]:
+        """Pending emails whose next try has come (or was never set), oldest first."""
+        return list(
+            self.session.exec(
+                select(OutboxRecord)
+                .where(
+                    OutboxRecord.state == "pending",
+                    or_(col(OutboxRecord.next_attempt_at).is_(None), col(OutboxRecord.next_attempt_at) <= now),
+                )
+                .order_by(col(OutboxRecord.id))
+            ).all()
+        )
+
+    def save(self, item: OutboxRecord) -> None:
+        """Keep the changes made to ``item`` (a try, its result)."""
+        self.session.add(item)
+
+    def pending(self) -> int:
+        """How many emails wait to be sent."""
+        return int(
+            self.session.exec(
+                select(func.count()).select_from(OutboxRecord).where(OutboxRecord.state == "pending")
+            ).one()
+        )
+
+    def by_header_message_id(self, header_message_id: str) -> OutboxRecord | None:
+        """The email we wrote with this ``Message-ID`` header (angle brackets included), or None."""
+        return self.session.exec(
+            select(OutboxRecord).where(OutboxRecord.header_message_id == header_message_id)
+        ).first()
+
+    def replies_to(self, recipient: str, *, since: dt.datetime) -> int:
+        """Automatic replies written to ``recipient``'s mailbox since ``since``, however its address was spelt
+        (``X+a@NHS.NET`` is ``x@nhs.net``: ``parsers.addresses.mailbox_key``); failed sends do not count."""
+        # Compared here rather than in SQL: the day's replies are few, and the mailbox rule stays in one function.
+        recent = self.session.exec(
+            select(OutboxRecord.recipient).where(
+                col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX),
+                col(OutboxRecord.state) != "failed",
+                col(OutboxRecord.created_at) >= since,
+            )
+        ).all()
+        mailbox = mailbox_key(recipient)
+        return sum(1 for address in recent if mailbox_key(address) == mailbox)
+
+    def replies_for_submission(self, submission_id: int) -> int:
+        """Automatic replies written about submission ``submission_id`` (its first ledger id), ever."""
+        # Rows written before submissions were recorded count by the message they answered.
+        return int(
+            self.session.exec(
+                self._replies().where(
+                    or_(
+                        col(OutboxRecord.submission_id) == submission_id,
+                        and_(col(OutboxRecord.submission_id).is_(None), col(OutboxRecord.message_id) == submission_id),
+                    )
+                )
+            ).one()
+        )
+
+    def recipients_for_submission(self, submission_id: int) -> frozenset[str]:
+        """Every address (lower-cased) we wrote to about submission ``submission_id``."""
+        rows = self.session.exec(
+            select(OutboxRecord.recipient).where(
+                (col(OutboxRecord.submission_id) == submission_id) | (col(OutboxRecord.message_id) == submission_id)
+            )
+        ).all()
+        return frozenset(r.lower() for r in rows)
+
+    @staticmethod
+    def _replies() -> Any:
+        return (
+            select(func.count())
+            .select_from(OutboxRecord)
+            .where(col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX), col(OutboxRecord.state) != "failed")
+        )
