@@ -44,6 +44,8 @@ SAFE_KEYS = frozenset(
         "failed",
         "deferred",
         "outbox_id",
+        "task_id",
+        "tasks",  # task kinds (codes), never their words
         "kind",
         "role",  # a workspace account's role: team or admin
         "priority",

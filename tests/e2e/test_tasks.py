@@ -18,7 +18,9 @@ def tasks(service: Service, *args: str) -> list[dict[str, object]]:
 
 
 def held_back_reply(service: Service) -> dict[str, object]:
-    """Four incomplete referrals from one pharmacy in a day: the fourth reply is held back for the team."""
+    """Four incomplete referrals from one pharmacy in a day, with a limit of three replies: the fourth reply
+    is held back for the team."""
+    (service.root / "nmss-intake.toml").write_text("[outgoing.reply_limits]\nper_sender_per_day = 3\n")
     referrals = [Referral(seed=30 + i) for i in range(4)]
     for other in referrals[1:]:
         other.sender = referrals[0].sender
