@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from intake.store import AuditEvent, FormRecord, MessageRecord, make_engine
+from intake.store import AuditEvent, FormRecord, MessageRecord, TaskRecord, make_engine
 from samples.scenarios import accepted
 from tests.unit.test_containers import endless_properties
 
@@ -72,15 +72,19 @@ def taken(stdout: str) -> dict[str, str]:
 
 
 def ledger(service: Service) -> dict[str | None, tuple[str | None, list[str | None], list[list[str]]]]:
-    """Message-ID -> (outcome, each document's problem, the reasons of each team item)."""
+    """Message-ID -> (outcome, each document's problem, for each team task about it the decision's reasons)."""
     engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
     try:
         with Session(engine) as session:
             found = {}
             for row in session.exec(select(MessageRecord)).all():
                 forms = session.exec(select(FormRecord).where(FormRecord.message_id == row.id)).all()
-                items = session.exec(select(AuditEvent).where(AuditEvent.message_id == row.id, AuditEvent.team_item))
-                reasons = [json.loads(item.detail).get("reasons", []) for item in items]
+                tasks = session.exec(select(TaskRecord).where(TaskRecord.message_id == row.id)).all()
+                decided = session.exec(
+                    select(AuditEvent).where(AuditEvent.message_id == row.id, AuditEvent.event == "decided")
+                ).first()
+                why = json.loads(decided.detail).get("reasons", []) if decided else []
+                reasons = [why for _task in tasks]
                 found[row.message_id] = (row.outcome, [f.problem for f in forms], reasons)
             return found
     finally:
