@@ -21,27 +21,34 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
 DEV_LOCK = ROOT / "requirements" / "dev.lock"
+BUILD_LOCK = ROOT / "requirements" / "build.lock"
 FROM_PYPROJECT = "nmss-intake (pyproject.toml)"
 
-_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)(?:\s*;\s*(?P<marker>[^\\]+?))?\s*\\?$"
+)
 
 
 @dataclass
 class Pin:
     name: NormalizedName
     version: Version
+    marker: str | None = None  # where it applies, e.g. "sys_platform == 'win32'"
     hashes: int = 0
     via: set[str] = field(default_factory=set)
 
 
-def read_lock(text: str) -> dict[NormalizedName, Pin]:
-    """The pins of a lock in pip's requirements format, with their hash count and ``# via`` annotations."""
-    pins: dict[NormalizedName, Pin] = {}
+def read_lock(text: str) -> list[Pin]:
+    """The pins of a lock in pip's requirements format, with their hash count and ``# via`` annotations.
+
+    A universal lock may pin one package twice, for environments its markers tell apart.
+    """
+    pins: list[Pin] = []
     current: Pin | None = None
     for line in text.splitlines():
         if match := _PIN.match(line):
-            current = Pin(canonicalize_name(match["name"]), Version(match["version"]))
-            pins[current.name] = current
+            current = Pin(canonicalize_name(match["name"]), Version(match["version"]), match["marker"])
+            pins.append(current)
             continue
         stripped = line.strip()
         if current is None or not stripped:
@@ -74,19 +81,27 @@ def project_requirements(pyproject: dict[str, Any], extras: set[str]) -> list[Re
     return requirements
 
 
-def disagreements(pyproject: dict[str, Any], lock_text: str, extras: set[str]) -> list[str]:
-    """One line per way the lock differs from what ``pyproject.toml`` asks for with ``extras``."""
+def build_requirements(pyproject: dict[str, Any]) -> list[Requirement]:
+    """What the build backend needs (``[build-system] requires``): the build lock's inputs."""
+    return [Requirement(text) for text in pyproject["build-system"]["requires"]]
+
+
+def disagreements(requirements: list[Requirement], lock_text: str) -> list[str]:
+    """One line per way the lock differs from ``requirements``, what ``pyproject.toml`` asks of it."""
     pins = read_lock(lock_text)
-    requirements = project_requirements(pyproject, extras)
     problems: list[str] = []
     for requirement in requirements:
-        pin = pins.get(canonicalize_name(requirement.name))
-        if pin is None:
+        name = canonicalize_name(requirement.name)
+        same = [pin for pin in pins if pin.name == name]
+        if not same:
             problems.append(f"{requirement} is in pyproject.toml but not in the lock")
-        elif not requirement.specifier.contains(pin.version, prereleases=True):
-            problems.append(f"{requirement} is in pyproject.toml but the lock pins {pin.name}=={pin.version}")
+        problems.extend(
+            f"{requirement} is in pyproject.toml but the lock pins {pin.name}=={pin.version}"
+            for pin in same
+            if not requirement.specifier.contains(pin.version, prereleases=True)
+        )
     direct = {canonicalize_name(r.name) for r in requirements}
-    for pin in pins.values():
+    for pin in pins:
         if FROM_PYPROJECT in pin.via and pin.name not in direct:
             problems.append(f"{pin.name} is pinned as a requirement of pyproject.toml, which no longer has it")
         if pin.hashes == 0:
