@@ -303,3 +303,11 @@ def test_the_demo_samples_are_not_in_the_image_and_asking_for_them_is_one_line(i
     assert asked.stderr.strip().splitlines() == [
         "Error: the samples need reportlab and pypdf: pip install 'nmss-intake[samples]'"
     ]
+
+
+def test_the_workspace_and_its_nhs_frontend_are_in_the_image(image):
+    # The web-assets stage's output travels into the wheel: the workspace serves it from the package.
+    [styles] = image.path("/opt/nmss-intake").glob("lib/python3*/site-packages/intake/web/static/nhsuk/workspace.css")
+    assert styles.stat().st_size > 0
+    helped = image.run("nmss-intake", "web", "--help")
+    assert "--port" in helped.stdout
