@@ -152,11 +152,11 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             started = time.perf_counter()
             deadline = time.monotonic() + services.limits.message_budget_seconds
             mail = _read(incoming, services)
-            resubmission = find_resubmission(session, mail, services.service)
-            assessment = _assess(incoming, mail, services, session, resubmission, deadline)
-            assessment = replace(assessment, outcome=settle(assessment.outcome, resubmission))
-            # A subject reference from an unknown sender is decided as a submission of its own.
-            completes = resubmission if resubmission is not None and resubmission.trusted else None
+            claim = find_resubmission(session, mail, services.service)
+            # A message not trusted with the submission it names is decided as a submission of its own.
+            completes = claim if isinstance(claim, Resubmission) else None
+            assessment = _assess(incoming, mail, services, session, completes, deadline)
+            assessment = replace(assessment, outcome=settle(assessment.outcome, claim))
             reply_key = _record_decision(session, row, assessment, services, completes)
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
             return _quarantine(session, row, exc, mailbox, incoming)

@@ -2,9 +2,12 @@
 completed and decided again.
 
 A message is a resubmission when it answers one of our replies (``In-Reply-To`` or ``References`` holds the
-Message-ID of a reply we wrote), or when its subject quotes a reference (``NMSS-XXXXXXXX``) and it comes from
-an address we replied to about that submission. A subject reference from anyone else is not trusted: the
-message goes to the team instead of being merged into another person's referral.
+Message-ID of a reply we wrote, as recorded in the outbox, and the message comes from the address that reply
+went to), or when its subject quotes a reference (``NMSS-XXXXXXXX``) and it comes from an address we replied to
+about that submission. Anything else that claims a place in a submission is not trusted: a Message-ID of ours
+that we never sent, or sent to someone else, and a subject reference from anyone else. Message-IDs and
+subjects are easy to copy or guess, so such a message goes to the team instead of being merged into another
+person's referral.
 
 The forms of the submission so far and the new ones are merged: a newer form of a kind replaces the older
 one; everything else is kept. The merged set is decided as one submission under the original reference.
@@ -13,6 +16,7 @@ one; everything else is kept. The merged set is decided as one submission under 
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import re
 from collections.abc import Sequence
@@ -26,15 +30,18 @@ from config.settings import ServiceSettings
 from intake.store import FormRecord, MessageRecord, OutboxRecord, ReferralRecord
 from parsers.mail import Mail
 from parsers.types import Document, FieldError, Form, Unreadable, UnreadableProblem, Value
-from rules.automatic import OWN_MESSAGE_ID_PREFIX, is_own_message_id
+from rules.automatic import is_own_message_id
 from rules.types import Outcome
 
 REFERENCE = re.compile(r"\bNMSS-([A-Z2-7]{8})\b", re.IGNORECASE)
 """A reference as ``intake.assess.reference_for`` makes them, quoted anywhere in a subject."""
 
-_REPLY_ID = re.compile(rf"^{re.escape(OWN_MESSAGE_ID_PREFIX)}reply\.[a-z]+\.(NMSS-[A-Z2-7]{{8}})\.", re.IGNORECASE)
+How = Literal["thread", "subject"]
 
-How = Literal["thread", "subject", "subject-unknown-sender"]
+UntrustedReason = Literal["reference_from_unknown_sender", "reply_from_unknown_sender", "reply_to_unknown_message"]
+"""Why a message that claims a place in a submission is not given it: a subject reference from an address we
+never replied to about it; a reply to one of our replies from an address that reply did not go to; a
+Message-ID in our form that is not one we sent."""
 
 
 @dataclass(frozen=True)
@@ -50,32 +57,55 @@ class Resubmission:
     with_attachments: bool = True
 
     @property
-    def trusted(self) -> bool:
-        """Whether the message belongs to the submission (a subject reference from an unknown sender does not)."""
-        return self.how != "subject-unknown-sender"
-
-    @property
     def merges(self) -> bool:
         """Whether the message's documents are decided together with the submission's earlier forms."""
-        return self.trusted and self.with_attachments
+        return self.with_attachments
 
 
-def find_resubmission(session: Session, mail: Mail, service: ServiceSettings) -> Resubmission | None:
-    """The earlier submission ``mail`` answers, or None when it is a message of its own."""
-    for candidate in (mail.in_reply_to, *reversed(mail.references)):
-        if candidate and is_own_message_id(candidate, service.domain):
-            root = _root_by_reply_id(session, candidate)
-            if root is not None:
-                return _resubmission(session, root, "thread", mail)
+@dataclass(frozen=True)
+class Untrusted:
+    """A message that claims a place in a submission and is not given it: it is decided as a message of its
+    own and goes to the team, and the submission it names is left as it was."""
+
+    reason: UntrustedReason
+
+
+def find_resubmission(session: Session, mail: Mail, service: ServiceSettings) -> Resubmission | Untrusted | None:
+    """The earlier submission ``mail`` answers, why it may not answer the one it names, or None when it is a
+    message of its own."""
+    claimed = [c for c in (mail.in_reply_to, *reversed(mail.references)) if c and is_own_message_id(c, service.domain)]
+    sent_to_someone_else = False
+    for candidate in claimed:
+        reply = _sent_reply(session, candidate)
+        if reply is None:
+            continue
+        if not answers_our_reply(mail.sender, reply.recipient):
+            sent_to_someone_else = True
+            continue
+        root = _root_of_reply(session, reply)
+        if root is not None:
+            return _resubmission(session, root, "thread", mail)
+    if claimed:
+        return Untrusted("reply_from_unknown_sender" if sent_to_someone_else else "reply_to_unknown_message")
     for match in REFERENCE.finditer(mail.subject or ""):
         root = _root_by_reference(session, f"NMSS-{match.group(1).upper()}")
         if root is None:
             continue
         assert root.id is not None
-        senders = {a.lower() for a in (mail.sender, mail.reply_to) if a}
-        how: How = "subject" if senders & _replied_to(session, root.id) else "subject-unknown-sender"
-        return _resubmission(session, root, how, mail)
+        replied_to = _replied_to(session, root.id)
+        if not any(answers_our_reply(a, r) for a in (mail.sender, mail.reply_to) for r in replied_to):
+            return Untrusted("reference_from_unknown_sender")
+        return _resubmission(session, root, "subject", mail)
     return None
+
+
+def answers_our_reply(sender: str | None, sent_to: str) -> bool:
+    """Whether a message from ``sender`` may answer a reply of ours that was sent to ``sent_to``.
+
+    Only the address we wrote to may: anyone can copy a Message-ID or a reference into a message of their own.
+    Addresses are compared as mailboxes: the address part only, its case ignored.
+    """
+    return sender is not None and _mailbox(sender) != "" and _mailbox(sender) == _mailbox(sent_to)
 
 
 def stored_documents(session: Session, ledger_id: int, definitions: FormDefinitions) -> tuple[Document, ...]:
@@ -94,23 +124,23 @@ def merge_documents(earlier: Sequence[Document], newer: Sequence[Document]) -> t
     return (*kept, *newer)
 
 
-def settle(outcome: Outcome, resubmission: Resubmission | None) -> Outcome:
+def settle(outcome: Outcome, resubmission: Resubmission | Untrusted | None) -> Outcome:
     """The outcome once it is known what the message answers.
 
     A trusted reply that brings no form (and was not sent by a machine) is for the team to read: ``review``
     with the reason ``reply_without_forms``. That covers an attachment found to hold none only once it was
-    opened, such as a ``winmail.dat`` of pictures. A subject reference from an unknown sender goes to
-    the team too (``reference_from_unknown_sender``), with no automatic reply. Anything else is unchanged.
+    opened, such as a ``winmail.dat`` of pictures. A message that claims a submission it is not trusted with
+    goes to the team too (the ``Untrusted`` reason), with no automatic reply. Anything else is unchanged.
     """
     if resubmission is None or outcome.kind == "automatic":
         return outcome
-    if not resubmission.trusted:
+    if isinstance(resubmission, Untrusted):
         return replace(
             outcome,
             kind="review",
             reply=None,
             suppressed=None,
-            reasons=(*outcome.reasons, "reference_from_unknown_sender"),
+            reasons=(*outcome.reasons, resubmission.reason),
         )
     if outcome.kind == "not_a_submission":
         return replace(outcome, kind="review", reply=None, reasons=(*outcome.reasons, "reply_without_forms"))
@@ -147,16 +177,16 @@ def _resubmission(session: Session, root: MessageRecord, how: How, mail: Mail) -
     )
 
 
-def _root_by_reply_id(session: Session, message_id: str) -> MessageRecord | None:
+def _sent_reply(session: Session, message_id: str) -> OutboxRecord | None:
+    """Our reply with that Message-ID, as the outbox recorded it: the only proof that we sent it, and to whom.
+    (A reference inside the Message-ID proves nothing: anyone can write one.)"""
     bracketed = f"<{message_id.strip().strip('<>')}>"
-    outbox = session.exec(select(OutboxRecord).where(OutboxRecord.header_message_id == bracketed)).first()
-    if outbox is not None:
-        ledger_id = outbox.submission_id or outbox.message_id
-        if ledger_id is not None:
-            return _root(session, session.get(MessageRecord, ledger_id))
-    # A reply written before Message-IDs were recorded still names its reference in its Message-ID.
-    match = _REPLY_ID.match(message_id.strip().strip("<>"))
-    return _root_by_reference(session, match.group(1).upper()) if match else None
+    return session.exec(select(OutboxRecord).where(OutboxRecord.header_message_id == bracketed)).first()
+
+
+def _root_of_reply(session: Session, reply: OutboxRecord) -> MessageRecord | None:
+    ledger_id = reply.submission_id or reply.message_id
+    return _root(session, session.get(MessageRecord, ledger_id)) if ledger_id is not None else None
 
 
 def _root_by_reference(session: Session, reference: str) -> MessageRecord | None:
@@ -180,7 +210,12 @@ def _replied_to(session: Session, root_id: int) -> set[str]:
             (col(OutboxRecord.submission_id) == root_id) | (col(OutboxRecord.message_id) == root_id)
         )
     ).all()
-    return {r.lower() for r in rows}
+    return set(rows)
+
+
+def _mailbox(address: str) -> str:
+    # The outbox keeps the To header as written; a message's sender is already a bare, lower-cased address.
+    return email.utils.parseaddr(address)[1].strip().lower()
 
 
 def _document(row: FormRecord, definitions: FormDefinitions) -> Document:

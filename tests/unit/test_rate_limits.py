@@ -8,7 +8,7 @@ import pytest
 
 from config.settings import ReplyLimitSettings, RetrySettings
 from intake.outbox import backoff, limit_reason
-from intake.resubmission import Resubmission, merge_documents, settle
+from intake.resubmission import Resubmission, Untrusted, answers_our_reply, merge_documents, settle
 from parsers.types import Form, Unreadable
 from rules.types import Outcome
 
@@ -92,10 +92,25 @@ def test_an_out_of_office_answering_our_reply_stays_automatic() -> None:
 
 
 def test_a_subject_reference_from_an_unknown_sender_goes_to_the_team_without_a_reply() -> None:
-    stranger = Resubmission(root_id=1, reference="NMSS-AAAAAAAA", latest_id=1, how="subject-unknown-sender")
     outcome = Outcome(kind="incomplete", forms=("miat",), reply="incomplete")
-    settled = settle(outcome, stranger)
+    settled = settle(outcome, Untrusted("reference_from_unknown_sender"))
     assert (settled.kind, settled.reply, settled.reasons) == ("review", None, ("reference_from_unknown_sender",))
+
+
+def test_a_reply_to_our_reply_from_an_address_we_did_not_write_to_goes_to_the_team_without_a_reply() -> None:
+    outcome = Outcome(kind="accepted", forms=("form2", "form1", "miat"))
+    settled = settle(outcome, Untrusted("reply_from_unknown_sender"))
+    assert (settled.kind, settled.reply, settled.reasons) == ("review", None, ("reply_from_unknown_sender",))
+
+
+def test_only_the_address_our_reply_went_to_may_answer_it() -> None:
+    assert answers_our_reply("pharmacy.a@nhs.net", "pharmacy.a@nhs.net")
+    assert answers_our_reply("pharmacy.a@nhs.net", "Pharmacy.A@NHS.net"), "a mailbox's case does not matter"
+    assert answers_our_reply("pharmacy.a@nhs.net", "Pharmacy A <pharmacy.a@nhs.net>")
+    assert not answers_our_reply("stranger@example.org", "pharmacy.a@nhs.net")
+    assert not answers_our_reply("pharmacy.a@nhs.net.example.org", "pharmacy.a@nhs.net")
+    assert not answers_our_reply(None, "pharmacy.a@nhs.net"), "a message with no sender answers nothing"
+    assert not answers_our_reply("", "")
 
 
 def test_a_reply_with_forms_is_decided_with_the_earlier_forms_and_left_as_decided() -> None:
