@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,10 +38,31 @@ class Assessment:
     reference: str
 
 
-def reference_for(raw: bytes) -> str:
-    """A short reference the referrer can quote, derived from the message's bytes so it is the same every run."""
-    digest = hashlib.sha256(raw).digest()
-    return "NMSS-" + base64.b32encode(digest[:5]).decode("ascii")
+def fingerprint(mail: Mail | None, identity: bytes) -> str:
+    """Who a message is, for telling a second delivery of it from a new message (SHA-256, hex).
+
+    A mail server that delivers a message again adds a ``Received:`` line or two, so the bytes differ while
+    the message does not: the fingerprint is the Message-ID with the digest of what the sender wrote (every
+    part's decoded content), and no header a server adds on the way. A message that names another's
+    Message-ID with different content is a different message. A message without a Message-ID is known by its
+    content and the headers its sender wrote (From, Date, Subject), so that two short notes with no body are
+    not taken for one. ``mail`` None (a message left unread: too large) or with no content digest (it could not
+    all be read) is known by ``identity``: its exact bytes, or for one left unread, where it is.
+    """
+    if mail is None or not mail.content_digest:
+        basis = ["bytes", hashlib.sha256(identity).hexdigest()]
+    elif mail.message_id:
+        basis = ["message", mail.message_id, mail.content_digest]
+    else:
+        date = mail.date.isoformat() if mail.date else ""
+        basis = ["content", mail.sender or "", date, mail.subject, mail.content_digest]
+    return hashlib.sha256(json.dumps(basis).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def reference_for(fingerprint: str) -> str:
+    """A short reference the referrer can quote, derived from the message's ``fingerprint`` so that it is the same
+    every run, and for every delivery of the message."""
+    return "NMSS-" + base64.b32encode(bytes.fromhex(fingerprint)[:5]).decode("ascii")
 
 
 def read_documents(
@@ -144,7 +166,7 @@ def assess(
         documents=documents,
         outcome=outcome,
         triage=triage(forms, triage_rules(service.triage_file)) if queued else None,
-        reference=reference_for(raw),
+        reference=reference_for(fingerprint(mail, raw)),
     )
 
 

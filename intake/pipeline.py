@@ -25,11 +25,11 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
-from intake.assess import Assessment, assess, reference_for
+from intake.assess import Assessment, assess, fingerprint, reference_for
 from intake.mailbox import IncomingMail, Mailbox
 from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
@@ -108,8 +108,6 @@ def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: threading.E
 def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services) -> Taken | None:
     """Take one message; None when the ledger shows it was taken already (it is only filed again)."""
     ref = incoming.ref
-    identity = _identity(incoming)
-    sha256 = hashlib.sha256(identity).hexdigest()
     with Session(services.engine, expire_on_commit=False) as session:
         row = session.exec(
             select(MessageRecord).where(
@@ -124,6 +122,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             _file(session, row, mailbox, incoming)
             return None
         if row is None:
+            sha256 = hashlib.sha256(_identity(incoming)).hexdigest()
             row = MessageRecord(
                 source=ref.source,
                 folder=ref.folder,
@@ -133,15 +132,9 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
                 size=incoming.size,
                 received_at=incoming.received_at,
                 taken_at=services.clock(),
-                reference=reference_for(identity),
+                # Until the message is read and its fingerprint known (a crash may come first).
+                reference=reference_for(sha256),
             )
-            original = session.exec(
-                select(MessageRecord)
-                .where(MessageRecord.sha256 == sha256, MessageRecord.duplicate_of.is_(None))  # type: ignore[union-attr]
-                .order_by(MessageRecord.id)  # type: ignore[arg-type]
-            ).first()
-            if original is not None:
-                return _duplicate(session, row, original, mailbox, incoming)
         row.attempts += 1
         session.add(row)
         session.commit()
@@ -152,16 +145,21 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             started = time.perf_counter()
             deadline = time.monotonic() + services.limits.message_budget_seconds
             mail = _read(incoming, services)
-            claim = find_resubmission(session, mail, services.service)
-            # A message not trusted with the submission it names is decided as a submission of its own.
-            completes = claim if isinstance(claim, Resubmission) else None
-            assessment = _assess(incoming, mail, services, session, completes, deadline)
-            assessment = replace(assessment, outcome=settle(assessment.outcome, claim))
-            reply_key = _record_decision(session, row, assessment, services, completes)
+            original = _identify(session, row, mail, incoming)
+            if original is not None:
+                _record_duplicate(session, row, original)
+            else:
+                decided = _decide(session, row, incoming, mail, services, deadline)
         except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
             return _quarantine(session, row, exc, mailbox, incoming)
         finally:
             structlog.contextvars.unbind_contextvars("ledger_id", "mailbox")
+        assert row.id is not None
+        if original is not None:
+            log.info("message_duplicate", ledger_id=row.id, reference=row.reference, outcome="duplicate")
+            filed = _file(session, row, mailbox, incoming)
+            return Taken(row.id, row.reference, "duplicate", row.filed_in or "", (), None, filed)
+        assessment, completes, reply_key = decided
         log.info(
             "message_decided",
             ledger_id=row.id,
@@ -176,7 +174,6 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         filed = _file(session, row, mailbox, incoming)
-        assert row.id is not None
         return Taken(
             ledger_id=row.id,
             reference=completes.reference if completes else row.reference,
@@ -188,12 +185,56 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
         )
 
 
+def _identify(session: Session, row: MessageRecord, mail: Mail | None, incoming: IncomingMail) -> MessageRecord | None:
+    """Record who the message is (its fingerprint and the reference that follows from it) and return the first
+    ledger row of the same message, if this is another delivery of one taken already.
+
+    The fingerprint is committed before the message is decided, so that a delivery taken while this one waits
+    to be tried again after a crash is still known for the same message. Rows from before fingerprints were
+    recorded are matched by their exact bytes.
+    """
+    row.fingerprint = fingerprint(mail, _identity(incoming))
+    row.reference = reference_for(row.fingerprint)
+    session.add(row)
+    session.commit()
+    return session.exec(
+        select(MessageRecord)
+        .where(
+            (col(MessageRecord.fingerprint) == row.fingerprint) | (col(MessageRecord.sha256) == row.sha256),
+            col(MessageRecord.duplicate_of).is_(None),
+            col(MessageRecord.id) != row.id,
+        )
+        .order_by(col(MessageRecord.id))
+    ).first()
+
+
+def _decide(
+    session: Session,
+    row: MessageRecord,
+    incoming: IncomingMail,
+    mail: Mail | None,
+    services: Services,
+    deadline: float,
+) -> tuple[Assessment, Resubmission | None, str | None]:
+    """Decide the message by ``deadline`` (its time budget, on the monotonic clock) and commit the decision:
+    what was decided, the submission it completes, its reply's key."""
+    if mail is None:
+        raise MessageTooLarge(incoming.size, services.limits.max_message_bytes)
+    claim = find_resubmission(session, mail, services.service)
+    # A message not trusted with the submission it names is decided as a submission of its own.
+    completes = claim if isinstance(claim, Resubmission) else None
+    assessment = _assess(incoming, mail, services, session, completes, deadline)
+    assessment = replace(assessment, outcome=settle(assessment.outcome, claim))
+    return assessment, completes, _record_decision(session, row, assessment, services, completes)
+
+
 class GaveUp(Exception):
     """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
 
 
 def _identity(incoming: IncomingMail) -> bytes:
-    """What the ledger knows a message by: its bytes, or, for one left unread, where it is and its size.
+    """What the ledger knows a message by until it is read (and, if it cannot be, for good): its bytes, or, for
+    one left unread, where it is and its size.
 
     An unread message is never taken for a duplicate of another: with no bytes there is nothing to compare.
     """
@@ -203,11 +244,15 @@ def _identity(incoming: IncomingMail) -> bytes:
     return "\0".join(("over-limit", ref.source, ref.folder, str(ref.uidvalidity), ref.uid, str(incoming.size))).encode()
 
 
-def _read(incoming: IncomingMail, services: Services) -> Mail:
-    """The message read once, for finding the submission it answers and for deciding it."""
-    limit = services.limits.max_message_bytes
-    if incoming.oversize is not None or len(incoming.raw) > limit:
-        raise MessageTooLarge(incoming.size, limit)
+def _too_large(incoming: IncomingMail, services: Services) -> bool:
+    return incoming.oversize is not None or len(incoming.raw) > services.limits.max_message_bytes
+
+
+def _read(incoming: IncomingMail, services: Services) -> Mail | None:
+    """The message read once, for knowing it, finding the submission it answers and deciding it; None when it
+    is too large to read (it is quarantined for the team, unread)."""
+    if _too_large(incoming, services):
+        return None
     return read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
 
 
@@ -385,21 +430,17 @@ def _queue_reply(
     return key
 
 
-def _duplicate(
-    session: Session, row: MessageRecord, original: MessageRecord, mailbox: Mailbox, incoming: IncomingMail
-) -> Taken:
+def _record_duplicate(session: Session, row: MessageRecord, original: MessageRecord) -> None:
+    """Commit the message as another delivery of ``original``: nothing is decided, queued or sent again."""
     row.duplicate_of = original.id
+    row.reference = original.reference
     row.state = "decided"
     row.outcome = "duplicate"
     row.filed_in = FOLDERS["duplicate"]
     session.add(row)
-    session.flush()
     assert row.id is not None
     session.add(_audit(row.id, row.taken_at, "duplicate", {"of": original.id}))
     session.commit()
-    log.info("message_duplicate", ledger_id=row.id, reference=row.reference, outcome="duplicate")
-    filed = _file(session, row, mailbox, incoming)
-    return Taken(row.id, row.reference, "duplicate", row.filed_in, (), None, filed)
 
 
 def _quarantine(

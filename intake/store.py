@@ -51,6 +51,9 @@ class MessageRecord(SQLModel, table=True):
     error: str | None = None
     # The ledger id of the original submission this message completes (a resubmission); migration 0004.
     submission_of: int | None = Field(default=None, index=True)
+    # Migration 0006: who the message is whatever headers a redelivery added (``intake.assess.fingerprint``);
+    # a second delivery of it is a duplicate. None on rows written before, which are matched by ``sha256``.
+    fingerprint: str | None = Field(default=None, index=True)
 
 
 class FormRecord(SQLModel, table=True):
