@@ -34,6 +34,7 @@ from intake.mailbox import IncomingMail, Mailbox
 from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
 from intake.resubmission import Resubmission, find_resubmission, queue_row, settle, stored_documents
+from intake.solo import SoloAttempts, SoloJob
 from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
 from notifier.errors import UnsafeMessage
 from notifier.replies import NoReplyAddressError, build_reply, reply_recipient
@@ -57,7 +58,9 @@ FOLDERS = {
 """The mailbox folder each outcome is filed in, where the team sees it in Outlook."""
 
 MAX_ATTEMPTS = 3
-"""A message that kills the process this many times running is quarantined instead of tried again."""
+"""A message whose solo attempts (``intake.solo``) kill their process this many times is quarantined ("GaveUp")
+instead of tried again. Crashes of the service while the message was in flight are not counted: they may have
+had nothing to do with it."""
 
 Clock = Callable[[], dt.datetime]
 
@@ -74,6 +77,7 @@ class Services:
     timezone: dt.tzinfo
     clock: Clock
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
+    solo: SoloAttempts = field(default_factory=SoloAttempts)
 
 
 @dataclass(frozen=True)
@@ -135,12 +139,14 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
                 # Until the message is read and its fingerprint known (a crash may come first).
                 reference=reference_for(sha256),
             )
+        # Started before and never decided: the service died while this message was in flight.
+        in_flight_at_a_crash = row.attempts > 0
         row.attempts += 1
         session.add(row)
         session.commit()
         structlog.contextvars.bind_contextvars(ledger_id=row.id, mailbox=ref.source)
         try:
-            if row.attempts > MAX_ATTEMPTS:
+            if in_flight_at_a_crash and not _survives_alone(session, row, incoming, services):
                 raise GaveUp
             started = time.perf_counter()
             deadline = time.monotonic() + services.limits.message_budget_seconds
@@ -229,7 +235,35 @@ def _decide(
 
 
 class GaveUp(Exception):
-    """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
+    """Raised when a message's solo attempts have crashed ``MAX_ATTEMPTS`` times: deciding it kills the process."""
+
+
+def _survives_alone(session: Session, row: MessageRecord, incoming: IncomingMail, services: Services) -> bool:
+    """Whether a message that was in flight when the service died can be decided without killing the process
+    that decides it. It is decided alone in a child (``intake.solo``) until that finishes, or until it has
+    crashed ``MAX_ATTEMPTS`` times in all; each crash is committed as the message's own.
+    """
+    if len(incoming.raw) > services.limits.max_message_bytes:
+        return True  # it is quarantined unread, which cannot crash
+    job = SoloJob(
+        raw=incoming.raw,
+        definitions=services.definitions,
+        service=services.service,
+        limits=services.limits,
+        received_at=incoming.received_at,
+        today=services.clock().astimezone(services.timezone).date(),
+    )
+    while row.solo_crashes < MAX_ATTEMPTS:
+        end = services.solo.attempt(job)
+        if end != "finished":
+            row.solo_crashes += 1
+            session.add(row)
+            session.commit()
+        # Logged once the attempt is over: a kill of the service during it is no event of the message's.
+        log.info("solo_attempt", ledger_id=row.id, outcome=end, attempts=row.attempts, solo_crashes=row.solo_crashes)
+        if end == "finished":
+            return True
+    return False
 
 
 def _identity(incoming: IncomingMail) -> bytes:

@@ -69,7 +69,7 @@ def replay(ledger_id: int, mailbox: Mailbox, services: Services) -> Taken:
         claimed = session.execute(
             update(MessageRecord)
             .where(col(MessageRecord.id) == ledger_id, col(MessageRecord.state) == "quarantined")
-            .values(state="received", attempts=0, outcome=None, error=None, filed_in=None)
+            .values(state="received", attempts=0, solo_crashes=0, outcome=None, error=None, filed_in=None)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise NotQuarantined(f"message {ledger_id} is not quarantined")
