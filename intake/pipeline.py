@@ -34,7 +34,7 @@ from intake.mailbox import IncomingMail, Mailbox
 from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
 from intake.resubmission import Resubmission, find_resubmission, queue_row, settle, stored_documents
-from intake.solo import SoloAttempts, SoloJob
+from intake.solo import SoloAttempts, SoloJob, SoloRunner
 from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, QuarantineRecord, ReferralRecord
 from notifier.errors import UnsafeMessage
 from notifier.replies import NoReplyAddressError, build_reply, reply_recipient
@@ -77,7 +77,7 @@ class Services:
     timezone: dt.tzinfo
     clock: Clock
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
-    solo: SoloAttempts = field(default_factory=SoloAttempts)
+    solo: SoloRunner = field(default_factory=SoloAttempts)
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,12 @@ def _survives_alone(session: Session, row: MessageRecord, incoming: IncomingMail
         today=services.clock().astimezone(services.timezone).date(),
     )
     while row.solo_crashes < MAX_ATTEMPTS:
-        end = services.solo.attempt(job)
+        try:
+            end = services.solo.attempt(job)
+        except OSError as exc:
+            # No child could be started (out of processes or memory): the service's trouble, not the message's.
+            log.warning("solo_attempt_not_started", ledger_id=row.id, error_type=type(exc).__name__)
+            return True
         if end != "finished":
             row.solo_crashes += 1
             session.add(row)

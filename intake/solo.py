@@ -29,7 +29,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, ServiceSettings
@@ -80,9 +80,15 @@ def decide_alone(job: SoloJob) -> Assessment:
         )
 
 
+class SoloRunner(Protocol):
+    """**Protocol:** something that decides a message alone and says how that ended (the pipeline's service)."""
+
+    def attempt(self, job: SoloJob) -> SoloEnd: ...
+
+
 class SoloAttempts:
-    """Starts solo attempts. ``decide`` is what the child runs (a module-level function, so that it can be
-    sent to the child); tests pass one that dies."""
+    """Starts solo attempts in child processes. ``decide`` is what the child runs (a module-level function, so
+    that it can be sent to the child); tests pass one that dies."""
 
     def __init__(
         self, *, decide: Callable[[SoloJob], object] = decide_alone, time_limit_seconds: float = SOLO_TIME_LIMIT_SECONDS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -203,7 +204,7 @@ def test_a_kill_of_the_service_during_a_solo_attempt_counts_for_nothing(
     for _ in range(pipeline.MAX_ATTEMPTS + 1):
         app = app_for(service)
         with pytest.raises(Killed):
-            take_new_mail(app.mailbox, replace(app.services, solo=KilledWhileWaiting()))  # type: ignore[arg-type]
+            take_new_mail(app.mailbox, replace(app.services, solo=KilledWhileWaiting()))
     assert [row.solo_crashes for row in ledger(app)] == [0]
 
     app = app_for(service)
@@ -279,6 +280,25 @@ def test_a_message_the_mailbox_refuses_to_file_keeps_its_decision_the_rest_go_on
     assert service.inbox() == []
     assert service.folder_counts()["Incomplete"] == incomplete
     assert sorted(p.name for p in service.outbox.glob("*.eml")) == replies, "filed, not decided or answered again"
+
+
+class NoProcessesLeft:
+    """Solo attempts on a machine that cannot start another process."""
+
+    def attempt(self, job: SoloJob) -> SoloEnd:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def test_when_no_solo_attempt_can_be_started_the_message_is_decided_as_usual(
+    service: Service, one_incomplete: list[Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_while_deciding(service, monkeypatch, times=1)
+
+    app = app_for(service)
+    taken = take_new_mail(app.mailbox, replace(app.services, solo=NoProcessesLeft()))
+
+    assert [t.outcome for t in taken] == ["incomplete"], "the machine's trouble is not held against the message"
+    assert [row.solo_crashes for row in ledger(app)] == [0]
 
 
 def attempts_so_far(database: Path) -> dict[int, int]:
