@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from config.forms import FormDefinitions, FormKind
 from config.settings import ServiceSettings
 from intake.store import FormRecord, MessageRecord, OutboxRecord, ReferralRecord
+from parsers.addresses import mailbox_key
 from parsers.mail import Mail
 from parsers.types import Document, FieldError, Form, Unreadable, UnreadableProblem, Value
 from rules.automatic import is_own_message_id
@@ -103,7 +104,8 @@ def answers_our_reply(sender: str | None, sent_to: str) -> bool:
     """Whether a message from ``sender`` may answer a reply of ours that was sent to ``sent_to``.
 
     Only the address we wrote to may: anyone can copy a Message-ID or a reference into a message of their own.
-    Addresses are compared as mailboxes: the address part only, its case ignored.
+    Addresses are compared as mailboxes (``parsers.addresses.mailbox_key``): the address part only, its case
+    and a ``+tag`` ignored.
     """
     return sender is not None and _mailbox(sender) != "" and _mailbox(sender) == _mailbox(sent_to)
 
@@ -214,8 +216,8 @@ def _replied_to(session: Session, root_id: int) -> set[str]:
 
 
 def _mailbox(address: str) -> str:
-    # The outbox keeps the To header as written; a message's sender is already a bare, lower-cased address.
-    return email.utils.parseaddr(address)[1].strip().lower()
+    # Older outbox rows may hold a To header with a display name; a message's sender is already a bare address.
+    return mailbox_key(email.utils.parseaddr(address)[1].strip())
 
 
 def _document(row: FormRecord, definitions: FormDefinitions) -> Document:

@@ -107,6 +107,8 @@ def test_only_the_address_our_reply_went_to_may_answer_it() -> None:
     assert answers_our_reply("pharmacy.a@nhs.net", "pharmacy.a@nhs.net")
     assert answers_our_reply("pharmacy.a@nhs.net", "Pharmacy.A@NHS.net"), "a mailbox's case does not matter"
     assert answers_our_reply("pharmacy.a@nhs.net", "Pharmacy A <pharmacy.a@nhs.net>")
+    assert answers_our_reply("pharmacy.a@nhs.net", "pharmacy.a+referrals@nhs.net"), "a +tag reaches the same mailbox"
+    assert not answers_our_reply("pharmacy.b@nhs.net", "pharmacy.a@nhs.net")
     assert not answers_our_reply("stranger@example.org", "pharmacy.a@nhs.net")
     assert not answers_our_reply("pharmacy.a@nhs.net.example.org", "pharmacy.a@nhs.net")
     assert not answers_our_reply(None, "pharmacy.a@nhs.net"), "a message with no sender answers nothing"
