@@ -368,6 +368,18 @@ def test_a_different_body_or_attachment_byte_changes_the_digest() -> None:
     assert read_mail(_with_attachment(PDF.replace(b"1 0 obj", b"2 0 obj")).as_bytes()).content_digest != digest
 
 
+def test_the_headers_of_a_forwarded_message_are_content() -> None:
+    def forwarding(to: str) -> bytes:
+        inner = _mail(To=to)
+        outer = _mail()
+        outer.add_attachment(inner)
+        return outer.as_bytes()
+
+    first = read_mail(forwarding("Bob Example <bob@example.net>")).content_digest
+    assert read_mail(forwarding("Bob Example <bob@example.net>")).content_digest == first
+    assert read_mail(forwarding("someone.else@example.net")).content_digest != first
+
+
 def test_a_message_that_cannot_all_be_read_has_no_digest() -> None:
     def many_parts(last: bytes) -> bytes:
         parts = [b"--b\r\nContent-Type: text/plain\r\n\r\nsame\r\n"] * (MAX_PARTS + 5)
