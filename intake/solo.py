@@ -11,7 +11,7 @@ service only waits for the child:
 - the child finishes: the message cannot kill the process that decides it, so it is decided as usual;
 - the child dies, or runs past ``SOLO_TIME_LIMIT_SECONDS``: nothing else was happening in that process, so
   the crash is the message's own, and counts against it (``MessageRecord.solo_crashes``);
-- the service itself is killed while it waits: nothing is counted (the child dies with it).
+- the service itself is killed while it waits: nothing is counted, and the child dies too.
 
 Only the pipeline records anything; this module starts the child and says how it ended.
 """
@@ -19,16 +19,16 @@ Only the pipeline records anything; this module starts the child and says how it
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import datetime as dt
 import logging
 import math
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Final, Literal, Protocol
 
 from config.forms import FormDefinitions
@@ -43,8 +43,6 @@ limit); a message still undecided then would hold the service as surely as a cra
 SoloEnd = Literal["finished", "crashed", "hung"]
 """How a solo attempt ended: the decision finished (an exception in it counts as finished: the service turns
 one into a quarantined message), the child died, or it ran past its time limit and was killed."""
-
-_PR_SET_PDEATHSIG: Final = 1
 
 
 @dataclass(frozen=True)
@@ -98,10 +96,15 @@ class SoloAttempts:
 
     def attempt(self, job: SoloJob) -> SoloEnd:
         """Decide ``job``'s message alone in a child process and say how that ended."""
-        process = worker_context().Process(  # type: ignore[attr-defined]
-            target=_child, args=(self.decide, job, self.time_limit_seconds), name="nmss-solo"
+        context = worker_context()
+        # Nothing is ever sent down this pipe: the child watches for its end to close, which happens when this
+        # attempt is over or the service is gone, however it went.
+        lifeline, held = context.Pipe(duplex=False)
+        process = context.Process(  # type: ignore[attr-defined]
+            target=_child, args=(self.decide, job, self.time_limit_seconds, lifeline), name="nmss-solo"
         )
         process.start()
+        lifeline.close()
         try:
             process.join(self.time_limit_seconds)
             if process.is_alive():
@@ -110,13 +113,14 @@ class SoloAttempts:
                 return "hung"
             return "finished" if process.exitcode == 0 else "crashed"
         finally:
+            held.close()
             with contextlib.suppress(ValueError):
                 process.close()
 
 
-def _child(decide: Callable[[SoloJob], object], job: SoloJob, time_limit_seconds: float) -> None:
-    _die_with_parent()
-    # Never outlive the time limit, even if the service that would kill the child is gone.
+def _child(decide: Callable[[SoloJob], object], job: SoloJob, time_limit_seconds: float, lifeline: Connection) -> None:
+    threading.Thread(target=_die_with_service, args=(lifeline,), name="lifeline", daemon=True).start()
+    # Never outlive the time limit, whatever happens to the lifeline.
     signal.alarm(math.ceil(time_limit_seconds) + 5)
     # Nothing the child prints reaches the service's logs: a third-party message could quote the mail.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -128,9 +132,10 @@ def _child(decide: Callable[[SoloJob], object], job: SoloJob, time_limit_seconds
         decide(job)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill the child when its parent goes (the fork server, which exits with the service): a solo
-    attempt for a service that was killed is moot."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _die_with_service(lifeline: Connection) -> None:
+    """Kill the child once the service's end of ``lifeline`` closes: a solo attempt for a service that was killed
+    is moot. (The child's parent is the fork server, which lives on as long as any process it started, so a
+    parent-death signal would never come.)"""
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv()
+    os.kill(os.getpid(), signal.SIGKILL)

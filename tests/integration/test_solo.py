@@ -9,9 +9,11 @@ import datetime as dt
 import functools
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +25,7 @@ from samples.emails import referral_email
 from samples.scenarios import accepted
 from tests.integration.test_hostile import slow
 
+ROOT = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
 TODAY = dt.datetime.now(LONDON).date()
 
@@ -74,6 +77,24 @@ def _die_unless(problems: list[str | None], outcome: str, job: SoloJob) -> None:
         die(job)
 
 
+def wait_forever_noting_the_pid(job: SoloJob) -> None:
+    Path(os.environ["SOLO_PID_FILE"]).write_text(str(os.getpid()))
+    never_finish(job)
+
+
+def attempt_forever() -> None:
+    """A service waiting on a solo attempt that never ends (run in a process of its own, to be killed)."""
+    SoloAttempts(decide=wait_forever_noting_the_pid).attempt(job(b""))
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # dead, waiting for a parent that may never come to collect it
+
+
 def test_a_message_the_service_can_decide_finishes_alone() -> None:
     raw = accepted(TODAY, seed=3).raw
     assert SoloAttempts().attempt(job(raw)) == "finished"
@@ -109,3 +130,27 @@ def test_nothing_the_child_prints_reaches_the_services_output(capfd: pytest.Capt
 
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
+
+
+def test_a_child_dies_with_the_service_that_waits_for_it(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    service = subprocess.Popen(
+        [sys.executable, "-c", "from tests.integration.test_solo import attempt_forever; attempt_forever()"],
+        cwd=ROOT,
+        env={**os.environ, "SOLO_PID_FILE": str(pid_file)},
+    )
+    try:
+        deadline = time.monotonic() + 120  # a busy machine's process start, not a measurement
+        while not pid_file.exists() or not pid_file.read_text():
+            assert service.poll() is None, "the service ended by itself"
+            assert time.monotonic() < deadline, "the solo attempt never started"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+    finally:
+        service.kill()
+        service.wait(timeout=60)
+
+    deadline = time.monotonic() + 60
+    while not gone(child):
+        assert time.monotonic() < deadline, "the solo attempt outlived the service"
+        time.sleep(0.05)
