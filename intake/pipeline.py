@@ -243,7 +243,7 @@ def _survives_alone(session: Session, row: MessageRecord, incoming: IncomingMail
     that decides it. It is decided alone in a child (``intake.solo``) until that finishes, or until it has
     crashed ``MAX_ATTEMPTS`` times in all; each crash is committed as the message's own.
     """
-    if len(incoming.raw) > services.limits.max_message_bytes:
+    if _too_large(incoming, services):
         return True  # it is quarantined unread, which cannot crash
     job = SoloJob(
         raw=incoming.raw,
