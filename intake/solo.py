@@ -9,7 +9,7 @@ document parsed in workers of its own under the usual limits, the rules applied,
 service only waits for the child:
 
 - the child finishes: the message cannot kill the process that decides it, so it is decided as usual;
-- the child dies, or runs past ``SOLO_TIME_LIMIT_SECONDS``: nothing else was happening in that process, so
+- the child dies, or runs past its time limit: nothing else was happening in that process, so
   the crash is the message's own, and counts against it (``MessageRecord.solo_crashes``);
 - the service itself is killed while it waits: nothing is counted, and the child dies too.
 
@@ -36,9 +36,10 @@ from config.settings import LimitSettings, ServiceSettings
 from intake.assess import Assessment, assess
 from intake.isolation import ParsePool, worker_context
 
-SOLO_TIME_LIMIT_SECONDS: Final = 600.0
-"""How long a solo attempt may take. Far beyond any real message's decision (each document has its own time
-limit); a message still undecided then would hold the service as surely as a crash."""
+SOLO_MARGIN_SECONDS: Final = 300.0
+"""How long a solo attempt may take beyond the message's time budget (``limits.message_budget_seconds``, which
+bounds its documents): for reading it and starting the child on a busy machine. A message still undecided
+then would hold the service as surely as a crash."""
 
 SoloEnd = Literal["finished", "crashed", "hung"]
 """How a solo attempt ended: the decision finished (an exception in it counts as finished: the service turns
@@ -89,24 +90,25 @@ class SoloAttempts:
     that it can be sent to the child); tests pass one that dies."""
 
     def __init__(
-        self, *, decide: Callable[[SoloJob], object] = decide_alone, time_limit_seconds: float = SOLO_TIME_LIMIT_SECONDS
+        self, *, decide: Callable[[SoloJob], object] = decide_alone, time_limit_seconds: float | None = None
     ) -> None:
         self.decide = decide
         self.time_limit_seconds = time_limit_seconds
 
     def attempt(self, job: SoloJob) -> SoloEnd:
         """Decide ``job``'s message alone in a child process and say how that ended."""
+        limit = self.time_limit_seconds or job.limits.message_budget_seconds + SOLO_MARGIN_SECONDS
         context = worker_context()
         # Nothing is ever sent down this pipe: the child watches for its end to close, which happens when this
         # attempt is over or the service is gone, however it went.
         lifeline, held = context.Pipe(duplex=False)
         process = context.Process(  # type: ignore[attr-defined]
-            target=_child, args=(self.decide, job, self.time_limit_seconds, lifeline), name="nmss-solo"
+            target=_child, args=(self.decide, job, limit, lifeline), name="nmss-solo"
         )
         process.start()
         lifeline.close()
         try:
-            process.join(self.time_limit_seconds)
+            process.join(limit)
             if process.is_alive():
                 process.kill()
                 process.join()

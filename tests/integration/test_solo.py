@@ -110,7 +110,8 @@ def test_a_document_past_its_parse_time_limit_is_a_timeout_in_the_child_too_not_
     )
     limits = LimitSettings(parse_timeout_seconds=1, parse_memory_mb=256)
     # The child's own limit is far beyond the document's: only a child that ignored the document's would reach it.
-    assert SoloAttempts(time_limit_seconds=120).attempt(job(raw, limits)) == "finished"
+    solo = SoloAttempts(decide=die_unless(["timeout"], "review"), time_limit_seconds=300)
+    assert solo.attempt(job(raw, limits)) == "finished"
 
 
 def test_an_exception_is_an_ending_the_service_handles_not_a_crash() -> None:
