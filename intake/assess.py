@@ -59,10 +59,16 @@ def fingerprint(mail: Mail | None, identity: bytes) -> str:
     return hashlib.sha256(json.dumps(basis).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def reference_for(fingerprint: str) -> str:
-    """A short reference the referrer can quote, derived from the message's ``fingerprint`` so that it is the same
-    every run, and for every delivery of the message."""
+def reference_from(fingerprint: str) -> str:
+    """A short reference the referrer can quote, derived from the message's ``fingerprint`` (hex) so that it is
+    the same every run, and for every delivery of the message."""
     return "NMSS-" + base64.b32encode(bytes.fromhex(fingerprint)[:5]).decode("ascii")
+
+
+def reference_for(raw: bytes) -> str:
+    """The reference of the message ``raw``, for a caller that has only its bytes (the pipeline, which has read
+    the message already, uses ``reference_from``)."""
+    return reference_from(fingerprint(read_mail(raw), raw))
 
 
 def read_documents(
@@ -166,7 +172,7 @@ def assess(
         documents=documents,
         outcome=outcome,
         triage=triage(forms, triage_rules(service.triage_file)) if queued else None,
-        reference=reference_for(fingerprint(mail, raw)),
+        reference=reference_from(fingerprint(mail, raw)),
     )
 
 

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
-from intake.assess import Assessment, assess, fingerprint, reference_for
+from intake.assess import Assessment, assess, fingerprint, reference_from
 from intake.mailbox import IncomingMail, Mailbox
 from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
@@ -137,7 +137,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
                 received_at=incoming.received_at,
                 taken_at=services.clock(),
                 # Until the message is read and its fingerprint known (a crash may come first).
-                reference=reference_for(sha256),
+                reference=reference_from(sha256),
             )
         # Started before and never decided: the service died while this message was in flight.
         in_flight_at_a_crash = row.attempts > 0
@@ -200,7 +200,7 @@ def _identify(session: Session, row: MessageRecord, mail: Mail | None, incoming:
     recorded are matched by their exact bytes.
     """
     row.fingerprint = fingerprint(mail, _identity(incoming))
-    row.reference = reference_for(row.fingerprint)
+    row.reference = reference_from(row.fingerprint)
     session.add(row)
     session.commit()
     return session.exec(

@@ -35,7 +35,7 @@ from rules.automatic import is_own_message_id
 from rules.types import Outcome
 
 REFERENCE = re.compile(r"\bNMSS-([A-Z2-7]{8})\b", re.IGNORECASE)
-"""A reference as ``intake.assess.reference_for`` makes them, quoted anywhere in a subject."""
+"""A reference as ``intake.assess.reference_from`` makes them, quoted anywhere in a subject."""
 
 How = Literal["thread", "subject"]
 
