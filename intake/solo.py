@@ -11,7 +11,7 @@ service only waits for the child:
 - the child finishes: the message cannot kill the process that decides it, so it is decided as usual;
 - the child dies, or runs past its time limit: nothing else was happening in that process, so
   the crash is the message's own, and counts against it (``MessageRecord.solo_crashes``);
-- the service itself is killed while it waits: nothing is counted, and the child dies too.
+- the service itself is killed while it waits: nothing is counted, and the child ends too.
 
 Only the pipeline records anything; this module starts the child and says how it ended.
 """
@@ -28,7 +28,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Final, Literal, Protocol
 
 from config.forms import FormDefinitions
@@ -98,15 +98,10 @@ class SoloAttempts:
     def attempt(self, job: SoloJob) -> SoloEnd:
         """Decide ``job``'s message alone in a child process and say how that ended."""
         limit = self.time_limit_seconds or job.limits.message_budget_seconds + SOLO_MARGIN_SECONDS
-        context = worker_context()
-        # Nothing is ever sent down this pipe: the child watches for its end to close, which happens when this
-        # attempt is over or the service is gone, however it went.
-        lifeline, held = context.Pipe(duplex=False)
-        process = context.Process(  # type: ignore[attr-defined]
-            target=_child, args=(self.decide, job, limit, lifeline), name="nmss-solo"
+        process = worker_context().Process(  # type: ignore[attr-defined]
+            target=_child, args=(self.decide, job, limit), name="nmss-solo"
         )
         process.start()
-        lifeline.close()
         try:
             process.join(limit)
             if process.is_alive():
@@ -115,14 +110,15 @@ class SoloAttempts:
                 return "hung"
             return "finished" if process.exitcode == 0 else "crashed"
         finally:
-            held.close()
             with contextlib.suppress(ValueError):
                 process.close()
 
 
-def _child(decide: Callable[[SoloJob], object], job: SoloJob, time_limit_seconds: float, lifeline: Connection) -> None:
-    threading.Thread(target=_die_with_service, args=(lifeline,), name="lifeline", daemon=True).start()
-    # Never outlive the time limit, whatever happens to the lifeline.
+def _child(decide: Callable[[SoloJob], object], job: SoloJob, time_limit_seconds: float) -> None:
+    service = multiprocessing.parent_process()
+    if service is not None:
+        threading.Thread(target=_die_with, args=(service,), name="nmss-solo-service", daemon=True).start()
+    # Never outlive the time limit, even with no service left to enforce it.
     signal.alarm(math.ceil(time_limit_seconds) + 5)
     # Nothing the child prints reaches the service's logs: a third-party message could quote the mail.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -134,10 +130,8 @@ def _child(decide: Callable[[SoloJob], object], job: SoloJob, time_limit_seconds
         decide(job)
 
 
-def _die_with_service(lifeline: Connection) -> None:
-    """Kill the child once the service's end of ``lifeline`` closes: a solo attempt for a service that was killed
-    is moot. (The child's parent is the fork server, which lives on as long as any process it started, so a
-    parent-death signal would never come.)"""
-    with contextlib.suppress(EOFError, OSError):
-        lifeline.recv()
-    os.kill(os.getpid(), signal.SIGKILL)
+def _die_with(service: BaseProcess) -> None:
+    """End the child as soon as the service that started it is gone (as the parse workers do): a solo attempt
+    for a service that was killed is moot, and would take a core from the service that restarts."""
+    service.join()
+    os._exit(1)
