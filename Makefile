@@ -2,14 +2,20 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Every dependency comes from a lock with hashes: requirements/runtime.lock is what the container ships
+# (the service and PostgreSQL), requirements/dev.lock what developers and CI run (tests and linters too),
+# requirements/build.lock the build backend the image's wheel is made with.
+RUNTIME_LOCK := requirements/runtime.lock
+DEV_LOCK := requirements/dev.lock
+BUILD_LOCK := requirements/build.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install web-assets system-packages demo test lint unit integration e2e bench clean
+.PHONY: install lock web-assets system-packages demo test lint unit integration e2e bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 # The workspace's NHS.UK frontend (npm, pinned by package-lock.json), and the node tools the tests start.
@@ -17,6 +23,21 @@ web-assets:
 	scripts/install-web-assets
 
 install: $(STAMP) web-assets
+
+# Re-resolve the locks from pyproject.toml after changing a dependency, for the Python the image runs. Pins
+# that still fit are kept; `make lock UPGRADE=--upgrade` takes the newest releases instead. The dev lock is
+# held to the runtime lock's versions, so the tests run what the container ships.
+UPGRADE ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(UPGRADE)
+
+lock:
+	test -x $(BIN)/uv || $(MAKE) install
+	$(UV_COMPILE) pyproject.toml --extra postgres --output-file $(RUNTIME_LOCK)
+	$(UV_COMPILE) pyproject.toml --extra dev --constraints $(RUNTIME_LOCK) --output-file $(DEV_LOCK)
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(UV_COMPILE) - --output-file $(BUILD_LOCK)
+	$(MAKE) install
 
 system-packages:
 	scripts/install-system-packages

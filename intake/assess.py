@@ -1,8 +1,9 @@
 """Read a message and decide it: the step ``check`` and the pipeline share, so ``check`` says what ``run`` does.
 
-``read_message`` reads the bytes once (the mail, every document parsed in the worker processes, the hash and
-the reference). ``known_about`` reads what the store knows about it, as plain data. ``assess`` hands both to
-the pure core (``rules.decision.decide_message``) and returns its decision. Nothing here writes.
+``identify`` says who a message is (the fingerprint that finds another delivery of it, and the reference it
+gets); ``read_message`` reads the bytes once (the mail, every document parsed in the worker processes).
+``known_about`` reads what the store knows about it, as plain data. ``assess`` hands both to the pure core
+(``rules.decision.decide_message``) and returns its decision. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from config.forms import FormDefinitions
@@ -20,12 +22,13 @@ from config.settings import LimitSettings, ServiceSettings
 from config.triage import TriageRules, load_triage_rules
 from intake.isolation import Opened, ParsePool
 from intake.repositories import RATE_WINDOW
-from intake.resubmission import answered_by
+from intake.resubmission import named_replies, quoted_submission
+from intake.store import MessageRecord
 from intake.unit_of_work import UnitOfWork
 from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Mail, read_mail
 from parsers.types import Document, Unreadable
 from rules.automatic import automatic_reason
-from rules.decision import Decision, Known, Message, Policy, decide_message
+from rules.decision import Decision, Known, Message, Policy, claim_of, decide_message
 from rules.recipients import reply_address
 
 
@@ -41,32 +44,63 @@ class MessageTooLarge(Exception):
 
 
 @dataclass(frozen=True)
-class Fingerprint:
-    """A message's bytes hashed once: the SHA-256 (hex) that finds a duplicate, and the reference it gets."""
+class Identity:
+    """Who a message is: ``sha256`` (hex) of its exact bytes, which rows from before fingerprints were recorded
+    are matched by; its ``fingerprint`` (``fingerprint``), which finds another delivery of it; and the
+    ``reference`` the referrer can quote, which follows from the fingerprint."""
 
     sha256: str
+    fingerprint: str
     reference: str
 
 
 @dataclass(frozen=True)
 class Read:
-    """A message read: the mail, its documents, its fingerprint and when it arrived."""
+    """A message read: the mail, its documents, who it is and when it arrived."""
 
     mail: Mail
     documents: tuple[Document, ...]
-    fingerprint: Fingerprint
+    identity: Identity
     received_at: dt.datetime
 
 
-def fingerprint(raw: bytes) -> Fingerprint:
-    """The message's hash and the short reference the referrer can quote (the same every run)."""
-    digest = hashlib.sha256(raw).digest()
-    return Fingerprint(sha256=digest.hex(), reference="NMSS-" + base64.b32encode(digest[:5]).decode("ascii"))
+def fingerprint(mail: Mail | None, identity: bytes) -> str:
+    """Who a message is, for telling a second delivery of it from a new message (SHA-256, hex).
+
+    A mail server that delivers a message again adds a ``Received:`` line or two, so the bytes differ while
+    the message does not: the fingerprint is the Message-ID with the digest of what the sender wrote (every
+    part's decoded content), and no header a server adds on the way. A message that names another's
+    Message-ID with different content is a different message. A message without a Message-ID is known by its
+    content and the headers its sender wrote (From, Date, Subject), so that two short notes with no body are
+    not taken for one. ``mail`` None (a message left unread: too large) or with no content digest (it could not
+    all be read) is known by ``identity``: its exact bytes, or for one left unread, where it is.
+    """
+    if mail is None or not mail.content_digest:
+        basis = ["bytes", hashlib.sha256(identity).hexdigest()]
+    elif mail.message_id:
+        basis = ["message", mail.message_id, mail.content_digest]
+    else:
+        date = mail.date.isoformat() if mail.date else ""
+        basis = ["content", mail.sender or "", date, mail.subject, mail.content_digest]
+    return hashlib.sha256(json.dumps(basis).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def reference_from(fingerprint: str) -> str:
+    """A short reference the referrer can quote, derived from the message's ``fingerprint`` (hex) so that it is
+    the same every run, and for every delivery of the message."""
+    return "NMSS-" + base64.b32encode(bytes.fromhex(fingerprint)[:5]).decode("ascii")
+
+
+def identify(mail: Mail | None, identity: bytes) -> Identity:
+    """Who the message with bytes (or, unread, location) ``identity`` is, ``mail`` being those bytes read."""
+    prints = fingerprint(mail, identity)
+    return Identity(sha256=hashlib.sha256(identity).hexdigest(), fingerprint=prints, reference=reference_from(prints))
 
 
 def reference_for(raw: bytes) -> str:
-    """The reference of the message with these bytes."""
-    return fingerprint(raw).reference
+    """The reference of the message ``raw``, for a caller that has only its bytes (the pipeline, which has read
+    the message already, uses ``identify``)."""
+    return reference_from(fingerprint(read_mail(raw), raw))
 
 
 def read_message(
@@ -77,10 +111,12 @@ def read_message(
     limits: LimitSettings,
     today: dt.date,
     pool: ParsePool,
-    prints: Fingerprint | None = None,
+    mail: Mail | None = None,
+    identity: Identity | None = None,
     deadline: float | None = None,
 ) -> Read:
-    """Read ``raw`` and parse every document in it in ``pool``'s worker processes.
+    """Read ``raw`` (unless ``mail`` is it read already) and parse every document in it in ``pool``'s worker
+    processes. ``identity`` is who the message is, where the caller knows it already.
 
     ``deadline`` (``time.monotonic()``) is when the message's time is up, by default
     ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
@@ -92,11 +128,12 @@ def read_message(
         deadline = time.monotonic() + limits.message_budget_seconds
     if len(raw) > limits.max_message_bytes:
         raise MessageTooLarge(len(raw), limits.max_message_bytes)
-    mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
+    if mail is None:
+        mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
     documents = read_documents(
         mail, definitions, today, pool=pool, deadline=deadline, max_attachment_bytes=limits.max_attachment_bytes
     )
-    return Read(mail, documents, prints or fingerprint(raw), received_at)
+    return Read(mail, documents, identity or identify(mail, raw), received_at)
 
 
 def read_documents(
@@ -149,19 +186,17 @@ def message_of(read: Read, service: ServiceSettings) -> Message:
     return Message(
         documents=read.documents,
         received_at=read.received_at,
-        reference=read.fingerprint.reference,
+        reference=read.identity.reference,
         automatic=automatic_reason(mail, own_addresses=service.addresses, own_domain=service.domain),
         reply_address=address.header_form if address is not None else None,
         senders=frozenset(a.lower() for a in (mail.sender, mail.reply_to) if a),
+        sender=mail.sender,
     )
 
 
-def duplicate_of(uow: UnitOfWork, prints: Fingerprint, *, ledger_id: int | None = None) -> int | None:
-    """The ledger id of the first message taken with the same bytes (other than ``ledger_id``), or None."""
-    original = uow.ledger.original_of(prints.sha256)
-    if original is None or original.id == ledger_id:
-        return None
-    return original.id
+def original_of(uow: UnitOfWork, identity: Identity, *, ledger_id: int | None = None) -> MessageRecord | None:
+    """The ledger row of the first delivery of the same message (other than ``ledger_id``), or None."""
+    return uow.ledger.original_of(identity.fingerprint, identity.sha256, other_than=ledger_id)
 
 
 def known_about(
@@ -173,19 +208,21 @@ def known_about(
     definitions: FormDefinitions,
     now: dt.datetime,
 ) -> Known:
-    """What the store knows that bears on the message: the submission it answers, the replies already written
-    to its sender and about its submission, the open referrals and the practice list."""
-    answers = answered_by(uow, read.mail, service, definitions)
-    to_sender = 0
-    if message.reply_address is not None:
-        to_sender = uow.outbox.replies_to(message.reply_address, since=now - RATE_WINDOW)
-    return Known(
-        answers=answers,
-        replies_to_sender=to_sender,
-        replies_for_submission=uow.outbox.replies_for_submission(answers.root_id) if answers is not None else 0,
+    """What the store knows that bears on the message: the submissions it names, the replies already written
+    to its sender and about the submission it is trusted with, the open referrals and the practice list."""
+    known = Known(
+        answers=quoted_submission(uow, read.mail, definitions),
+        replies_named=named_replies(uow, read.mail, service, definitions),
         open_referrals=uow.queue.open_nhs_numbers(),
         practices=uow.practices.active_codes(),
     )
+    to_sender = 0
+    if message.reply_address is not None:
+        to_sender = uow.outbox.replies_to(message.reply_address, since=now - RATE_WINDOW)
+    # Which submission the message is trusted with is the core's to say; the shell only counts its replies.
+    trusted = claim_of(message, known).answers
+    for_submission = uow.outbox.replies_for_submission(trusted.root_id) if trusted is not None else 0
+    return replace(known, replies_to_sender=to_sender, replies_for_submission=for_submission)
 
 
 def assess(uow: UnitOfWork | None, read: Read, policy: Policy, *, today: dt.date, now: dt.datetime) -> Decision:

@@ -286,11 +286,19 @@ class ParsePool:
     stops them. One thread at a time uses the pool; others wait their turn.
     """
 
-    def __init__(self, *, timeout_seconds: float = 30.0, memory_mb: int = 512, workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = 30.0,
+        memory_mb: int = 512,
+        workers: int = 1,
+        context: BaseContext | None = None,
+    ) -> None:
         self.timeout_seconds = timeout_seconds
         self.memory_bytes = memory_mb * 1024 * 1024
         self.size = max(1, workers)
-        self._context = _context()
+        # A single-threaded child of the service (a solo attempt, intake/solo.py) may fork its workers directly.
+        self._context = context or _context()
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -457,6 +465,12 @@ def _context() -> BaseContext:
         )
         return context
     return multiprocessing.get_context("spawn")
+
+
+def worker_context() -> BaseContext:
+    """How the service starts an isolated process: from a fork server that has imported the parsers, never by
+    forking the service itself."""
+    return _context()
 
 
 # -- the shared pool ----------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ SAFE_KEYS = frozenset(
         "retry_in_seconds",
         "failures",
         "resubmission_of",
+        "solo_crashes",
     }
 )
 """Keys whose values are ids (ledger, outbox, a reference), codes, counts, flags and timings: never patient data."""

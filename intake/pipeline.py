@@ -5,19 +5,22 @@ in the worker processes); ``intake.assess`` hands it and what the store knows to
 the whole decision; ``record`` carries the decision out in one unit of work; the message is filed. Crash
 safety comes from the order of the commits:
 
-1. the ledger row is written (state ``received``) before anything else happens;
+1. the ledger row is written (state ``received``) before anything else happens, and who the message is (its
+   fingerprint) as soon as it is read;
 2. the decision, the forms read, the queue row, the reply in the outbox, the team's tasks and the audit
    events commit together (state ``decided``) — or not at all;
 3. only then is the message moved in the mailbox (state ``filed``);
 4. the outbox is sent separately, each email under an idempotency key.
 
-Killed between 1 and 2, the message is decided again on restart (nothing was done yet); between 2 and 3, it is
-only filed; during 4, the same key is sent again, which the sender treats as the same email.
+Killed between 1 and 2, the message is decided again on restart (nothing was done yet), first alone in a
+child process (``intake.solo``), so that only a crash the message causes itself counts against it; between 2
+and 3, it is only filed; during 4, the same key is sent again, which the sender treats as the same email.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -29,12 +32,13 @@ from sqlalchemy import Engine
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
 from intake.assess import (
-    Fingerprint,
+    Identity,
     MessageTooLarge,
     assess,
-    duplicate_of,
-    fingerprint,
+    identify,
+    original_of,
     read_message,
+    reference_from,
     triage_rules,
 )
 from intake.isolation import ParsePool, default_pool
@@ -42,10 +46,11 @@ from intake.mailbox import IncomingMail, Mailbox
 from intake.migrate import is_ready
 from intake.outbox import SendReport, send_due
 from intake.record import record
+from intake.solo import SoloAttempts, SoloJob, SoloRunner
 from intake.store import MessageRecord, QuarantineRecord
 from intake.unit_of_work import UnitOfWork
 from notifier.sender import Sender
-from parsers.mail import Mail
+from parsers.mail import Mail, read_mail
 from rules.decision import FOLDERS, Decision, Known, Message, Policy, decide_message
 from rules.tasks import quarantined_task
 
@@ -65,15 +70,18 @@ __all__ = [
 ]
 
 MAX_ATTEMPTS = 3
-"""A message that kills the process this many times running is quarantined instead of tried again."""
+"""A message whose solo attempts (``intake.solo``) kill their process this many times is quarantined ("GaveUp")
+instead of tried again. Crashes of the service while the message was in flight are not counted: they may have
+had nothing to do with it."""
 
 Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True)
 class Services:
-    """What the pipeline needs besides the mailbox: the database, the sender, the forms, the clock and the
-    worker pool that parses documents (default: the process-wide pool for ``limits``)."""
+    """What the pipeline needs besides the mailbox: the database, the sender, the forms, the clock, the
+    worker pool that parses documents (default: the process-wide pool for ``limits``) and what decides a
+    message alone after a crash (``solo``)."""
 
     engine: Engine
     sender: Sender
@@ -84,6 +92,7 @@ class Services:
     clock: Clock
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
     pool: ParsePool | None = None
+    solo: SoloRunner = field(default_factory=SoloAttempts)
 
     @property
     def parse_pool(self) -> ParsePool:
@@ -140,39 +149,39 @@ def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: threading.E
 
 def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services) -> Taken | None:
     """Take one message; None when the ledger shows it was taken already (it is only filed again)."""
-    prints = fingerprint(_identity(incoming))
-    duplicate: Decision | None = None
+    in_flight_at_a_crash = False
     with services.unit_of_work() as uow:
         row = uow.ledger.by_mailbox_key(incoming.ref)
         # Decided before a crash, or listed again before the move landed: the move is all that is left.
         taken_before = row is not None and row.state != "received"
         if row is None:
-            original = duplicate_of(uow, prints)
-            row = uow.ledger.add(_ledger_row(incoming, prints, services.clock()))
-            if original is not None:
-                # The same bytes again: decided without reading them (nothing in them can differ).
-                message = Message((), incoming.received_at, prints.reference)
-                duplicate = decide_message(message, Known(duplicate_of=original), services.policy, services.today())
-                record(uow, row, duplicate, None, services.service, now=row.taken_at)
-        if not taken_before and duplicate is None:
+            row = uow.ledger.add(_ledger_row(incoming, services.clock()))
+        if not taken_before:
+            # Started before and never decided: the service died while this message was in flight.
+            in_flight_at_a_crash = row.attempts > 0
             row.attempts += 1
             uow.ledger.save(row)
         uow.commit()
     if taken_before:
         _file(services, row, mailbox, incoming)
         return None
-    if duplicate is not None:
-        return _done(services, row, duplicate, mailbox, incoming, None)
     assert row.id is not None
     ledger_id = row.id
     structlog.contextvars.bind_contextvars(ledger_id=ledger_id, mailbox=incoming.ref.source)
     try:
-        if row.attempts > MAX_ATTEMPTS:
+        if in_flight_at_a_crash and not _survives_alone(services, row, incoming):
             raise GaveUp
         started = time.perf_counter()
         deadline = time.monotonic() + services.limits.message_budget_seconds
         today = services.today()
-        if incoming.oversize is not None:
+        too_large = _too_large(incoming, services)
+        mail = None if too_large else read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
+        identity = identify(mail, _identity(incoming))
+        original = _identify(services, row, identity)
+        if original is not None:
+            decision = _duplicate(services, row, original, incoming)
+            return _done(services, row, decision, mailbox, incoming, None)
+        if mail is None:
             raise MessageTooLarge(incoming.size, services.limits.max_message_bytes)
         read = read_message(
             incoming.raw,
@@ -181,7 +190,8 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             limits=services.limits,
             today=today,
             pool=services.parse_pool,
-            prints=prints,
+            mail=mail,
+            identity=identity,
             deadline=deadline,
         )
         with services.unit_of_work() as uow:
@@ -211,8 +221,71 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
     return _done(services, row, decision, mailbox, incoming, reply_key)
 
 
+def _identify(services: Services, row: MessageRecord, identity: Identity) -> MessageRecord | None:
+    """Record who the message is (its fingerprint and the reference that follows from it) and return the first
+    ledger row of the same message, if this is another delivery of one taken already.
+
+    The fingerprint is committed before the message is decided, so that a delivery taken while this one waits
+    to be tried again after a crash is still known for the same message.
+    """
+    with services.unit_of_work() as uow:
+        row.fingerprint = identity.fingerprint
+        row.reference = identity.reference
+        uow.ledger.save(row)
+        original = original_of(uow, identity, ledger_id=row.id)
+        uow.commit()  # last: the unit of work's closing rollback would expire ``row`` after a later read
+        return original
+
+
+def _duplicate(services: Services, row: MessageRecord, original: MessageRecord, incoming: IncomingMail) -> Decision:
+    """Commit the message as another delivery of ``original``: nothing is decided, queued or sent again."""
+    assert original.id is not None
+    # Another delivery is known by the first one's reference, whatever its own bytes give.
+    row.reference = original.reference
+    message = Message((), incoming.received_at, original.reference)
+    decision = decide_message(message, Known(duplicate_of=original.id), services.policy, services.today())
+    with services.unit_of_work() as uow:
+        record(uow, row, decision, None, services.service, now=services.clock())
+        uow.commit()
+    return decision
+
+
 class GaveUp(Exception):
-    """Raised when a message has been tried ``MAX_ATTEMPTS`` times without a decision (it crashed the process)."""
+    """Raised when a message's solo attempts have crashed ``MAX_ATTEMPTS`` times: deciding it kills the process."""
+
+
+def _survives_alone(services: Services, row: MessageRecord, incoming: IncomingMail) -> bool:
+    """Whether a message that was in flight when the service died can be decided without killing the process
+    that decides it. It is decided alone in a child (``intake.solo``) until that finishes, or until it has
+    crashed ``MAX_ATTEMPTS`` times in all; each crash is committed as the message's own.
+    """
+    if _too_large(incoming, services):
+        return True  # it is quarantined unread, which cannot crash
+    job = SoloJob(
+        raw=incoming.raw,
+        definitions=services.definitions,
+        service=services.service,
+        limits=services.limits,
+        received_at=incoming.received_at,
+        today=services.today(),
+    )
+    while row.solo_crashes < MAX_ATTEMPTS:
+        try:
+            end = services.solo.attempt(job)
+        except OSError as exc:
+            # No child could be started (out of processes or memory): the service's trouble, not the message's.
+            log.warning("solo_attempt_not_started", ledger_id=row.id, error_type=type(exc).__name__)
+            return True
+        if end != "finished":
+            with services.unit_of_work() as uow:
+                row.solo_crashes += 1
+                uow.ledger.save(row)
+                uow.commit()
+        # Logged once the attempt is over: a kill of the service during it is no event of the message's.
+        log.info("solo_attempt", ledger_id=row.id, outcome=end, attempts=row.attempts, solo_crashes=row.solo_crashes)
+        if end == "finished":
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -229,7 +302,6 @@ def check_submission(raw: bytes, services: Services, *, received_at: dt.datetime
     A database that does not exist yet, or is not at the newest migration, reads as an empty store: ``check``
     creates and changes nothing.
     """
-    prints = fingerprint(raw)
     read = read_message(
         raw,
         received_at=received_at,
@@ -237,21 +309,22 @@ def check_submission(raw: bytes, services: Services, *, received_at: dt.datetime
         limits=services.limits,
         today=today,
         pool=services.parse_pool,
-        prints=prints,
     )
     if not is_ready(services.engine):
         return Checked(read.mail, assess(None, read, services.policy, today=today, now=services.clock()))
     with services.unit_of_work() as uow:
-        original = duplicate_of(uow, prints)
+        original = original_of(uow, read.identity)
         if original is not None:
-            message = Message((), received_at, prints.reference)
-            decision = decide_message(message, Known(duplicate_of=original), services.policy, today)
+            assert original.id is not None
+            message = Message((), received_at, original.reference)
+            decision = decide_message(message, Known(duplicate_of=original.id), services.policy, today)
             return Checked(read.mail, decision)
         return Checked(read.mail, assess(uow, read, services.policy, today=today, now=services.clock()))
 
 
 def _identity(incoming: IncomingMail) -> bytes:
-    """What the ledger knows a message by: its bytes, or, for one left unread, where it is and its size.
+    """What the ledger knows a message by until it is read (and, if it cannot be, for good): its bytes, or, for
+    one left unread, where it is and its size.
 
     An unread message is never taken for a duplicate of another: with no bytes there is nothing to compare.
     """
@@ -261,18 +334,24 @@ def _identity(incoming: IncomingMail) -> bytes:
     return "\0".join(("over-limit", ref.source, ref.folder, str(ref.uidvalidity), ref.uid, str(incoming.size))).encode()
 
 
-def _ledger_row(incoming: IncomingMail, prints: Fingerprint, now: dt.datetime) -> MessageRecord:
+def _too_large(incoming: IncomingMail, services: Services) -> bool:
+    return incoming.oversize is not None or len(incoming.raw) > services.limits.max_message_bytes
+
+
+def _ledger_row(incoming: IncomingMail, now: dt.datetime) -> MessageRecord:
     ref = incoming.ref
+    sha256 = hashlib.sha256(_identity(incoming)).hexdigest()
     return MessageRecord(
         source=ref.source,
         folder=ref.folder,
         uidvalidity=ref.uidvalidity,
         uid=ref.uid,
-        sha256=prints.sha256,
+        sha256=sha256,
         size=incoming.size,
         received_at=incoming.received_at,
         taken_at=now,
-        reference=prints.reference,
+        # Until the message is read and its fingerprint known (a crash may come first).
+        reference=reference_from(sha256),
     )
 
 

@@ -1,9 +1,11 @@
-"""Resubmissions: find the earlier submission a message answers, and its forms, as plain data for the core.
+"""Resubmissions: find the earlier submissions a message names, and their forms, as plain data for the core.
 
-A message answers a submission when it answers one of our replies (``In-Reply-To`` or ``References`` holds the
-Message-ID of a reply we wrote), or when its subject quotes a reference (``NMSS-XXXXXXXX``). Whether to trust
-it (a subject reference counts only from an address we wrote to about that submission), how the forms merge
-and what the merged set becomes are the core's to decide (``rules.decision``).
+A message names a submission when it answers one of our replies (``In-Reply-To`` or ``References`` holds a
+Message-ID in our form), or when its subject quotes a reference (``NMSS-XXXXXXXX``). What the outbox shows
+about each named reply (whether we sent it, and to whom) is looked up here; whether to trust the message with
+the submission, how the forms merge and what the merged set becomes are the core's to decide
+(``rules.decision.claim_of``, ``decide_message``). A reference inside one of our Message-IDs proves nothing:
+anyone can write one, so only the outbox's record of the reply counts.
 """
 
 from __future__ import annotations
@@ -19,23 +21,36 @@ from intake.store import FormRecord, MessageRecord
 from intake.unit_of_work import UnitOfWork
 from parsers.mail import Mail
 from parsers.types import Document, FieldError, Form, Unreadable, UnreadableProblem, Value
-from rules.automatic import OWN_MESSAGE_ID_PREFIX, is_own_message_id
-from rules.decision import Answered, How
+from rules.automatic import is_own_message_id
+from rules.decision import Answered, How, NamedReply, answers_our_reply
+
+__all__ = ["REFERENCE", "answers_our_reply", "named_replies", "quoted_submission", "stored_documents"]
 
 REFERENCE = re.compile(r"\bNMSS-([A-Z2-7]{8})\b", re.IGNORECASE)
-"""A reference as ``intake.assess.fingerprint`` makes them, quoted anywhere in a subject."""
-
-_REPLY_ID = re.compile(rf"^{re.escape(OWN_MESSAGE_ID_PREFIX)}reply\.[a-z]+\.(NMSS-[A-Z2-7]{{8}})\.", re.IGNORECASE)
+"""A reference as ``intake.assess.reference_from`` makes them, quoted anywhere in a subject."""
 
 
-def answered_by(uow: UnitOfWork, mail: Mail, service: ServiceSettings, definitions: FormDefinitions) -> Answered | None:
-    """The earlier submission ``mail`` answers, with its latest forms and the addresses we wrote to about it;
-    None when it is a message of its own."""
+def named_replies(
+    uow: UnitOfWork, mail: Mail, service: ServiceSettings, definitions: FormDefinitions
+) -> tuple[NamedReply, ...]:
+    """Every Message-ID in our form that ``mail`` names, most direct first, with what the outbox shows about
+    it: the address that reply went to and the submission it was about (nothing, when we never sent it)."""
+    named = []
     for candidate in (mail.in_reply_to, *reversed(mail.references)):
-        if candidate and is_own_message_id(candidate, service.domain):
-            root = _root_by_reply_id(uow, candidate)
-            if root is not None:
-                return _answered(uow, root, "thread", definitions)
+        if not candidate or not is_own_message_id(candidate, service.domain):
+            continue
+        reply = uow.outbox.by_header_message_id(f"<{candidate.strip().strip('<>')}>")
+        if reply is None:
+            named.append(NamedReply())
+            continue
+        ledger_id = reply.submission_id or reply.message_id
+        root = _root(uow, uow.ledger.get(ledger_id)) if ledger_id is not None else None
+        named.append(NamedReply(reply.recipient, _answered(uow, root, "thread", definitions) if root else None))
+    return tuple(named)
+
+
+def quoted_submission(uow: UnitOfWork, mail: Mail, definitions: FormDefinitions) -> Answered | None:
+    """The first earlier submission whose reference ``mail``'s subject quotes, or None."""
     for match in REFERENCE.finditer(mail.subject or ""):
         root = _root(uow, uow.ledger.by_reference(f"NMSS-{match.group(1).upper()}"))
         if root is not None:
@@ -57,17 +72,6 @@ def _answered(uow: UnitOfWork, root: MessageRecord, how: How, definitions: FormD
         replied_to=uow.outbox.recipients_for_submission(root.id),
         documents=stored_documents(uow, uow.ledger.latest_of_submission(root.id), definitions),
     )
-
-
-def _root_by_reply_id(uow: UnitOfWork, message_id: str) -> MessageRecord | None:
-    outbox = uow.outbox.by_header_message_id(f"<{message_id.strip().strip('<>')}>")
-    if outbox is not None:
-        ledger_id = outbox.submission_id or outbox.message_id
-        if ledger_id is not None:
-            return _root(uow, uow.ledger.get(ledger_id))
-    # A reply written before Message-IDs were recorded still names its reference in its Message-ID.
-    match = _REPLY_ID.match(message_id.strip().strip("<>"))
-    return _root(uow, uow.ledger.by_reference(match.group(1).upper())) if match else None
 
 
 def _root(uow: UnitOfWork, row: MessageRecord | None) -> MessageRecord | None:

@@ -43,6 +43,7 @@ class MessageRecord(SQLModel, table=True):
     received_at: dt.datetime
     taken_at: dt.datetime
     state: str = "received"
+    # Decisions started: more than one while ``received`` means the message was in flight when the service died.
     attempts: int = 0
     outcome: str | None = None
     reference: str = Field(index=True)
@@ -51,6 +52,11 @@ class MessageRecord(SQLModel, table=True):
     error: str | None = None
     # The ledger id of the original submission this message completes (a resubmission); migration 0004.
     submission_of: int | None = Field(default=None, index=True)
+    # Migration 0006: who the message is whatever headers a redelivery added (``intake.assess.fingerprint``);
+    # a second delivery of it is a duplicate. None on rows written before, which are matched by ``sha256``.
+    fingerprint: str | None = Field(default=None, index=True)
+    # Migration 0006: solo attempts (``intake.solo``) whose process died: crashes that were this message's own.
+    solo_crashes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class FormRecord(SQLModel, table=True):

@@ -22,6 +22,7 @@ import datetime as dt
 import email.parser
 import email.policy
 import email.utils
+import hashlib
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,12 @@ class Mail:
     present, plus ``content-type`` (the top part's media type, e.g. ``multipart/report``). Addresses are
     lower-cased (a bare local part such as ``mailer-daemon`` is kept as it is); ``message_id`` and the ids
     in ``in_reply_to``/``references`` have no angle brackets.
+
+    ``content_digest`` (SHA-256, hex) covers what the sender wrote — every part's media type and decoded
+    content, in order, and the headers of any message forwarded inside — and none of the message's own
+    headers, so a copy of the message that picked up another ``Received:`` line or a new transfer encoding on
+    its way has the same digest. It is empty when the parts could not all be walked (a message that could not
+    be parsed, or one past the part limit or too deeply nested for the email package).
     """
 
     message_id: str | None = None
@@ -150,6 +157,7 @@ class Mail:
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     attachments: tuple[Attachment, ...] = ()
     defects: tuple[str, ...] = ()
+    content_digest: str = ""
 
 
 def read_mail(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES) -> Mail:
@@ -200,6 +208,7 @@ def _read(raw: bytes, max_attachment_bytes: int) -> Mail:
         headers=MappingProxyType(headers.automatic()),
         attachments=tuple(collector.attachments),
         defects=defects.collected(),
+        content_digest=collector.content_digest(),
     )
 
 
@@ -319,7 +328,8 @@ class _HeaderReader:
 
 
 class _Collector:
-    """Walks the part tree by hand (not ``iter_attachments``) and keeps the attachments worth reading.
+    """Walks the part tree by hand (not ``iter_attachments``), keeps the attachments worth reading and digests
+    every part's content on the way (``Mail.content_digest``).
 
     The walk keeps its own stack rather than recursing, so no nesting can exhaust Python's. Past ``MAX_DEPTH``
     or ``MAX_FORWARDS`` it goes on looking, bounded by ``MAX_PARTS``, only to find files that could be forms:
@@ -330,33 +340,70 @@ class _Collector:
         self.attachments: list[Attachment] = []
         self._max_bytes = max_bytes
         self._defects = defects
+        self._digest = hashlib.sha256()
+        self._complete = True
 
     def walk(self, message: Message) -> None:
-        stack: list[tuple[Message, int, int]] = [(message, 0, 0)]  # a part, its depth, the forwards around it
+        # A part, its depth, the forwards around it, and whether it is a forwarded message itself.
+        stack: list[tuple[Message, int, int, bool]] = [(message, 0, 0, False)]
         parts = 0
         while stack:
-            part, depth, forwards = stack.pop()
+            part, depth, forwards, forwarded = stack.pop()
             parts += 1
             if parts > MAX_PARTS:
                 self._defects.add("TooManyParts")
                 # Whatever is left may hold a form: the team is told, once, rather than nothing.
                 self.attachments.append(Attachment(f"parts-after-{MAX_PARTS}", "", b"", skipped="too_many_parts"))
+                self._complete = False
                 return
             self._defects.add_from(part)
+            if forwarded:
+                self._digest_headers(part)
             too_deep = depth > MAX_DEPTH or forwards > MAX_FORWARDS
             if too_deep:
                 self._defects.add("NestingTooDeep")
             if _is_container(part):
+                self._digest_part(part, b"", container=True)
                 # A message/* part holds a forwarded message: everything inside is one forward deeper.
                 inner = forwards + 1 if _content_type(part).startswith("message/") else forwards
                 children = list(self._children(part))
-                stack.extend((child, depth + 1, inner) for child in reversed(children))
+                stack.extend((child, depth + 1, inner, inner > forwards) for child in reversed(children))
             else:
-                self._keep_if_wanted(part, too_deep=too_deep)
+                data = _decoded(part)
+                self._digest_part(part, data)
+                self._keep_if_wanted(part, data, too_deep=too_deep)
 
     def report_the_rest(self) -> None:
         """Keep one ``too_deep`` entry for parts that could not be walked at all, whatever they hold."""
         self.attachments.append(Attachment("nested-parts", "", b"", skipped="too_deep"))
+        self._complete = False
+
+    def content_digest(self) -> str:
+        """The digest of every part seen, or "" when some were not: two messages that differ only in parts
+        that were never walked must not look the same."""
+        return self._digest.hexdigest() if self._complete else ""
+
+    def _digest_part(self, part: Message, data: bytes | None, *, container: bool = False) -> None:
+        content_type = _content_type(part)
+        if data is not None and content_type.startswith("text/"):
+            # Line endings change on the way (IMAP gives CRLF, a Maildir file LF); the text does not.
+            data = data.replace(b"\r\n", b"\n")
+        kind = b"container" if container else b"undecodable" if data is None else b"leaf"
+        self._digest_items(kind, content_type.encode("ascii", "replace"), data or b"")
+
+    def _digest_headers(self, message: Message) -> None:
+        """A forwarded message's headers are part of what the sender wrote (only the outer message's are not)."""
+        try:
+            lines = [f"{name.lower()}: {' '.join(_unfold(str(value)).split())}" for name, value in message.raw_items()]
+        except Exception:  # noqa: BLE001 - headers that cannot even be listed count as one unreadable item
+            lines = ["\x00unreadable"]
+        self._digest_items(b"headers", "\n".join(lines).encode("utf-8", "surrogatepass"))
+
+    def _digest_items(self, *items: bytes) -> None:
+        for item in items:
+            # Length-prefixed, so that no two different sequences of parts run together into the same bytes.
+            self._digest.update(len(item).to_bytes(8, "big"))
+            self._digest.update(item)
 
     def _children(self, part: Message) -> Iterator[Message]:
         try:
@@ -376,8 +423,7 @@ class _Collector:
         elif isinstance(payload, list):
             yield from (p for p in payload if isinstance(p, Message))
 
-    def _keep_if_wanted(self, part: Message, *, too_deep: bool) -> None:
-        data = _decoded(part)
+    def _keep_if_wanted(self, part: Message, data: bytes | None, *, too_deep: bool) -> None:
         if data is None:
             self._defects.add("PayloadUndecodable")
             return

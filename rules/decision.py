@@ -11,6 +11,7 @@ reads the clock, the database or the network.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -25,9 +26,9 @@ from rules.eligibility import EligibilityPolicy
 from rules.tasks import (
     Task,
     held_back_task,
-    reference_from_unknown_sender_task,
     reply_without_forms_task,
     unreadable_form_task,
+    untrusted_claim_task,
 )
 from rules.triage import triage
 from rules.types import Context, Outcome, Problem, ReplyKind, Submission
@@ -53,14 +54,20 @@ PATIENT_FORM_ORDER = ("form2", "miat", "form1", "mar")
 
 How = Literal["thread", "subject"]
 
+UntrustedReason = Literal["reference_from_unknown_sender", "reply_from_unknown_sender", "reply_to_unknown_message"]
+"""Why a message that claims a place in a submission is not given it: a subject reference from an address we
+never wrote to about it; a reply to one of our replies from an address that reply did not go to; a
+Message-ID of ours that the outbox shows we never sent. Message-IDs and subjects are easy to copy or guess,
+so such a message goes to the team instead of being merged into another person's referral."""
+
 
 @dataclass(frozen=True)
 class Answered:
-    """The earlier submission a message answers, as the store knows it.
+    """An earlier submission a message names, as the store knows it.
 
     ``root_id`` is its first ledger id and ``reference`` its reference; ``how`` says whether the message
     answers one of our replies (``thread``) or quotes the reference in its subject (``subject``);
-    ``replied_to`` holds every address we wrote to about it, lower-cased; ``documents`` its latest forms.
+    ``replied_to`` holds every address we wrote to about it; ``documents`` its latest forms.
     """
 
     root_id: int
@@ -71,21 +78,45 @@ class Answered:
 
 
 @dataclass(frozen=True)
+class NamedReply:
+    """A Message-ID in our form that a message names in ``In-Reply-To`` or ``References``, and what the outbox
+    shows about it: ``sent_to``, the address that reply of ours went to (None: the outbox has no such reply,
+    so we never sent it), and ``submission``, the submission it was about (None when that is gone)."""
+
+    sent_to: str | None = None
+    submission: Answered | None = None
+
+
+@dataclass(frozen=True)
 class Known:
     """What the store knows that bears on a message, read by the shell and passed in as plain data.
 
-    ``duplicate_of``: the ledger id of the same message taken before. ``replies_to_sender``: automatic replies
-    written in the last 24 hours to the address this message would be answered at; ``replies_for_submission``:
-    those written about the submission it belongs to, ever. ``open_referrals``: NHS numbers with a referral
-    open in the queue. ``practices``: the active GP practice codes, None when no list is imported.
+    ``duplicate_of``: the ledger id of the same message taken before. ``replies_named``: every Message-ID in
+    our form the message names, most direct first (``In-Reply-To``, then ``References`` newest first), with
+    what the outbox shows about it; ``answers``: the first submission whose reference its subject quotes.
+    Neither is trusted yet: ``claim_of`` decides. ``replies_to_sender``: automatic replies written in the last
+    24 hours to the address this message would be answered at; ``replies_for_submission``: those written
+    about the submission it is trusted with, ever. ``open_referrals``: NHS numbers with a referral open in the
+    queue. ``practices``: the active GP practice codes, None when no list is imported.
     """
 
     duplicate_of: int | None = None
     answers: Answered | None = None
+    replies_named: tuple[NamedReply, ...] = ()
     replies_to_sender: int = 0
     replies_for_submission: int = 0
     open_referrals: frozenset[str] = frozenset()
     practices: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a message is trusted with: the submission it completes (``answers``), or why the submission it
+    names is not given it (``untrusted``, with ``named`` the submission, if one is known)."""
+
+    answers: Answered | None = None
+    untrusted: UntrustedReason | None = None
+    named: Answered | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +125,7 @@ class Message:
 
     ``automatic`` says why a machine sent it (``rules.automatic``), or None; ``reply_address`` is where an
     automatic reply would go (None when there is nowhere to write); ``senders`` its From and Reply-To
-    addresses, lower-cased.
+    addresses, lower-cased; ``sender`` its From address alone (the only one that may answer a reply of ours).
     """
 
     documents: tuple[Document, ...]
@@ -103,6 +134,7 @@ class Message:
     automatic: str | None = None
     reply_address: str | None = None
     senders: frozenset[str] = frozenset()
+    sender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,10 +223,10 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         return Decision(
             kind="duplicate", reference=message.reference, folder=FOLDERS["duplicate"], duplicate_of=known.duplicate_of
         )
-    answers = known.answers
-    trusted = answers is not None and (answers.how == "thread" or _wrote_to(message.senders, answers.replied_to))
+    claim = claim_of(message, known)
+    answers = claim.answers
     documents = message.documents
-    if answers is not None and trusted and documents:
+    if answers is not None and documents:
         # A message that brings no document at all (a question, a winmail.dat of pictures) is decided alone.
         documents = merge_documents(answers.documents, documents)
     context = Context(
@@ -207,20 +239,16 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         # Nobody to write to: the team decides what to do by hand.
         outcome = replace(outcome, reply=None, suppressed="no-reply-address")
     tasks: list[Task] = []
-    if answers is not None and outcome.kind != "automatic":
-        if not trusted:
+    if outcome.kind != "automatic":
+        if claim.untrusted is not None:
             outcome = replace(
-                outcome,
-                kind="review",
-                reply=None,
-                suppressed=None,
-                reasons=(*outcome.reasons, "reference_from_unknown_sender"),
+                outcome, kind="review", reply=None, suppressed=None, reasons=(*outcome.reasons, claim.untrusted)
             )
-            tasks.append(reference_from_unknown_sender_task(answers.reference))
-        elif outcome.kind == "not_a_submission":
+            tasks.append(untrusted_claim_task(claim.untrusted, claim.named.reference if claim.named else None))
+        elif answers is not None and outcome.kind == "not_a_submission":
             outcome = replace(outcome, kind="review", reply=None, reasons=(*outcome.reasons, "reply_without_forms"))
             tasks.append(reply_without_forms_task())
-    reference = answers.reference if answers is not None and trusted else message.reference
+    reference = answers.reference if answers is not None else message.reference
     reply, held_back = _reply(outcome, message, known, policy.reply_limits)
     if held_back is not None:
         tasks.append(held_back_task(held_back))
@@ -236,9 +264,58 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         reply=reply,
         held_back=held_back,
         tasks=tuple(tasks),
-        resubmission_of=answers.root_id if answers is not None and trusted else None,
-        resubmission_how=None if answers is None else answers.how if trusted else "subject-unknown-sender",
+        resubmission_of=answers.root_id if answers is not None else None,
+        resubmission_how=answers.how if answers is not None else claim.untrusted,
     )
+
+
+def claim_of(message: Message, known: Known) -> Claim:
+    """Which submission ``message`` may complete, of those it names.
+
+    A reply to one of our replies counts only when the outbox shows we sent that reply and the message comes
+    from the address it went to; once a message names a Message-ID of ours, nothing else it says is trusted
+    instead. A subject reference counts only from an address we wrote to about that submission (its From or
+    Reply-To). Anything else that names a submission is not given it.
+    """
+    sent_to_someone_else: Answered | None = None
+    someone_else = False
+    for reply in known.replies_named:
+        if reply.sent_to is None:
+            continue
+        if not answers_our_reply(message.sender, reply.sent_to):
+            someone_else = True
+            sent_to_someone_else = sent_to_someone_else or reply.submission
+            continue
+        if reply.submission is not None:
+            return Claim(answers=reply.submission)
+    if known.replies_named:
+        if someone_else:
+            return Claim(untrusted="reply_from_unknown_sender", named=sent_to_someone_else)
+        return Claim(untrusted="reply_to_unknown_message")
+    quoted = known.answers
+    if quoted is None:
+        return Claim()
+    if any(answers_our_reply(a, r) for a in message.senders for r in quoted.replied_to):
+        return Claim(answers=quoted)
+    return Claim(untrusted="reference_from_unknown_sender", named=quoted)
+
+
+def answers_our_reply(sender: str | None, sent_to: str) -> bool:
+    """Whether a message from ``sender`` may answer a message of ours that was sent to ``sent_to``.
+
+    Only the address we wrote to may: anyone can copy a Message-ID or a reference into a message of their own.
+    Addresses are compared as mailboxes (``parsers.addresses.mailbox_key``): the address part only, its case
+    and a ``+tag`` ignored.
+    """
+    if sender is None:
+        return False
+    mailbox = _mailbox(sender)
+    return mailbox != "" and mailbox == _mailbox(sent_to)
+
+
+def _mailbox(address: str) -> str:
+    # Older outbox rows may hold a To header with a display name; a message's sender is already a bare address.
+    return mailbox_key(email.utils.parseaddr(address)[1].strip())
 
 
 def queue_entry(outcome: Outcome, documents: Sequence[Document], rules: TriageRules) -> QueueEntry | None:
@@ -301,11 +378,6 @@ def limit_reason(*, replies_to_sender: int, replies_for_submission: int, limits:
     return None
 
 
-def _wrote_to(senders: frozenset[str], replied_to: frozenset[str]) -> bool:
-    """Whether one of ``senders`` is a mailbox we wrote to, however either address is spelt."""
-    return bool({mailbox_key(a) for a in senders} & {mailbox_key(a) for a in replied_to})
-
-
 def _reply(
     outcome: Outcome, message: Message, known: Known, limits: ReplyLimitSettings
 ) -> tuple[Reply | None, str | None]:
@@ -324,14 +396,19 @@ def _reply(
 __all__ = [
     "FOLDERS",
     "Answered",
+    "Claim",
     "Decision",
     "Known",
     "Message",
+    "NamedReply",
     "Patient",
     "Policy",
     "QueueEntry",
     "Reply",
     "Task",
+    "UntrustedReason",
+    "answers_our_reply",
+    "claim_of",
     "decide_message",
     "limit_reason",
     "merge_documents",

@@ -52,12 +52,21 @@ def unreadable_form_task() -> Task:
     return Task("unreadable_form", "check the form by hand: it could not be read automatically")
 
 
-def reference_from_unknown_sender_task(reference: str) -> Task:
-    """Check a message that quotes ``reference`` but comes from an address we never wrote to about it."""
-    return Task(
-        "reference_from_unknown_sender",
-        f"check who sent it: it quotes {reference} but comes from an address we never wrote to about it",
+UNTRUSTED_WHY: Mapping[str, str] = {
+    "reference_from_unknown_sender": "it quotes {reference} but comes from an address we never wrote to about it",
+    "reply_from_unknown_sender": "it answers our reply{about} but comes from an address that reply did not go to",
+    "reply_to_unknown_message": "it claims to answer a reply of ours that we never sent",
+}
+"""Why a message is not given the submission it names, as the team reads it."""
+
+
+def untrusted_claim_task(reason: str, reference: str | None) -> Task:
+    """Check who sent a message that names a submission (``reference``, if known) it is not trusted with, for
+    the reason ``reason`` (a code: ``rules.decision.UntrustedReason``)."""
+    why = UNTRUSTED_WHY.get(reason, reason.replace("_", " ")).format(
+        reference=reference or "a reference", about=f" about {reference}" if reference else ""
     )
+    return Task(reason, f"check who sent it: {why}")
 
 
 EMAIL_KINDS: Mapping[str, str] = {

@@ -32,11 +32,16 @@ class Ledger:
             )
         ).first()
 
-    def original_of(self, sha256: str) -> MessageRecord | None:
-        """The first message taken with these bytes (not itself a duplicate), or None."""
+    def original_of(self, fingerprint: str, sha256: str, *, other_than: int | None = None) -> MessageRecord | None:
+        """The first message (not itself a duplicate, nor ledger row ``other_than``) taken with this
+        ``fingerprint``, or with these exact bytes (``sha256``: rows from before fingerprints were recorded)."""
         return self.session.exec(
             select(MessageRecord)
-            .where(MessageRecord.sha256 == sha256, col(MessageRecord.duplicate_of).is_(None))
+            .where(
+                (col(MessageRecord.fingerprint) == fingerprint) | (col(MessageRecord.sha256) == sha256),
+                col(MessageRecord.duplicate_of).is_(None),
+                col(MessageRecord.id) != (other_than if other_than is not None else -1),
+            )
             .order_by(col(MessageRecord.id))
         ).first()
 
@@ -116,7 +121,7 @@ class Ledger:
         claimed = self.session.execute(
             update(MessageRecord)
             .where(col(MessageRecord.id) == ledger_id, col(MessageRecord.state) == "quarantined")
-            .values(state="received", attempts=0, outcome=None, error=None, filed_in=None)
+            .values(state="received", attempts=0, solo_crashes=0, outcome=None, error=None, filed_in=None)
         )
         return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 

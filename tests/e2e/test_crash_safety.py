@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, func, select
 
+import intake.pipeline as pipeline
 from config.settings import load_settings
 from intake.bootstrap import App, bootstrap
 from intake.mailbox import IncomingMail, MailRef
 from intake.migrate import upgrade
-from intake.pipeline import MAX_ATTEMPTS, send_outbox, take_new_mail
+from intake.pipeline import send_outbox, take_new_mail
+from intake.solo import SoloAttempts, SoloEnd, SoloJob
 from intake.store import MessageRecord, OutboxRecord
 from samples.scenarios import Scenario, deliver_to_maildir
 from tests.faults import FaultyPool
@@ -116,19 +128,75 @@ def test_killed_while_sending_the_reply_is_sent_again_as_the_same_email(
         assert [o.state for o in session.exec(select(OutboxRecord)).all()] == ["sent"]
 
 
-def test_a_message_that_keeps_killing_the_process_is_quarantined_after_three_tries(
-    service: Service, one_incomplete: list[Scenario]
-) -> None:
-    for _ in range(MAX_ATTEMPTS):
+def die_alone(job: SoloJob) -> None:
+    """A solo attempt for a message that kills the process deciding it: the child dies as such a message would
+    make it die (sent to the child by name, so it lives at module level)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def ledger(app: App) -> list[MessageRecord]:
+    with Session(app.engine) as session:
+        return list(session.exec(select(MessageRecord).order_by(MessageRecord.id)).all())  # type: ignore[arg-type]
+
+
+def crash_while_deciding(service: Service, times: int) -> None:
+    """Kill the service ``times`` times while the waiting message is being decided (in its own process): the
+    pool it is given stands for kill -9 arriving while its documents are parsed."""
+    for _ in range(times):
         app = app_for(service)
         with pytest.raises(Killed):
             take_new_mail(app.mailbox, replace(app.services, pool=FaultyPool(Killed)))
 
+
+def test_a_message_that_kills_the_process_deciding_it_alone_is_quarantined_after_three_solo_crashes(
+    service: Service, one_incomplete: list[Scenario]
+) -> None:
+    crash_while_deciding(service, times=1)
+
     app = app_for(service)
-    taken = take_new_mail(app.mailbox, app.services)
+    taken = take_new_mail(app.mailbox, replace(app.services, solo=SoloAttempts(decide=die_alone)))
 
     assert [t.outcome for t in taken] == ["quarantined"]
     assert service.folder_counts() == {"Quarantine": 1}
+    [row] = ledger(app)
+    assert (row.error, row.solo_crashes) == ("GaveUp", pipeline.MAX_ATTEMPTS)
+
+
+def test_crashes_of_the_service_while_a_message_is_in_flight_are_not_held_against_it(
+    service: Service, one_incomplete: list[Scenario]
+) -> None:
+    # Each restart decides the message alone first, in a child that finishes: the crashes were not its own.
+    crash_while_deciding(service, times=pipeline.MAX_ATTEMPTS + 1)
+
+    app = app_for(service)
+    taken = take_new_mail(app.mailbox, app.services)
+    send_outbox(app.services)
+
+    assert [t.outcome for t in taken] == ["incomplete"]
+    [row] = ledger(app)
+    assert (row.attempts, row.solo_crashes) == (pipeline.MAX_ATTEMPTS + 2, 0)
+    assert len(list(service.outbox.glob("*.eml"))) == 1
+
+
+class KilledWhileWaiting:
+    """Solo attempts during which the service itself is killed, as it waits for the child."""
+
+    def attempt(self, job: SoloJob) -> SoloEnd:
+        raise Killed
+
+
+def test_a_kill_of_the_service_during_a_solo_attempt_counts_for_nothing(
+    service: Service, one_incomplete: list[Scenario]
+) -> None:
+    crash_while_deciding(service, times=1)
+    for _ in range(pipeline.MAX_ATTEMPTS + 1):
+        app = app_for(service)
+        with pytest.raises(Killed):
+            take_new_mail(app.mailbox, replace(app.services, solo=KilledWhileWaiting()))
+    assert [row.solo_crashes for row in ledger(app)] == [0]
+
+    app = app_for(service)
+    assert [t.outcome for t in take_new_mail(app.mailbox, app.services)] == ["incomplete"]
 
 
 def test_a_message_the_pipeline_fails_on_is_quarantined_and_the_rest_go_on(
@@ -192,3 +260,87 @@ def test_a_message_the_mailbox_refuses_to_file_keeps_its_decision_the_rest_go_on
     assert service.inbox() == []
     assert service.folder_counts()["Incomplete"] == incomplete
     assert sorted(p.name for p in service.outbox.glob("*.eml")) == replies, "filed, not decided or answered again"
+
+
+class NoProcessesLeft:
+    """Solo attempts on a machine that cannot start another process."""
+
+    def attempt(self, job: SoloJob) -> SoloEnd:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def test_when_no_solo_attempt_can_be_started_the_message_is_decided_as_usual(
+    service: Service, one_incomplete: list[Scenario]
+) -> None:
+    crash_while_deciding(service, times=1)
+
+    app = app_for(service)
+    taken = take_new_mail(app.mailbox, replace(app.services, solo=NoProcessesLeft()))
+
+    assert [t.outcome for t in taken] == ["incomplete"], "the machine's trouble is not held against the message"
+    assert [row.solo_crashes for row in ledger(app)] == [0]
+
+
+def attempts_so_far(database: Path) -> dict[int, int]:
+    """Each ledger row's attempts, read as another process sees them; {} until the run has made the table."""
+    if not database.exists():
+        return {}
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as connection:
+            return dict(connection.execute("SELECT id, attempts FROM message").fetchall())
+    except sqlite3.OperationalError:  # no table yet
+        return {}
+
+
+def kill_once_a_decision_has_started(service: Service, log: Path) -> None:
+    """Start `run --once` and SIGKILL it as soon as it has started deciding a message (or let it finish)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
+    database = service.root / "var" / "nmss.db"
+    before = attempts_so_far(database)
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("nmss-intake")), "run", "--once"],
+            cwd=service.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 300  # a generous bound for a busy machine, not a measurement
+        while process.poll() is None:
+            now = attempts_so_far(database)
+            if any(count > before.get(row, 0) for row, count in now.items()):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("the run never started deciding a message")
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+
+
+def test_killed_with_sigkill_each_time_a_run_starts_deciding_no_message_is_given_up_or_answered_twice(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    # Every kill lands while a message is in flight, and after the first the same message is first in line
+    # each time: more kills than MAX_ATTEMPTS on one message that has done nothing wrong.
+    deliver_to_maildir(service.mailbox, scenarios)
+    kills = pipeline.MAX_ATTEMPTS + 2
+    for kill in range(kills):
+        kill_once_a_decision_has_started(service, service.root / f"run-{kill}.log")
+
+    result = service.invoke("run", "--once")
+    assert result.exit_code == 0, result.output
+
+    app = app_for(service)
+    rows = ledger(app)
+    expected = {hashlib.sha256(s.raw).hexdigest(): s.expected_outcome for s in scenarios}
+    assert sorted(r.sha256 for r in rows) == sorted(expected), "every message taken, once"
+    assert [r.outcome for r in rows if r.outcome == "quarantined"] == [], "no message was given up"
+    assert {r.sha256: r.outcome for r in rows} == expected
+    assert max(r.attempts for r in rows) > pipeline.MAX_ATTEMPTS, "one message was in flight at every kill"
+    assert service.inbox() == []
+    with Session(app.engine) as session:
+        outbox = session.exec(select(OutboxRecord)).all()
+    assert len(outbox) == sum(1 for r in rows if r.outcome in ("incomplete", "misrouted")), "one reply each"
+    assert len(list(service.outbox.glob("*.eml"))) == len(outbox)

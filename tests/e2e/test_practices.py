@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from samples.emails import referral_email
@@ -100,7 +101,14 @@ def test_check_json_carries_the_triage_priority_and_its_flags(service: Service) 
 def test_a_second_referral_for_a_patient_already_in_the_queue_is_flagged_not_bounced(service: Service) -> None:
     service.invoke("practices", "import", str(write_epraccur(service)))
     first = referral_eml(service, "first", seed=5)
-    second_raw = first.read_bytes().replace(b"Subject: NMSS referral", b"Subject: NMSS referral (resent)")
+    # Sent again by a person: a new email (its own Message-ID), not a second delivery of the first.
+    second_raw = re.sub(
+        rb"(?im)^Message-ID:[^\r\n]*",
+        b"Message-ID: <resent.1@pharmacy.example.nhs.net>",
+        first.read_bytes().replace(b"Subject: NMSS referral", b"Subject: NMSS referral (resent)"),
+        count=1,
+    )
+    assert second_raw.count(b"resent.1@") == 1
     for n, raw in enumerate((first.read_bytes(), second_raw, first.read_bytes())):
         (service.mailbox / "new").mkdir(parents=True, exist_ok=True)
         for sub in ("tmp", "cur"):

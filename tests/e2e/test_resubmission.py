@@ -117,7 +117,8 @@ def test_the_reference_in_the_subject_alone_finds_the_referral_when_the_threadin
     [[again, completed, *_]] = run(service)
 
     assert (again, completed) == (reference, "accepted")
-    assert [item["reference"] for item in queue(service)] == [reference]
+    queued = {item["reference"]: item for item in queue(service)}
+    assert (queued[reference]["status"], queued[reference]["nhs_number"]) == ("new", referral.person.nhs_number)
 
 
 def test_a_reply_to_our_reply_with_no_forms_becomes_an_item_for_the_team(service: Service) -> None:
@@ -186,3 +187,63 @@ def test_a_referral_past_the_senders_daily_reply_limit_is_answered_by_the_team(s
         assert {row.recipient for row in session.exec(select(OutboxRecord))} == {referrals[0].sender}
         assert all(row.submission_of is None for row in session.exec(select(MessageRecord)))
     engine.dispose()
+
+
+def forged_reply_id(reference: str) -> str:
+    """A Message-ID in the form of our replies, naming someone else's reference: anyone can write one."""
+    return f"<nmss-intake.reply.incomplete.{reference}.19990101T000000Z@nhs.net>"
+
+
+def test_a_stranger_naming_another_referral_in_a_forged_thread_goes_to_the_team_and_the_referral_is_untouched(
+    service: Service,
+) -> None:
+    victim = Referral(seed=20)
+    deliver(service, victim.email("form2", "form1", "miat"))
+    [[reference, accepted, *_]] = run(service)
+    assert accepted == "accepted"
+    [before] = queue(service)
+
+    stranger = Referral(seed=21)
+    assert stranger.sender != victim.sender
+    forged = {"In-Reply-To": forged_reply_id(reference), "References": forged_reply_id(reference)}
+    deliver(service, stranger.email("form2", "form1", "miat", subject="RE: your referral", minute=20, **forged))
+    [[own_reference, outcome, *_]] = run(service)
+
+    assert own_reference != reference, "decided as a submission of its own"
+    assert outcome == "review"
+    queued = {item["reference"]: item for item in queue(service)}
+    assert queued[reference] == before, "the referral the forged thread names is unchanged"
+    assert queued[own_reference]["status"] == "review"
+    assert queued[own_reference]["nhs_number"] == stranger.person.nhs_number
+    assert replies(service) == [], "no automatic reply to a forged thread"
+    assert [t["kind"] for t in tasks(service)] == ["reply_to_unknown_message"]
+
+
+def test_a_reply_to_our_reply_from_an_address_we_did_not_write_to_is_not_merged_and_the_referrer_can_still_answer(
+    service: Service,
+) -> None:
+    referral = Referral(seed=22)
+    deliver(service, referral.email("form2", "form1"))
+    [[reference, *_]] = run(service)
+    [reply] = replies(service)
+    thread = {"In-Reply-To": reply["Message-ID"].strip(), "References": reply["Message-ID"].strip()}
+
+    stranger = Referral(seed=23)
+    deliver(service, stranger.email("miat", subject=f"RE: {reply['Subject']}", minute=10, **thread))
+    [[own_reference, outcome, *_]] = run(service)
+
+    assert (own_reference == reference, outcome) == (False, "review")
+    assert [t["kind"] for t in tasks(service)] == ["reply_from_unknown_sender"]
+    assert [(i["reference"], i["status"]) for i in queue(service)] == [(own_reference, "review")], (
+        "the referral is still waiting for its MIAT; the stranger's form is the team's to look at"
+    )
+    assert len(replies(service)) == 1
+
+    # The referrer answers from the address we wrote to, in capitals: the same mailbox.
+    referral.sender = referral.sender.upper()
+    deliver(service, referral.email("miat", subject=f"RE: {reply['Subject']}", minute=40, **thread))
+    [[again, completed, *_]] = run(service)
+
+    assert (again, completed) == (reference, "accepted")
+    queued = {item["reference"]: item for item in queue(service)}
+    assert (queued[reference]["status"], queued[reference]["nhs_number"]) == ("new", referral.person.nhs_number)

@@ -14,7 +14,7 @@ import pytest
 from config.settings import ReplyLimitSettings, ServiceSettings
 from config.triage import load_triage_rules
 from parsers.types import Document, Unreadable
-from rules.decision import Answered, Known, Message, Policy, decide_message, merge_documents
+from rules.decision import Answered, Known, Message, NamedReply, Policy, decide_message, merge_documents
 from tests.unit.test_decide import DEFINITIONS, RECEIVED, TODAY, form
 
 POLICY = Policy(
@@ -28,6 +28,7 @@ REFERRAL = (form("form2"), form("form1"), form("miat"))
 INCOMPLETE = (form("form2"), form("form1"))
 SCANNED = Unreadable("scan.pdf", "scanned")
 EARLIER = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="subject", replied_to=frozenset({PHARMACY}))
+THREAD = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="thread", documents=INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,24 @@ ROWS = {
         replies_for_submission=1), kind="incomplete", held_back="rate-limit-submission",
         tasks=("reply_held_back",), folder="Incomplete",
     ),
+    "the missing MIAT in answer to our reply, from the address it went to": Row(
+        (form("miat"),), known=Known(replies_named=(NamedReply(sent_to=PHARMACY, submission=THREAD),)),
+        kind="accepted", queue=("referral", "new"), folder="Accepted",
+    ),
+    "an answer to our reply from an address it did not go to": Row(
+        INCOMPLETE, known=Known(replies_named=(NamedReply(sent_to=PHARMACY, submission=THREAD),)),
+        reply_address="stranger@example.org", kind="review", queue=("referral", "review"),
+        tasks=("reply_from_unknown_sender",), folder="Review", reasons=("reply_from_unknown_sender",),
+    ),
+    "an answer to a Message-ID of ours the outbox never sent": Row(
+        INCOMPLETE, known=Known(replies_named=(NamedReply(),), answers=EARLIER), kind="review",
+        queue=("referral", "review"), tasks=("reply_to_unknown_message",), folder="Review",
+        reasons=("reply_to_unknown_message",),
+    ),
+    "a forged Message-ID before the real one of our reply": Row(
+        (form("miat"),), known=Known(replies_named=(NamedReply(), NamedReply(sent_to=PHARMACY, submission=THREAD))),
+        kind="accepted", queue=("referral", "new"), folder="Accepted",
+    ),
 }  # fmt: skip
 
 
@@ -125,6 +144,7 @@ def test_the_decision_says_everything_that_happens_to_a_message(row: Row) -> Non
         automatic=row.automatic,
         reply_address=row.reply_address,
         senders=frozenset({row.reply_address}) if row.reply_address else frozenset(),
+        sender=row.reply_address,
     )
     decision = decide_message(message, row.known, POLICY, TODAY)
 
@@ -138,10 +158,10 @@ def test_the_decision_says_everything_that_happens_to_a_message(row: Row) -> Non
 
 
 def test_a_resubmission_is_queued_under_the_first_reference_with_the_patient_from_form2() -> None:
-    answers = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="thread", documents=INCOMPLETE)
-    message = Message((form("miat"),), RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY)
+    message = Message((form("miat"),), RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY, sender=PHARMACY)
+    known = Known(replies_named=(NamedReply(sent_to=PHARMACY, submission=THREAD),))
 
-    decision = decide_message(message, Known(answers=answers), POLICY, TODAY)
+    decision = decide_message(message, known, POLICY, TODAY)
 
     assert (decision.reference, decision.resubmission_of) == ("NMSS-AAAAAAAA", 7)
     assert decision.queue is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from email.message import EmailMessage
+from email.policy import default
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -336,3 +337,83 @@ class TestNeverRaises:
     def test_any_bytes_at_all_give_a_mail(self, raw: bytes) -> None:
         """Whatever arrives, read_mail returns."""
         read_mail(raw)
+
+
+# -- the content digest: what the sender wrote, whatever the way added ------------------------------------------
+
+
+def _with_attachment(data: bytes = PDF, *, body: str = "Please find the referral attached.") -> EmailMessage:
+    message = _mail()
+    message.set_content(body)
+    message.add_attachment(data, maintype="application", subtype="pdf", filename="Form 2.pdf")
+    return message
+
+
+def test_a_second_delivery_with_trace_headers_line_endings_and_a_new_transfer_encoding_has_the_same_digest() -> None:
+    first = _with_attachment().as_bytes(policy=default.clone(linesep="\r\n"))
+    again = _with_attachment()
+    again["Received"] = "from relay.example.nhs.net by mx.nhs.net; Tue, 04 Mar 2025 10:15:02 +0000"
+    again["X-MS-Exchange-Organization-SCL"] = "1"
+    again.get_payload()[0].set_content("Please find the referral attached.", cte="quoted-printable")  # type: ignore[index]
+    digest = read_mail(first).content_digest
+
+    assert len(digest) == 64
+    assert read_mail(again.as_bytes(policy=default.clone(linesep="\n"))).content_digest == digest
+
+
+def test_a_different_body_or_attachment_byte_changes_the_digest() -> None:
+    digest = read_mail(_with_attachment().as_bytes()).content_digest
+
+    assert read_mail(_with_attachment(body="Another patient.").as_bytes()).content_digest != digest
+    assert read_mail(_with_attachment(PDF.replace(b"1 0 obj", b"2 0 obj")).as_bytes()).content_digest != digest
+
+
+def test_the_headers_of_a_forwarded_message_are_content() -> None:
+    def forwarding(to: str) -> bytes:
+        inner = _mail(To=to)
+        outer = _mail()
+        outer.add_attachment(inner)
+        return outer.as_bytes()
+
+    first = read_mail(forwarding("Bob Example <bob@example.net>")).content_digest
+    assert read_mail(forwarding("Bob Example <bob@example.net>")).content_digest == first
+    assert read_mail(forwarding("someone.else@example.net")).content_digest != first
+
+
+def test_a_message_that_cannot_all_be_read_has_no_digest() -> None:
+    def many_parts(last: bytes) -> bytes:
+        parts = [b"--b\r\nContent-Type: text/plain\r\n\r\nsame\r\n"] * (MAX_PARTS + 5)
+        parts.append(b"--b\r\nContent-Type: text/plain\r\n\r\n" + last + b"\r\n--b--\r\n")
+        return b'From: a@example.org\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' + b"".join(parts)
+
+    assert read_mail(b"").content_digest != ""  # an empty message is read: it is empty
+    assert read_mail(many_parts(b"one")).content_digest == "", "parts past the part limit are not seen"
+
+
+def test_the_fingerprint_is_the_message_id_with_the_content_or_without_one_the_content_and_its_sender() -> None:
+    from intake.assess import fingerprint
+
+    def known_as(message: EmailMessage) -> str:
+        raw = message.as_bytes()
+        return fingerprint(read_mail(raw), raw)
+
+    original = _with_attachment()
+    again = _with_attachment()
+    again["Received"] = "from relay.example.nhs.net by mx.nhs.net; Tue, 04 Mar 2025 10:15:02 +0000"
+    other_content = _with_attachment(body="Another patient.")
+    assert known_as(again) == known_as(original)
+    assert known_as(other_content) != known_as(original), "a copied Message-ID with other content is another message"
+
+    anonymous = _with_attachment()
+    del anonymous["Message-ID"]
+    anonymous_again = _with_attachment()
+    del anonymous_again["Message-ID"]
+    anonymous_again["Received"] = "from relay.example.nhs.net by mx.nhs.net; Tue, 04 Mar 2025 10:15:02 +0000"
+    another_note = _with_attachment()
+    del another_note["Message-ID"]
+    another_note.replace_header("Date", "Tue, 04 Mar 2025 11:40:00 +0000")
+    assert known_as(anonymous_again) == known_as(anonymous)
+    assert known_as(another_note) != known_as(anonymous), "the same words sent again later are a new message"
+
+    unread = b"x" * 10
+    assert fingerprint(None, unread) != fingerprint(None, unread + b"y"), "unread: known by its bytes"

@@ -12,7 +12,7 @@ import pytest
 from config.settings import ReplyLimitSettings, RetrySettings
 from intake.outbox import backoff
 from parsers.types import Form, Unreadable
-from rules.decision import limit_reason, merge_documents
+from rules.decision import answers_our_reply, limit_reason, merge_documents
 
 LIMITS = ReplyLimitSettings()
 
@@ -77,3 +77,15 @@ def test_an_earlier_attachment_that_was_not_a_form_is_not_carried_forward() -> N
     earlier = (form("form2", "Form 2.pdf"), Unreadable("letter.pdf", "unrecognised"))
     merged = merge_documents(earlier, (form("miat", "MIAT.pdf"),))
     assert [d.filename for d in merged] == ["Form 2.pdf", "MIAT.pdf"]
+
+
+def test_only_the_address_our_reply_went_to_may_answer_it() -> None:
+    assert answers_our_reply("pharmacy.a@nhs.net", "pharmacy.a@nhs.net")
+    assert answers_our_reply("pharmacy.a@nhs.net", "Pharmacy.A@NHS.net"), "a mailbox's case does not matter"
+    assert answers_our_reply("pharmacy.a@nhs.net", "Pharmacy A <pharmacy.a@nhs.net>")
+    assert answers_our_reply("pharmacy.a@nhs.net", "pharmacy.a+referrals@nhs.net"), "a +tag reaches the same mailbox"
+    assert not answers_our_reply("pharmacy.b@nhs.net", "pharmacy.a@nhs.net")
+    assert not answers_our_reply("stranger@example.org", "pharmacy.a@nhs.net")
+    assert not answers_our_reply("pharmacy.a@nhs.net.example.org", "pharmacy.a@nhs.net")
+    assert not answers_our_reply(None, "pharmacy.a@nhs.net"), "a message with no sender answers nothing"
+    assert not answers_our_reply("", "")
