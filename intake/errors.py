@@ -26,7 +26,7 @@ class MailboxAuthError(MailboxUnavailable):
 
 
 class DatabaseNotReady(IntakeError):
-    """The database cannot be opened or brought to the newest schema; the message says what to do.
+    """The database, as it stands, cannot be brought to the newest schema; the message says what to do.
 
     Raised before anything else happens, so a command that meets it has changed nothing.
     """

@@ -26,7 +26,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, literal, select, table, text
-from sqlalchemy.exc import DBAPIError
 
 from intake.errors import DatabaseNotReady
 from intake.store import metadata
@@ -54,8 +53,9 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     parent, and Alembic applies each branch; none depends on another's tables.
 
     Raises:
-        DatabaseNotReady: the database cannot be reached or read, holds a schema this version does not know,
-            or holds tables with data but no schema version. Nothing was changed.
+        DatabaseNotReady: the database holds a schema this version does not know, or tables but no schema
+            version that cannot safely be cleared. Nothing was changed.
+        sqlalchemy.exc.DBAPIError: the database cannot be reached, opened or written (nothing was changed).
     """
     with _plainly(engine):
         if revision == "heads" and is_current(engine):
@@ -117,16 +117,13 @@ def _remove_unfinished_schema(connection: Connection) -> None:
 
 @contextmanager
 def _plainly(engine: Engine) -> Iterator[None]:
-    # One line for the person at the terminal, never a traceback; the URL without its password.
-    where = _where(engine)
+    # A schema this version does not know, in one line. The driver's own errors (unreachable, locked,
+    # read-only, not a database) are the command line's to word, like those of every other command.
     try:
         yield
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        raise DatabaseNotReady(f"database {where}: {reason}") from exc
     except CommandError as exc:
         raise DatabaseNotReady(
-            f"database {where} has a schema version this version of nmss-intake does not know ({exc}): "
+            f"database {_where(engine)} has a schema version this version of nmss-intake does not know ({exc}): "
             "run the newest nmss-intake"
         ) from exc
 

@@ -194,4 +194,5 @@ def test_a_file_that_is_not_a_database_is_one_line_not_a_traceback(launcher: Lau
 
     line = one_line_error(launcher.run(tmp_path, "db", "upgrade", env=environment(f"sqlite:///{database}")))
 
-    assert line == f"Error: database sqlite:///{database}: file is not a database"
+    assert "the database file is not a SQLite database, or is damaged" in line
+    assert "restore the file from a backup" in line
