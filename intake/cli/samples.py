@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 from intake.cli.common import date_option, day_of, setup_of
-from notifier.private_files import private_folder, write_private
 
 if TYPE_CHECKING:
     from config.forms import FormKind
@@ -58,6 +57,7 @@ def samples_practices(file: Path) -> None:
         nmss-intake samples practices var/epraccur.csv
         nmss-intake practices import var/epraccur.csv --commissioner 26A
     """
+    from notifier.private_files import private_folder, write_private
     from samples.practices import epraccur_csv
 
     # Public data, but it lands in var/ beside the patients' data, where every file is private.
@@ -82,6 +82,7 @@ def samples_forms(ctx: click.Context, directory: Path, seed: int, today: dt.date
         nmss-intake parse var/forms/*.pdf var/forms/*.docx --explain
     """
     _require_samples_extra()
+    from notifier.private_files import private_folder, write_private
     from samples.forms import complete_values, fillable_pdf
     from samples.people import patient
 
