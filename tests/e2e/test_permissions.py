@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from intake.store import make_engine
+from intake.web.security import session_key
 from samples.scenarios import Scenario, deliver_to_maildir, incomplete
 
 from .conftest import Service, log_events, today
@@ -106,3 +107,15 @@ def test_an_install_others_can_read_is_tightened_on_the_next_run_with_one_warnin
     )
     assert tightened == {"database": 1, "mailbox": 4, "outbox": 1}
     assert not [event for event in log_events(second.stderr) if event["event"] == "permissions.tightened"]
+
+
+@pytest.mark.parametrize("umask", [0o000], indirect=True, ids=["umask 000"])
+@pytest.mark.usefixtures("umask")
+def test_the_workspace_session_key_is_kept_0600_in_a_0700_state_folder(tmp_path: Path) -> None:
+    # Whoever reads this key can forge a session cookie, and with it read every referral.
+    state = tmp_path / "var"
+
+    key = session_key("", state)
+
+    assert session_key("", state) == key
+    assert modes(state) == {".": 0o700, "web-secret": 0o600}
