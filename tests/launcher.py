@@ -13,6 +13,7 @@ child's wait status and when it opened the database, as seen in ``/proc/<pid>/fd
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -31,6 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 STDOUT, STDERR = ".launcher-stdout", ".launcher-stderr"
 """Where a child's output goes, in its folder, until ``run`` has read it."""
+
+PRELOAD = (
+    "config.settings",
+    "config.forms",
+    "config.triage",
+    "intake.logs",
+    "intake.assess",
+    "intake.bootstrap",
+    "intake.migrate",
+    "intake.health",
+    "intake.pipeline",
+)
+"""What the commands import only when they run (so that ``--help`` stays quick): imported once, here."""
 
 POLL_SECONDS = 0.001
 """How often the helper looks for the database among a running child's open files."""
@@ -122,9 +136,12 @@ class Launcher:
 
 
 def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
-    """The helper's loop: import the command once; per request fork, watch (killing on time), answer."""
+    """The helper's loop: import the command and what its commands import once; per request fork, watch
+    (killing on time), answer."""
     import intake.cli
 
+    for module in PRELOAD:
+        importlib.import_module(module)
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
     for line in requests:
