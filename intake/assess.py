@@ -15,12 +15,12 @@ from pathlib import Path
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, ServiceSettings
 from config.triage import TriageRules, load_triage_rules
-from intake.isolation import Opened, ParsePool, default_pool
+from intake.isolation import MailRead, Opened, ParsePool, default_pool
 from intake.resubmission import merge_documents
 from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Mail, read_mail
 from parsers.types import Document, Unreadable
 from rules.automatic import automatic_reason
-from rules.decide import decide
+from rules.decide import decide, decide_unread
 from rules.eligibility import EligibilityPolicy
 from rules.recipients import reply_address
 from rules.triage import Triage, triage
@@ -67,8 +67,19 @@ def reference_from(fingerprint: str) -> str:
 
 def reference_for(raw: bytes) -> str:
     """The reference of the message ``raw``, for a caller that has only its bytes (the pipeline, which has read
-    the message already, uses ``reference_from``)."""
+    the message already, uses ``reference_from``). It reads ``raw`` in this process, outside a parse worker's
+    limits: for mail the caller wrote itself (tests, samples), never for mail from outside."""
     return reference_from(fingerprint(read_mail(raw), raw))
+
+
+def read_message(
+    raw: bytes, limits: LimitSettings, *, pool: ParsePool | None = None, deadline: float | None = None
+) -> MailRead:
+    """``raw`` read in one of ``pool``'s workers (by default the process-wide pool for ``limits``), never in this
+    process: the ``email`` package can spend minutes on one hostile header. The reading is the first part of
+    the message's budget (``deadline``, ``time.monotonic()``) and has a document's time limit and memory cap;
+    past them the message is ``Unreadable`` ``timeout`` or ``too_large``."""
+    return (pool or default_pool(limits)).read(raw, max_attachment_bytes=limits.max_attachment_bytes, deadline=deadline)
 
 
 def read_documents(
@@ -125,7 +136,7 @@ def assess(
     open_referrals: frozenset[str] = frozenset(),
     pool: ParsePool | None = None,
     earlier: Sequence[Document] = (),
-    mail: Mail | None = None,
+    mail: MailRead | None = None,
     deadline: float | None = None,
 ) -> Assessment:
     """Read ``raw``, parse every document in it and decide what happens, as of ``today``.
@@ -137,13 +148,24 @@ def assess(
     likely in either), never in this process. ``earlier`` holds the documents of the submission this message
     completes: the new forms replace earlier ones of the same kind and the whole set is decided (a message that
     brings no document at all, a ``winmail.dat`` of pictures say, is decided on its own). ``mail`` is
-    ``raw`` already read, where the caller has it. ``deadline`` (``time.monotonic()``) is when the message's
-    time is up, by default ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
+    ``raw`` already read (``read_message``), where the caller has it; otherwise it is read here, in a worker.
+    ``deadline`` (``time.monotonic()``) is when the message's time is up, by default
+    ``limits.message_budget_seconds`` from now: documents unread by then are "timeout". A message that could
+    not itself be read in its time goes to the team, with no reply (``rules.decide.decide_unread``).
     """
     if deadline is None:
         deadline = time.monotonic() + limits.message_budget_seconds
     if mail is None:
-        mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
+        mail = read_message(raw, limits, pool=pool, deadline=deadline)
+    if isinstance(mail, Unreadable):
+        # Nothing is known of it: no sender to answer, no documents, no thread.
+        return Assessment(
+            mail=Mail(),
+            documents=(),
+            outcome=decide_unread(mail.problem),
+            triage=None,
+            reference=reference_from(fingerprint(None, raw)),
+        )
     documents = read_documents(
         mail,
         definitions,

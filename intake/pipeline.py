@@ -29,7 +29,8 @@ from sqlmodel import Session, col, select
 
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, OutgoingSettings, ServiceSettings
-from intake.assess import Assessment, assess, fingerprint, reference_from
+from intake.assess import Assessment, assess, fingerprint, read_message, reference_from
+from intake.isolation import MailRead
 from intake.mailbox import IncomingMail, Mailbox
 from intake.outbox import SendReport, manual_reply_item, reply_limit, send_due
 from intake.practices import open_referrals, practice_codes
@@ -39,7 +40,7 @@ from intake.store import AuditEvent, FormRecord, MessageRecord, OutboxRecord, Qu
 from notifier.errors import UnsafeMessage
 from notifier.replies import NoReplyAddressError, build_reply, reply_recipient
 from notifier.sender import Sender
-from parsers.mail import Mail, read_mail
+from parsers.mail import Mail
 from parsers.types import Document, Form, Value
 
 log = structlog.get_logger("intake.pipeline")
@@ -150,7 +151,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
                 raise GaveUp
             started = time.perf_counter()
             deadline = time.monotonic() + services.limits.message_budget_seconds
-            mail = _read(incoming, services)
+            mail = _read(incoming, services, deadline)
             original = _identify(session, row, mail, incoming)
             if original is not None:
                 _record_duplicate(session, row, original)
@@ -191,7 +192,9 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
         )
 
 
-def _identify(session: Session, row: MessageRecord, mail: Mail | None, incoming: IncomingMail) -> MessageRecord | None:
+def _identify(
+    session: Session, row: MessageRecord, mail: MailRead | None, incoming: IncomingMail
+) -> MessageRecord | None:
     """Record who the message is (its fingerprint and the reference that follows from it) and return the first
     ledger row of the same message, if this is another delivery of one taken already.
 
@@ -199,7 +202,8 @@ def _identify(session: Session, row: MessageRecord, mail: Mail | None, incoming:
     to be tried again after a crash is still known for the same message. Rows from before fingerprints were
     recorded are matched by their exact bytes.
     """
-    row.fingerprint = fingerprint(mail, _identity(incoming))
+    # A message whose reading ran out of time or memory is known by its bytes: nothing else of it is known.
+    row.fingerprint = fingerprint(mail if isinstance(mail, Mail) else None, _identity(incoming))
     row.reference = reference_from(row.fingerprint)
     session.add(row)
     session.commit()
@@ -218,7 +222,7 @@ def _decide(
     session: Session,
     row: MessageRecord,
     incoming: IncomingMail,
-    mail: Mail | None,
+    mail: MailRead | None,
     services: Services,
     deadline: float,
 ) -> tuple[Assessment, Resubmission | None, str | None]:
@@ -226,7 +230,8 @@ def _decide(
     what was decided, the submission it completes, its reply's key."""
     if mail is None:
         raise MessageTooLarge(incoming.size, services.limits.max_message_bytes)
-    claim = find_resubmission(session, mail, services.service)
+    # A message that could not be read names no thread: it is decided, for the team, on its own.
+    claim = find_resubmission(session, mail, services.service) if isinstance(mail, Mail) else None
     # A message not trusted with the submission it names is decided as a submission of its own.
     completes = claim if isinstance(claim, Resubmission) else None
     assessment = _assess(incoming, mail, services, session, completes, deadline)
@@ -287,17 +292,17 @@ def _too_large(incoming: IncomingMail, services: Services) -> bool:
     return incoming.oversize is not None or len(incoming.raw) > services.limits.max_message_bytes
 
 
-def _read(incoming: IncomingMail, services: Services) -> Mail | None:
-    """The message read once, for knowing it, finding the submission it answers and deciding it; None when it
-    is too large to read (it is quarantined for the team, unread)."""
+def _read(incoming: IncomingMail, services: Services, deadline: float) -> MailRead | None:
+    """The message read once, in a parse worker by ``deadline``, for knowing it, finding the submission it
+    answers and deciding it; None when it is too large to read (it is quarantined for the team, unread)."""
     if _too_large(incoming, services):
         return None
-    return read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
+    return read_message(incoming.raw, services.limits, deadline=deadline)
 
 
 def _assess(
     incoming: IncomingMail,
-    mail: Mail,
+    mail: MailRead,
     services: Services,
     session: Session,
     resubmission: Resubmission | None = None,
