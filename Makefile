@@ -44,13 +44,14 @@ system-packages:
 
 # The embedded defaults (SQLite at var/nmss.db, a Maildir at var/mailbox, replies written to var/outbox),
 # whatever a ./nmss-intake.toml or NMSS_… variables here say: the demo deletes var/ and must never reach a
-# real mailbox or database.
+# real mailbox or database. The service makes its own files private (0600/0700); var/ and the log the shell
+# writes are made so here.
 DEMO := env $$(env | sed -n 's/^\(NMSS_[A-Za-z0-9_]*\)=.*/-u \1/p') $(BIN)/nmss-intake --config examples/demo.toml
 demo-run = @echo '$$ nmss-intake $(1)'; $(DEMO) $(1)
 
 demo: install
 	@echo "== Starting from an empty var/ (the embedded defaults' folder)"
-	rm -rf var && mkdir var
+	rm -rf var && mkdir -m 700 var
 	$(call demo-run,db upgrade)
 	@echo; echo "== The GP practice list the eligibility check uses (invented Norfolk practices, commissioner 26A)"
 	$(call demo-run,samples practices var/epraccur.csv)
@@ -58,7 +59,8 @@ demo: install
 	@echo; echo "== Sample referral emails with invented patients arrive in the Maildir"
 	$(call demo-run,samples deliver)
 	@echo; echo "== One run of the service"
-	$(call demo-run,run --once) 2>var/demo.log
+	@umask 077; : >var/demo.log
+	$(call demo-run,run --once) 2>>var/demo.log
 	@echo; echo "== A second run finds nothing new"
 	$(call demo-run,run --once) 2>>var/demo.log
 	@echo; echo "== The referral queue"

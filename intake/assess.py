@@ -20,7 +20,7 @@ from pathlib import Path
 from config.forms import FormDefinitions
 from config.settings import LimitSettings, ServiceSettings
 from config.triage import TriageRules, load_triage_rules
-from intake.isolation import Opened, ParsePool
+from intake.isolation import MailRead, Opened, ParsePool, default_pool
 from intake.repositories import RATE_WINDOW
 from intake.resubmission import named_replies, quoted_submission
 from intake.store import MessageRecord
@@ -62,6 +62,7 @@ class Read:
     documents: tuple[Document, ...]
     identity: Identity
     received_at: dt.datetime
+    unread: str | None = None  # why the message itself could not be read (``Unreadable`` problem), if it could not
 
 
 def fingerprint(mail: Mail | None, identity: bytes) -> str:
@@ -99,7 +100,8 @@ def identify(mail: Mail | None, identity: bytes) -> Identity:
 
 def reference_for(raw: bytes) -> str:
     """The reference of the message ``raw``, for a caller that has only its bytes (the pipeline, which has read
-    the message already, uses ``identify``)."""
+    the message already, uses ``identify``). It reads ``raw`` in this process, outside a parse worker's limits:
+    for mail the caller wrote itself (tests, samples), never for mail from outside."""
     return reference_from(fingerprint(read_mail(raw), raw))
 
 
@@ -111,15 +113,16 @@ def read_message(
     limits: LimitSettings,
     today: dt.date,
     pool: ParsePool,
-    mail: Mail | None = None,
+    mail: MailRead | None = None,
     identity: Identity | None = None,
     deadline: float | None = None,
 ) -> Read:
-    """Read ``raw`` (unless ``mail`` is it read already) and parse every document in it in ``pool``'s worker
-    processes. ``identity`` is who the message is, where the caller knows it already.
+    """Read ``raw`` (unless ``mail`` is it read already, by ``read_mail_isolated``) and parse every document in
+    it, all in ``pool``'s worker processes. ``identity`` is who the message is, where the caller knows it.
 
     ``deadline`` (``time.monotonic()``) is when the message's time is up, by default
-    ``limits.message_budget_seconds`` from now: documents unread by then are "timeout".
+    ``limits.message_budget_seconds`` from now: documents unread by then are "timeout". A message that could
+    not itself be read in its time or memory is read as nothing at all, with ``Read.unread`` saying why.
 
     Raises:
         MessageTooLarge: the message is over ``limits.max_message_bytes``.
@@ -129,11 +132,24 @@ def read_message(
     if len(raw) > limits.max_message_bytes:
         raise MessageTooLarge(len(raw), limits.max_message_bytes)
     if mail is None:
-        mail = read_mail(raw, max_attachment_bytes=limits.max_attachment_bytes)
+        mail = read_mail_isolated(raw, limits, pool=pool, deadline=deadline)
+    if isinstance(mail, Unreadable):
+        # Nothing is known of it: no sender to answer, no documents, no thread; it is known by its bytes.
+        return Read(Mail(), (), identity or identify(None, raw), received_at, unread=mail.problem)
     documents = read_documents(
         mail, definitions, today, pool=pool, deadline=deadline, max_attachment_bytes=limits.max_attachment_bytes
     )
     return Read(mail, documents, identity or identify(mail, raw), received_at)
+
+
+def read_mail_isolated(
+    raw: bytes, limits: LimitSettings, *, pool: ParsePool | None = None, deadline: float | None = None
+) -> MailRead:
+    """``raw`` read in one of ``pool``'s workers (by default the process-wide pool for ``limits``), never in this
+    process: the ``email`` package can spend minutes on one hostile header. The reading is the first part of
+    the message's budget (``deadline``, ``time.monotonic()``) and has a document's time limit and memory cap;
+    past them the message is ``Unreadable`` ``timeout`` or ``too_large``."""
+    return (pool or default_pool(limits)).read(raw, max_attachment_bytes=limits.max_attachment_bytes, deadline=deadline)
 
 
 def read_documents(
@@ -191,6 +207,7 @@ def message_of(read: Read, service: ServiceSettings) -> Message:
         reply_address=address.header_form if address is not None else None,
         senders=frozenset(a.lower() for a in (mail.sender, mail.reply_to) if a),
         sender=mail.sender,
+        unread=read.unread,
     )
 
 

@@ -27,6 +27,7 @@ from intake.isolation import ParsePool
 from intake.mailbox import DeltaStore, Mailbox
 from intake.pipeline import Clock, Services
 from intake.store import make_engine, utcnow
+from notifier.private_files import private_folder
 from notifier.sender import Sender
 from notifier.senders.outbox import FileOutbox
 
@@ -124,7 +125,7 @@ def poller_lock(app: App) -> Iterator[None]:
     directory: Path = app.settings.state_dir
     path = directory / f"poller-{app.mailbox.name}.lock"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_folder(directory, kind="state", shared=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise StateDirUnwritable(

@@ -23,3 +23,10 @@ class MailboxAuthError(MailboxUnavailable):
     A subclass of MailboxUnavailable so a poll waits for the next tick, but named apart: retrying will not help
     until someone fixes the app registration, secret or password, so health reports it as such.
     """
+
+
+class DatabaseNotReady(IntakeError):
+    """The database, as it stands, cannot be brought to the newest schema; the message says what to do.
+
+    Raised before anything else happens, so a command that meets it has changed nothing.
+    """

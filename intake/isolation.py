@@ -1,7 +1,9 @@
 """Parsing in worker processes: a hostile file can use up a worker's time or memory, never the service's.
 
-:class:`ParsePool` runs the untrusted decoders in a few long-lived child processes: :func:`parsers.parse_document`
-for a document, :func:`parsers.containers.unpack` to open an Outlook item or a ``winmail.dat`` (``open_all``).
+:class:`ParsePool` runs the untrusted decoders in a few long-lived child processes: :func:`parsers.mail.read_mail`
+to read a message itself (``read``: its headers and MIME structure, which the ``email`` package can take minutes
+over), :func:`parsers.parse_document` for a document, :func:`parsers.containers.unpack` to open an Outlook item
+or a ``winmail.dat`` (``open_all``).
 Each child caps its own address space (``RLIMIT_AS``) at start; the parent gives each job a time limit,
 counted from when its worker has started and cut short by the message's deadline. A job that runs past the
 limit, or kills its worker (out of memory, a crash in a C library), comes back as
@@ -41,7 +43,7 @@ import structlog
 
 from config.forms import FormDefinitions
 from parsers import parse_document
-from parsers.mail import Attachment
+from parsers.mail import Attachment, Mail, read_headers, read_mail
 from parsers.types import Document, Form, Unreadable
 
 if TYPE_CHECKING:
@@ -65,6 +67,9 @@ _START_UP_SECONDS: Final = 60.0
 """How long a fresh worker may take to start (multiprocessing runs the service's main script again in it,
 which takes seconds on a busy machine). Not charged to the document, only to the message's budget."""
 
+_HEADERS_BYTES: Final = 1024 * 1024
+"""How much of a message too big to read is sent for its headers alone: real header blocks take kilobytes."""
+
 log = structlog.get_logger("intake.isolation")
 
 
@@ -86,6 +91,15 @@ class _Open:
 
 
 @dataclass(frozen=True)
+class _Read:
+    """A raw message to read: the worker sends back the ``Mail`` that ``read_mail`` makes of it."""
+
+    raw: bytes
+    max_attachment_bytes: int
+    headers_only: bool = False  # the whole message did not fit under the memory cap: its headers, at least
+
+
+@dataclass(frozen=True)
 class _Parse:
     """A document to parse, as the parent holds it until a worker takes it."""
 
@@ -95,8 +109,15 @@ class _Parse:
     today: dt.date
 
 
+_Request = _Parse | _Open | _Read
+"""A job as the parent holds it until a worker takes it."""
+
 Opened = tuple[Attachment, ...] | Unreadable
 """What opening a container gave: the files worth reading inside, or why it could not be opened in time."""
+
+MailRead = Mail | Unreadable
+"""What reading a message gave: its ``Mail``, or, when reading it ran past the time limit or the memory cap,
+``Unreadable`` with no file name and the problem ``timeout`` or ``too_large``."""
 
 
 # -- the worker process -------------------------------------------------------------------------------------
@@ -130,6 +151,10 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
             os._exit(_OUT_OF_MEMORY_EXIT)
         if isinstance(job, _Open):
             if not _open(conn, job, cap):
+                return
+            continue
+        if isinstance(job, _Read):
+            if not _read(conn, job, cap):
                 return
             continue
         if not isinstance(job, _Job):
@@ -183,6 +208,24 @@ def _open(conn: Connection, job: _Open, cap: int) -> bool:
     return not heavy
 
 
+def _read(conn: Connection, job: _Read, cap: int) -> bool:
+    """Read one message and send its ``Mail``; False when the worker should retire."""
+    _reset_peak_memory()
+    try:
+        if job.headers_only:
+            mail: Mail | None = read_headers(job.raw)
+        else:
+            mail = read_mail(job.raw, max_attachment_bytes=job.max_attachment_bytes)
+    except MemoryError:
+        mail = None  # sent below, once the failed reading's frames (and their memory) are released
+    if mail is None:
+        conn.send((Unreadable("", "too_large"), True))
+        return False
+    heavy = _heavy(cap)
+    conn.send((mail, heavy))
+    return not heavy
+
+
 def _heavy(cap: int) -> bool:
     """Whether the last job took the worker's resident memory past ``_HEAVY_SHARE`` of its cap."""
     peak = _peak_memory()
@@ -230,8 +273,8 @@ class _Worker:
             return False
         return self.started
 
-    def send(self, request: _Parse | _Open) -> None:
-        if isinstance(request, _Open):
+    def send(self, request: _Request) -> None:
+        if isinstance(request, _Open | _Read):
             self.conn.send(request)
             return
         key = id(request.definitions)
@@ -262,7 +305,7 @@ class WorkerUnavailable(RuntimeError):
 class _Running:
     worker: _Worker
     index: int
-    request: _Parse | _Open
+    request: _Request
     deadline: float  # when the worker is stopped: the end of its start-up, then of the job's time
     cutoff: float | None  # the message's deadline
 
@@ -271,7 +314,9 @@ class _Running:
         return _filename(self.request)
 
 
-def _filename(request: _Parse | _Open) -> str:
+def _filename(request: _Request) -> str:
+    if isinstance(request, _Read):
+        return ""  # a message has no file name; nothing from its headers is known before it is read
     return request.container.filename if isinstance(request, _Open) else request.filename
 
 
@@ -339,7 +384,24 @@ class ParsePool:
         results = self._run([_Open(container, max_bytes) for container in containers], deadline)
         return [r if _is_opened(r) else Unreadable("", "corrupt") for r in results]
 
-    def _run(self, requests: Sequence[_Parse | _Open], deadline: float | None) -> list[object]:
+    def read(self, raw: bytes, *, max_attachment_bytes: int, deadline: float | None = None) -> MailRead:
+        """``raw`` read as ``parsers.mail.read_mail`` reads it, in a worker under the time limit and memory cap
+        of a document, cut short by ``deadline`` (the message's budget, which its reading is the first part of).
+
+        A message too big to read under the memory cap (a large scanned form, say) is read again for its headers
+        alone (``parsers.mail.read_headers``), so that the sender can be told the team will check it. A message
+        whose reading runs past the time limit, or whose headers alone overflow the cap, is
+        ``Unreadable("", "timeout")`` or ``Unreadable("", "too_large")``: nothing is known about it, not even who
+        sent it.
+        """
+        [result] = self._run([_Read(raw, max_attachment_bytes)], deadline)
+        if isinstance(result, Unreadable) and result.problem == "too_large":
+            # Only the start goes: the whole message again would not fit a worker that has the cap for its own.
+            head = raw[:_HEADERS_BYTES]
+            [result] = self._run([_Read(head, max_attachment_bytes, headers_only=True)], deadline)
+        return result if isinstance(result, Mail | Unreadable) else Unreadable("", "too_large")
+
+    def _run(self, requests: Sequence[_Request], deadline: float | None) -> list[object]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the parse pool is closed")
@@ -371,7 +433,7 @@ class ParsePool:
                 log.warning("message_budget_spent", skipped=unstarted)
             return results
 
-    def _start(self, request: _Parse | _Open) -> _Worker | None:
+    def _start(self, request: _Request) -> _Worker | None:
         """A worker that has taken the job, or None when the job alone overflows a fresh worker's memory cap."""
         worker = self._idle.pop() if self._idle else _Worker(self._context, self.memory_bytes)
         try:
@@ -422,7 +484,7 @@ class ParsePool:
             result, retiring = worker.conn.recv() if worker.conn.poll() else (None, True)
         except (EOFError, OSError):
             result, retiring = None, True
-        expected = _is_opened(result) if isinstance(item.request, _Open) else isinstance(result, Form | Unreadable)
+        expected = _expected(item.request, result)
         if not expected:
             # The worker died with the job: the memory cap (RLIMIT_AS) is the usual reason.
             result, retiring = Unreadable(item.filename, "too_large"), True
@@ -448,6 +510,15 @@ class ParsePool:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _expected(request: _Request, result: object) -> bool:
+    """Whether ``result`` is what a worker sends back for ``request``."""
+    if isinstance(request, _Open):
+        return _is_opened(result)
+    if isinstance(request, _Read):
+        return isinstance(result, Mail | Unreadable)
+    return isinstance(result, Form | Unreadable)
 
 
 def _is_opened(result: object) -> TypeGuard[Opened]:

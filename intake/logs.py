@@ -63,6 +63,7 @@ SAFE_KEYS = frozenset(
         "failures",
         "resubmission_of",
         "solo_crashes",
+        "mode",
     }
 )
 """Keys whose values are ids (ledger, outbox, a reference), codes, counts, flags and timings: never patient data."""

@@ -37,6 +37,7 @@ from intake.assess import (
     assess,
     identify,
     original_of,
+    read_mail_isolated,
     read_message,
     reference_from,
     triage_rules,
@@ -50,7 +51,7 @@ from intake.solo import SoloAttempts, SoloJob, SoloRunner
 from intake.store import MessageRecord, QuarantineRecord
 from intake.unit_of_work import UnitOfWork
 from notifier.sender import Sender
-from parsers.mail import Mail, read_mail
+from parsers.mail import Mail
 from rules.decision import FOLDERS, Decision, Known, Message, Policy, decide_message
 from rules.tasks import quarantined_task
 
@@ -175,8 +176,11 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
         deadline = time.monotonic() + services.limits.message_budget_seconds
         today = services.today()
         too_large = _too_large(incoming, services)
-        mail = None if too_large else read_mail(incoming.raw, max_attachment_bytes=services.limits.max_attachment_bytes)
-        identity = identify(mail, _identity(incoming))
+        # Read in a parse worker, as the first part of the message's budget: a header can stall the reader.
+        pool = services.parse_pool
+        mail = None if too_large else read_mail_isolated(incoming.raw, services.limits, pool=pool, deadline=deadline)
+        # A message whose reading ran out of time or memory is known by its bytes: nothing else of it is known.
+        identity = identify(mail if isinstance(mail, Mail) else None, _identity(incoming))
         original = _identify(services, row, identity)
         if original is not None:
             decision = _duplicate(services, row, original, incoming)
@@ -189,7 +193,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             definitions=services.definitions,
             limits=services.limits,
             today=today,
-            pool=services.parse_pool,
+            pool=pool,
             mail=mail,
             identity=identity,
             deadline=deadline,

@@ -15,6 +15,8 @@ from sqlalchemy import Column, Engine, LargeBinary, Text, UniqueConstraint, even
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
+from notifier.private_files import private_file, private_folder, tighten
+
 LEDGER_STATES = ("received", "decided", "filed", "quarantined")
 """A ledger row is ``received`` before anything else happens, ``decided`` once its outcome, queue rows and
 outgoing mail are committed, ``filed`` once the message has been moved in the mailbox, and ``quarantined``
@@ -259,7 +261,8 @@ class TaskRecord(SQLModel, table=True):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite its folder is made on first use, with WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; for SQLite its folder and file are made private on first use, with WAL, foreign keys
+    and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -267,16 +270,36 @@ def make_engine(url: str) -> Engine:
     # SQLite dialect reads itself).
     engine = create_engine(url, connect_args={} if "timeout" in parsed.query else {"timeout": 30})
     database = parsed.database
-    if database and database != ":memory:":
-        folder = Path(database).parent
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
 
-        # Created on first connection, not here, so commands that never touch the database leave no trace.
+        # On first connection, not here, so commands that never touch the database leave no trace.
         @event.listens_for(engine, "do_connect")
-        def _make_folder(*_args: Any) -> None:
-            folder.mkdir(parents=True, exist_ok=True)
+        def _make_private(*_args: Any) -> None:
+            make_private_database(path)
 
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+"""The files SQLite keeps beside a database: they hold the same rows as the database itself."""
+
+
+def make_private_database(path: Path) -> None:
+    """Create the SQLite file ``path`` (and its folder, when missing) readable by this user only, before SQLite
+    opens it.
+
+    SQLite creates ``-wal`` and ``-shm`` with the database file's own mode, so a 0600 database gives 0600
+    companions whatever the umask. Files left too open by an older version are tightened, with a warning.
+    """
+    try:
+        private_folder(path.parent, kind="database", shared=True)
+        private_file(path, kind="database")
+    except OSError:
+        return  # SQLite then fails to open it too, and says why in words the command line turns into one line
+    for suffix in SQLITE_COMPANIONS:
+        tighten(path.with_name(path.name + suffix), kind="database")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

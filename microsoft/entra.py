@@ -188,7 +188,7 @@ class TokenProvider:
         if self.refresh_token_path is None:
             raise ValueError("the client-credentials flow keeps no refresh token")
         path = self.refresh_token_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the umask can only take bits off 0700
         handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-token-")  # made 0600
         try:
             with os.fdopen(handle, "w") as temp:

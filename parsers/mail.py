@@ -1,6 +1,9 @@
 """Mail in: raw RFC 5322 bytes -> a ``Mail`` value with the headers the service needs and the attachments to read.
 
-``read_mail`` is the first step of the pipeline. It never raises, whatever the bytes: Python's ``email``
+``read_mail`` is the first step of the pipeline, run in a parse worker (``intake.isolation``): the ``email``
+package takes quadratic time on some headers (a ``Content-Type`` with thousands of parameters takes minutes),
+so the service gives it a worker's time limit and memory cap, and a ``Mail`` pickles to come back from there.
+It never raises, whatever the bytes (but for ``MemoryError``, which the worker reports): Python's ``email``
 package raises on real-world mail in several places (``get_content()`` on multipart parts, unknown charsets,
 broken address headers), so every header read is guarded and parts are walked by hand and decoded with
 ``get_payload(decode=True)``. What went wrong is recorded in ``Mail.defects`` as class-like names, never as
@@ -19,6 +22,7 @@ so the message goes to the team rather than being filed as holding no form.
 from __future__ import annotations
 
 import datetime as dt
+import email.feedparser
 import email.parser
 import email.policy
 import email.utils
@@ -159,6 +163,16 @@ class Mail:
     defects: tuple[str, ...] = ()
     content_digest: str = ""
 
+    def __getstate__(self) -> dict[str, object]:
+        # A read-only mapping view cannot be pickled, and a Mail comes back from the parse worker pickled:
+        # the headers travel as a plain dict and are wrapped again on arrival (``__setstate__``).
+        return {**self.__dict__, "headers": dict(self.headers)}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        headers = state.get("headers")
+        # Unpickling fills a fresh instance's __dict__ directly; the frozen dataclass forbids setattr.
+        self.__dict__.update(state, headers=MappingProxyType(dict(headers) if isinstance(headers, Mapping) else {}))
+
 
 def read_mail(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES) -> Mail:
     """Read one raw message.
@@ -169,9 +183,17 @@ def read_mail(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_
 
     Returns:
         A ``Mail``. Unparseable input gives a ``Mail`` with empty fields and a defect, never an exception.
+
+    Raises:
+        MemoryError: the message does not fit in the memory there is. Every guard here lets it through rather
+            than record it as one header's or one part's defect: a message read in part for want of memory
+            would lose its forms in silence. The parse worker that runs this (``intake.isolation``) reports
+            the message as too large.
     """
     try:
         return _read(raw, max_attachment_bytes)
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - last resort: one bad message must never stop the queue
         return Mail(defects=(f"ReadFailed:{type(exc).__name__}",))
 
@@ -195,6 +217,30 @@ def _read(raw: bytes, max_attachment_bytes: int) -> Mail:
         collector.report_the_rest()
     if message is None:
         return Mail(defects=defects.collected())
+    return _mail(message, defects, collector.attachments, collector.content_digest())
+
+
+def read_headers(raw: bytes) -> Mail:
+    """The headers of a message whose body did not fit in the memory there is, with one ``too_large`` file
+    standing for the whole body (it may hold forms): the message goes to the team, and the sender, known from
+    the headers, is told it will be checked by hand. Only the header block, up to the first empty line, is
+    parsed.
+
+    Raises:
+        MemoryError: as ``read_mail``.
+    """
+    defects = _Defects()
+    ends = [end + len(blank) for blank in (b"\r\n\r\n", b"\n\n") if (end := raw.find(blank)) >= 0]
+    head = raw[: min(ends)] if ends else raw
+    message = _parse(head, defects, headers_only=True)
+    body = Attachment("message-body", "", b"", skipped="too_large")
+    if message is None:
+        return Mail(attachments=(body,), defects=defects.collected())
+    # No content digest: the body was not read, so the message is known by its bytes (``intake.assess``).
+    return _mail(message, defects, [body], content_digest="")
+
+
+def _mail(message: Message, defects: _Defects, attachments: list[Attachment], content_digest: str) -> Mail:
     headers = _HeaderReader(message, defects)
     return Mail(
         message_id=headers.message_id("message-id"),
@@ -206,9 +252,9 @@ def _read(raw: bytes, max_attachment_bytes: int) -> Mail:
         in_reply_to=headers.message_id("in-reply-to"),
         references=headers.message_ids("references"),
         headers=MappingProxyType(headers.automatic()),
-        attachments=tuple(collector.attachments),
+        attachments=tuple(attachments),
         defects=defects.collected(),
-        content_digest=collector.content_digest(),
+        content_digest=content_digest,
     )
 
 
@@ -230,15 +276,32 @@ class _Defects:
 
 
 def _parse(raw: bytes, defects: _Defects, *, headers_only: bool = False) -> Message | None:
-    parser = email.parser.BytesHeaderParser if headers_only else email.parser.BytesParser
     for policy in (email.policy.default, email.policy.compat32):
         try:
-            return parser(policy=policy).parsebytes(raw)
+            if headers_only:
+                return email.parser.BytesHeaderParser(policy=policy).parsebytes(raw)
+            return _parse_in_chunks(raw, policy)
+        except MemoryError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any parser failure means "try the lenient policy", never a crash
             defects.add(f"ParseFailed:{'default' if policy is email.policy.default else 'compat32'}")
             if isinstance(exc, RecursionError):
                 defects.add("NestingTooDeep")
     return None
+
+
+_FEED_BYTES = 1024 * 1024
+
+
+def _parse_in_chunks(raw: bytes, policy: email.policy.Policy) -> Message:
+    """``BytesParser.parsebytes``, fed a slice at a time: it decodes the whole message into one string and
+    copies that into a ``StringIO`` (four bytes a character), which made reading a message take ten times its
+    size in memory, and the parse worker's memory cap would turn away a large scanned form."""
+    parser = email.feedparser.BytesFeedParser(policy=policy)
+    view = memoryview(raw)
+    for start in range(0, len(raw), _FEED_BYTES):
+        parser.feed(bytes(view[start : start + _FEED_BYTES]))
+    return parser.close()
 
 
 class _HeaderReader:
@@ -251,6 +314,8 @@ class _HeaderReader:
     def _raw(self, name: str) -> list[str]:
         try:
             return [str(v) for k, v in self._message.raw_items() if k.lower() == name]
+        except MemoryError:
+            raise
         except Exception:  # noqa: BLE001 - a header we cannot even list is treated as absent
             self._defects.add(f"HeaderUnreadable:{name}")
             return []
@@ -264,6 +329,8 @@ class _HeaderReader:
             value = self._message.get(name)
             if value is not None:
                 return _clean_text(str(value))
+        except MemoryError:
+            raise
         except Exception:  # noqa: BLE001 - the default policy raises on some real headers
             self._defects.add(f"HeaderUnreadable:{name}")
         return _clean_text(_decode_words(raws[0]))
@@ -274,6 +341,8 @@ class _HeaderReader:
             try:
                 # Encoded-words are left alone: decoded display names can hold commas that split the list.
                 pairs = email.utils.getaddresses([_unescape_surrogates(_unfold(raw))])
+            except MemoryError:
+                raise
             except Exception:  # noqa: BLE001 - a malformed address list gives no addresses, not a crash
                 self._defects.add(f"HeaderUnreadable:{name}")
                 continue
@@ -311,6 +380,8 @@ class _HeaderReader:
             return None
         try:
             parsed = email.utils.parsedate_to_datetime(_unfold(raws[0]).strip())
+        except MemoryError:
+            raise
         except Exception:  # noqa: BLE001 - unparseable dates are common in spam and old clients
             self._defects.add("InvalidDate")
             return None
@@ -408,6 +479,8 @@ class _Collector:
     def _children(self, part: Message) -> Iterator[Message]:
         try:
             payload = part.get_payload()
+        except MemoryError:
+            raise
         except Exception:  # noqa: BLE001 - treat an unreadable payload as a leaf with nothing inside
             self._defects.add("PayloadUnreadable")
             return
@@ -523,6 +596,8 @@ def _encoded_forward(part: Message, payload: object) -> bytes | None:
 def _is_container(part: Message) -> bool:
     try:
         return part.is_multipart() or _content_type(part) in _FORWARD_TYPES
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - an unreadable structure is read as a leaf
         return False
 
@@ -530,6 +605,8 @@ def _is_container(part: Message) -> bool:
 def _content_type(part: Message) -> str:
     try:
         return part.get_content_type().lower()
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - RFC 2045 says a broken Content-Type is read as text/plain
         return "text/plain"
 
@@ -537,6 +614,8 @@ def _content_type(part: Message) -> str:
 def _decoded(part: Message) -> bytes | None:
     try:
         data = part.get_payload(decode=True)
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - broken transfer encodings raise in a few corners of the email package
         return None
     return data if isinstance(data, bytes) else None
@@ -547,6 +626,8 @@ def _filename(part: Message, defects: _Defects) -> str | None:
     name: object = None
     try:
         name = part.get_filename()
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - fall back to the raw parameter below
         defects.add("FilenameUnreadable")
     if not name:
@@ -558,6 +639,8 @@ def _filename(part: Message, defects: _Defects) -> str | None:
                 if key.lower() in ("content-type", "content-disposition"):
                     shadow[key] = str(value)
             name = shadow.get_filename()
+        except MemoryError:
+            raise
         except Exception:  # noqa: BLE001 - no readable name at all: the caller uses a fallback
             return None
     if isinstance(name, tuple):
@@ -575,6 +658,8 @@ def _decode_words(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(_unfold(value))))
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - LookupError/UnicodeError/HeaderParseError: keep the raw text
         return value
 

@@ -25,6 +25,9 @@ UNREADABLE = frozenset({"scanned", "encrypted", "corrupt", "too_large", "timeout
 NOT_OPENED_REASONS = {"too_deep": "nested_too_deep", "too_many_parts": "too_many_parts"}
 """Unreadable problems that mean the file was never opened, with the reason that tells the team where to look."""
 
+UNREAD_MESSAGE_REASONS = {"timeout": "message_read_timeout", "too_large": "message_too_large_to_read"}
+"""Why a message could not itself be read (its headers and MIME structure), as the reason the team sees."""
+
 
 def decide(
     submission: Submission, definitions: FormDefinitions, today: dt.date, context: Context | None = None
@@ -59,6 +62,14 @@ def decide(
             suppressed=submission.automatic,
         )
     return outcome
+
+
+def decide_unread(problem: str) -> Outcome:
+    """What happens to a message that could not itself be read: reading its headers and parts ran past the
+    time limit (``timeout``) or the memory cap (``too_large``). The team checks it by hand. Nobody is answered:
+    who sent it is unknown, since its headers were never read, and a reply could go to anyone they name.
+    """
+    return Outcome(kind="review", forms=(), reasons=(UNREAD_MESSAGE_REASONS.get(problem, "message_read_timeout"),))
 
 
 def _judge_complete_referral(outcome: Outcome, forms: list[Form], received: dt.date, context: Context) -> Outcome:

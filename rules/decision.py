@@ -21,12 +21,13 @@ from config.settings import ReplyLimitSettings, ServiceSettings
 from config.triage import TriageRules
 from parsers.addresses import mailbox_key
 from parsers.types import Document, Form, Value
-from rules.decide import decide
+from rules.decide import decide, decide_unread
 from rules.eligibility import EligibilityPolicy
 from rules.tasks import (
     Task,
     held_back_task,
     reply_without_forms_task,
+    unread_message_task,
     unreadable_form_task,
     untrusted_claim_task,
 )
@@ -126,6 +127,8 @@ class Message:
     ``automatic`` says why a machine sent it (``rules.automatic``), or None; ``reply_address`` is where an
     automatic reply would go (None when there is nowhere to write); ``senders`` its From and Reply-To
     addresses, lower-cased; ``sender`` its From address alone (the only one that may answer a reply of ours).
+    ``unread`` says why the message itself could not be read (``timeout``, ``too_large``), or None: such a
+    message has no documents, no sender and names nothing.
     """
 
     documents: tuple[Document, ...]
@@ -135,6 +138,7 @@ class Message:
     reply_address: str | None = None
     senders: frozenset[str] = frozenset()
     sender: str | None = None
+    unread: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,11 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         open_referrals=known.open_referrals,
         secure_domains=frozenset(d.lower() for d in policy.service.secure_domains),
     )
-    outcome = decide(Submission(documents, message.received_at, message.automatic), policy.definitions, today, context)
+    if message.unread is not None:
+        outcome = decide_unread(message.unread)
+    else:
+        submission = Submission(documents, message.received_at, message.automatic)
+        outcome = decide(submission, policy.definitions, today, context)
     if outcome.reply is not None and message.reply_address is None:
         # Nobody to write to: the team decides what to do by hand.
         outcome = replace(outcome, reply=None, suppressed="no-reply-address")
@@ -254,6 +262,8 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         tasks.append(held_back_task(held_back))
     if "unreadable_form" in outcome.reasons:
         tasks.append(unreadable_form_task())
+    if message.unread is not None:
+        tasks.append(unread_message_task(outcome.reasons[0]))
     return Decision(
         kind=outcome.kind,
         reference=reference,

@@ -47,6 +47,12 @@ def reply_without_forms_task() -> Task:
     return Task("reply_without_forms", "read the referrer's reply and answer it: it came without forms")
 
 
+def unread_message_task(reason: str) -> Task:
+    """Check an email by hand that could not itself be read (``reason``: ``message_read_timeout`` or
+    ``message_too_large_to_read``): nobody was answered."""
+    return Task(reason, "check the email and its attachments by hand, with care: it could not be read automatically")
+
+
 def unreadable_form_task() -> Task:
     """Check a form by hand: it could not be read automatically."""
     return Task("unreadable_form", "check the form by hand: it could not be read automatically")

@@ -63,6 +63,14 @@ TEAM_SENTENCES: Mapping[str, str] = {
     ),
     "open_referral_exists": "This patient already has an open referral in the queue: it may be a duplicate.",
     "reply_without_forms": "A reply to one of the service's emails came with no form: read it and answer by hand.",
+    "message_read_timeout": (
+        "The email itself took too long to read automatically (its headers or layout are broken or built to "
+        "stall a reader), so nobody was answered: check it and its attachments by hand, with care."
+    ),
+    "message_too_large_to_read": (
+        "The email itself needed more memory to read than the service allows, so nobody was answered: check it "
+        "and its attachments by hand, with care."
+    ),
     # Eligibility (forms-spec.md): each a reason for review, never a rejection.
     "under_minimum_age": (
         'The patient is under the service\'s minimum age (18 unless configured) on the day received ("Date of birth").'

@@ -8,7 +8,9 @@ which exists to prove the service never echoes a subject back.
 from __future__ import annotations
 
 import datetime as dt
-import mailbox
+import os
+import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import formataddr
@@ -17,6 +19,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from config.forms import FormKind
+from notifier.private_files import create_private, private_folder
 from parsers.types import Value
 from samples.emails import out_of_office_reply, plain_email, referral_email
 from samples.forms import YesNoStyle, complete_values, fillable_pdf
@@ -209,13 +212,21 @@ def all_scenarios(today: dt.date, seed: int = 0) -> list[Scenario]:
 
 
 def deliver_to_maildir(path: Path, scenarios: Iterable[Scenario]) -> list[Path]:
-    """Drop each scenario's message into ``path/new`` (the folder, its parents, tmp, new and cur are created
-    when absent).
+    """Drop each scenario's message into ``path/new``; the folder, its parents, tmp, new and cur are created when
+    absent, 0700, and each message is a 0600 file: sample patients are invented, but the service treats every
+    Maildir as holding real ones.
 
-    ``mailbox.Maildir.add`` writes to ``tmp/`` and renames into ``new/``, so a poller never sees half a file.
+    Each message is written to ``tmp/`` and renamed into ``new/``, as Maildir delivery does, so a poller never
+    sees half a file. (``mailbox.Maildir.add`` does the same, but creates the file with the umask's mode.)
     """
-    # Maildir(create=True) makes one folder level only, and skips tmp/new/cur when the folder exists already.
     for sub in ("tmp", "new", "cur"):
-        (path / sub).mkdir(parents=True, exist_ok=True)
-    box = mailbox.Maildir(path, create=False)
-    return [path / "new" / box.add(scenario.raw) for scenario in scenarios]
+        private_folder(path / sub, kind="mailbox")
+    delivered = []
+    for scenario in scenarios:
+        now = time.time_ns()
+        name = f"{now // 10**9}.M{now // 1000 % 10**6}P{os.getpid()}R{secrets.token_hex(6)}.nmss-samples"
+        temp = path / "tmp" / name
+        with os.fdopen(create_private(temp), "wb") as handle:
+            handle.write(scenario.raw)
+        delivered.append(temp.rename(path / "new" / name))
+    return delivered

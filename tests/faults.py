@@ -52,6 +52,10 @@ class FaultyPool(ParsePool):
             raise self.error()
         return self.inner.parse_all(files, definitions, today=today, deadline=deadline)
 
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        """Messages are read by the real pool."""
+        return self.inner.read(*args, **kwargs)
+
     def open_all(self, *args: Any, **kwargs: Any) -> Any:
         """Containers are opened by the real pool."""
         return self.inner.open_all(*args, **kwargs)

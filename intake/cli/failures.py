@@ -54,6 +54,11 @@ def _database(error: DBAPIError) -> str | None:
         )
     if "database or disk is full" in said or sqlstate == "53100":
         return "the disk holding the database is full: free some space, then run the command again"
+    if "file is not a database" in said:
+        return (
+            "the database file is not a SQLite database, or is damaged: check database_url (NMSS_DATABASE_URL), "
+            "or restore the file from a backup"
+        )
     if "unable to open database file" in said:
         return "cannot open the database file: check database_url (NMSS_DATABASE_URL) and that its folder is writable"
     connecting = sqlstate is None or sqlstate.startswith("08") or sqlstate == "57P03"

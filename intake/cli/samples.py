@@ -57,10 +57,11 @@ def samples_practices(file: Path) -> None:
         nmss-intake samples practices var/epraccur.csv
         nmss-intake practices import var/epraccur.csv --commissioner 26A
     """
+    from notifier.private_files import private_folder, write_private
     from samples.practices import epraccur_csv
 
-    file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(epraccur_csv(), encoding="utf-8", newline="")
+    # Public data, but it lands in var/ beside the patients' data, where every file is private.
+    write_private(private_folder(file.parent, kind="state", shared=True) / file.name, epraccur_csv().encode())
     click.echo(f"Wrote the sample practices (commissioner 26A is Norfolk) to {file}.")
 
 
@@ -81,6 +82,7 @@ def samples_forms(ctx: click.Context, directory: Path, seed: int, today: dt.date
         nmss-intake parse var/forms/*.pdf var/forms/*.docx --explain
     """
     _require_samples_extra()
+    from notifier.private_files import private_folder, write_private
     from samples.forms import complete_values, fillable_pdf
     from samples.people import patient
 
@@ -100,12 +102,13 @@ def samples_forms(ctx: click.Context, directory: Path, seed: int, today: dt.date
         ("Form 2 printed.pdf", partial(_flat, "form2", values["form2"]), "form2, from the text of a flat PDF"),
         ("Form 2.docx", partial(_word, "form2", values["form2"]), "form2, from a Word document"),
     ]
-    directory.mkdir(parents=True, exist_ok=True)
+    # Invented patients, but forms like these hold real ones: they are written as private as the service's own.
+    private_folder(directory, kind="state", shared=True)
     click.echo(
         f"Writing {len(files)} sample forms (an invented patient, NHS number {person.nhs_number}) to {directory}:"
     )
     for name, build, expect in files:
-        (directory / name).write_bytes(build())
+        write_private(directory / name, build())
         click.echo(f"  {name:<28} {expect}")
 
 

@@ -38,6 +38,7 @@ from config.settings import MAX_MESSAGE_BYTES, ImapSettings, Settings
 from intake.errors import MailboxAuthError, MailboxUnavailable
 from intake.mailbox import DeltaStore, IncomingMail, MailRef
 from microsoft.entra import TokenError, TokenProvider, TokenRefused
+from notifier.private_files import tighten
 
 log = structlog.get_logger("intake.mailboxes.imap")
 
@@ -100,6 +101,9 @@ class ImapMailbox:
         if imap.auth == "xoauth2":
             oauth = imap.oauth
             refresh = oauth.token_cache_path if oauth.flow == "refresh_token" else None
+            if refresh is not None:
+                # A refresh token put there by hand with the umask's mode is a secret others could read.
+                tighten(refresh, kind="state")
             token = TokenProvider(oauth, scopes=oauth.scopes, refresh_token_path=refresh).token
         return cls(imap, name=settings.mailbox.name, max_message_bytes=settings.limits.max_message_bytes, token=token)
 

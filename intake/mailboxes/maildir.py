@@ -16,12 +16,13 @@ from pathlib import Path
 from config.settings import MAX_MESSAGE_BYTES, Settings
 from intake.errors import MailboxUnavailable
 from intake.mailbox import DeltaStore, IncomingMail, MailRef
+from notifier.private_files import private_folder, tighten
 
 INBOX = "INBOX"
 
 
 class MaildirMailbox:
-    """Reads and files messages in the Maildir at ``path`` (created, with its three folders, on first read)."""
+    """Reads and files messages in the Maildir at ``path`` (created 0700, with its three folders, on first read)."""
 
     def __init__(self, path: Path, name: str = "maildir", *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.path = path
@@ -45,8 +46,7 @@ class MaildirMailbox:
     def fetch_new(self) -> Iterator[IncomingMail]:
         """Every message in ``new/`` and ``cur/``, oldest first (by delivery time, then name)."""
         try:
-            for sub in ("tmp", "new", "cur"):
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            _private_maildir(self.path)
             entries = [entry for sub in ("new", "cur") for entry in os.scandir(self.path / sub) if entry.is_file()]
         except OSError as exc:
             raise MailboxUnavailable(f"cannot list Maildir {self.name}") from exc
@@ -74,9 +74,7 @@ class MaildirMailbox:
 
     def file(self, ref: MailRef, folder: str) -> None:
         """Move the message ``ref`` into ``.<folder>/cur/``; a message no longer in the inbox is left alone."""
-        target = self.path / f".{folder}"
-        for sub in ("tmp", "new", "cur"):
-            (target / sub).mkdir(parents=True, exist_ok=True)
+        target = _private_maildir(self.path / f".{folder}")
         known = self._seen.pop(ref.uid, None)
         for path in [known] if known else self._find(ref.uid):
             name = Path(path).name
@@ -86,6 +84,8 @@ class MaildirMailbox:
                 Path(path).rename(target / "cur" / name)
             except FileNotFoundError:
                 continue
+            # Mail delivered by an MTA carries its umask; once filed it is ours. Quiet: that is no misconfiguration.
+            tighten(target / "cur" / name, kind="mailbox", quiet=True)
             return
 
     def _find(self, uid: str) -> list[str]:
@@ -97,6 +97,14 @@ class MaildirMailbox:
     def folder(self, folder: str) -> Path:
         """The path of the Maildir++ subfolder ``folder`` (for tests and the demo's report)."""
         return self.path / f".{folder}"
+
+
+def _private_maildir(path: Path) -> Path:
+    """Create (or tighten) the Maildir folder ``path`` and its tmp, new and cur: they hold whole referrals."""
+    private_folder(path, kind="mailbox")
+    for sub in ("tmp", "new", "cur"):
+        private_folder(path / sub, kind="mailbox")
+    return path
 
 
 def _key(filename: str) -> str:

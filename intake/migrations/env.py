@@ -1,9 +1,14 @@
-"""Alembic's environment: migrations run on the engine the service hands over, or on ``sqlalchemy.url``."""
+"""Alembic's environment: migrations run on the engine the service hands over, or on ``sqlalchemy.url``.
+
+Every pending migration runs in the one transaction of ``intake.migrate.schema_transaction`` (the caller's, or
+opened here), so an upgrade killed half-way leaves the schema as it was.
+"""
 
 from alembic import context
-from sqlalchemy import Connection, engine_from_config, pool
+from sqlalchemy import Connection
 
-from intake.store import metadata
+from intake.migrate import schema_transaction
+from intake.store import make_engine, metadata
 
 config = context.config
 
@@ -13,6 +18,8 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # One transaction for all the migrations, not one each: a kill between two must not leave the first.
+        transaction_per_migration=False,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -22,8 +29,9 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = engine_from_config(
-        config.get_section(config.config_ini_section) or {}, prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
-    with engine.connect() as conn:
-        _run(conn)
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    try:
+        with schema_transaction(engine) as conn:
+            _run(conn)
+    finally:
+        engine.dispose()

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake.errors import StateDirUnwritable
+from notifier.private_files import create_private, private_folder, tighten
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -105,11 +106,11 @@ def session_key(configured: str, state_dir: Path) -> str:
     path = state_dir / "web-secret"
     try:
         if path.exists():
+            tighten(path, kind="state")  # whoever holds the key can sign in as anyone
             return path.read_text().strip()
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(state_dir, kind="state", shared=True)
         key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
+        with os.fdopen(create_private(path), "w") as file:
             file.write(key)
         return key
     except FileExistsError:  # another process made it between our look and our write: use theirs

@@ -20,13 +20,14 @@ from pathlib import Path
 
 from config.settings import Settings
 from notifier.headers import check_message, serialise
+from notifier.private_files import private_folder
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 120
 
 
 class FileOutbox:
-    """Writes messages to ``directory`` (created on first send) as ``<key>.eml``."""
+    """Writes messages to ``directory`` (created 0700 on first send) as ``<key>.eml`` files, 0600."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -46,8 +47,9 @@ class FileOutbox:
         """
         target = self.path_for(key)
         check_message(message, recipients)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_folder(self.directory, kind="outbox")
         data = serialise(message, recipients)
+        # mkstemp creates the file 0600: a reply names no patient, but it is mail to a clinician all the same.
         handle, temp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(handle, "wb") as temp:

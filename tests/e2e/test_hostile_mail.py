@@ -1,9 +1,10 @@
 """Hostile mail through the real CLI: one email an attacker sends cannot stop the service, and a form is never
 dropped in silence because of how it was wrapped.
 
-The attack is a winmail.dat of 21 bytes (a TNEF signature, a key, and a MAPI properties attribute that claims
+The first attack is a winmail.dat of 21 bytes (a TNEF signature, a key, and a MAPI properties attribute that claims
 0xFFFFFFFF properties) in an email of a few hundred bytes: tnefparse loops four billion times over it, logging a
-warning each time. It is opened in a parse worker, whose time limit is 8 s here (the default is 30 s).
+warning each time. It is opened in a parse worker, whose time limit is 8 s here (the default is 30 s). The
+second is a header the ``email`` package takes minutes over: the message itself is read in a parse worker too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from sqlmodel import Session, select
 
 from intake.store import AuditEvent, FormRecord, MessageRecord, TaskRecord, make_engine
+from rules.words import team_sentence
 from samples.scenarios import accepted
 from tests.unit.test_containers import endless_properties
 
@@ -119,6 +121,77 @@ def test_check_says_the_attack_is_for_the_team_and_still_decides_the_next_email(
     assert (first["outcome"], [p["code"] for p in first["problems"]], first["reply"]) == ("review", ["timeout"], True)
     assert second["outcome"] == "accepted"
     assert len(result.stderr.splitlines()) <= 2 * LOG_LINES_PER_MESSAGE
+
+
+def stalling_header_email(size: int = 1024 * 1024) -> bytes:
+    """An email whose ``Content-Type`` holds ``size`` bytes of ``a=b;`` parameters. The email package takes time
+    that grows faster than the header: 16 KB take it a second or two, 1 MB many minutes."""
+    parameters = b"a=b;" * (size // 4)
+    return (
+        b"From: someone@example.org\r\nTo: agem.norfolkmedicineservices@nhs.net\r\nSubject: Referral\r\n"
+        b"Date: Mon, 05 Jan 2026 10:00:00 +0000\r\nMessage-ID: <stalling-header@example.org>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; " + parameters + b"\r\n\r\nAttached.\r\n"
+    )
+
+
+def test_an_email_whose_headers_stall_the_reader_goes_to_the_team_unanswered_and_the_referral_behind_is_decided(
+    hostile: Service,
+) -> None:
+    referral = accepted(today(), seed=16)
+    attack = stalling_header_email()
+    deliver(hostile, ("000.attack", attack), ("001.referral", referral.raw))
+
+    result = hostile.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(taken(result.stdout).values()) == ["accepted", "review"]
+    assert hostile.folder_counts() == {"Accepted": 1, "Review": 1}
+    # Its headers were never read: no Message-ID known, no forms, one item for the team and no reply.
+    found = ledger(hostile)
+    assert found[None] == ("review", [], [["message_read_timeout"]])
+    assert list(hostile.outbox.glob("*.eml")) == []
+    assert len(result.stderr.splitlines()) <= 2 * LOG_LINES_PER_MESSAGE
+
+
+def test_check_says_an_email_whose_headers_stall_the_reader_is_for_the_team_and_decides_the_next(
+    hostile: Service,
+) -> None:
+    attack, referral = hostile.root / "attack.eml", hostile.root / "referral.eml"
+    attack.write_bytes(stalling_header_email())
+    referral.write_bytes(accepted(today(), seed=17).raw)
+
+    result = hostile.invoke("check", str(attack), str(referral), "--today", today().isoformat())
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:3] == [
+        f"{attack}: review (no forms; no reply)",
+        f"  message_read_timeout: {team_sentence('message_read_timeout')}",
+        "  for the team: check the email and its attachments by hand, with care: it could not be read automatically",
+    ]
+    assert result.stdout.splitlines()[3].startswith(f"{referral}: accepted (")
+
+
+def test_an_email_too_big_to_read_under_the_memory_cap_goes_to_the_team_and_its_sender_is_told(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 256 MB holds a worker and the headers, not the reading of a 25 MB attachment (the default, 512 MB, reads
+    # attachments up to about 40 MB).
+    monkeypatch.setenv("NMSS_LIMITS__PARSE_MEMORY_MB", "256")
+    big = EmailMessage()
+    big["From"] = "pharmacy.big@nhs.net"
+    big["To"] = "agem.norfolkmedicineservices@nhs.net"
+    big["Subject"] = "Referral"
+    big["Message-ID"] = "<too-big-to-read@nhs.net>"
+    big.set_content("Scanned forms attached.")
+    big.add_attachment(b"%PDF-1.7\n" + bytes(25 * 1024 * 1024), "application", "pdf", filename="Form 2.pdf")
+    deliver(service, ("000.big", big.as_bytes(policy=policy.SMTP)))
+
+    result = service.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    assert ledger(service)["too-big-to-read@nhs.net"] == ("review", ["too_large"], [["unreadable_form"]])
+    [reply] = service.outbox.glob("*.eml")
+    assert b"To: pharmacy.big@nhs.net" in reply.read_bytes(), "the sender hears it will be checked by hand"
 
 
 def forwarded(raw: bytes, times: int) -> bytes:

@@ -296,3 +296,45 @@ def test_a_worker_stuck_opening_a_container_is_replaced_and_the_next_container_i
     assert first == Unreadable("winmail.dat", "timeout")
     assert isinstance(second, tuple)
     assert [(a.filename, a.data) for a in second] == [("Form 2.pdf", letter())]
+
+
+def stalling_header(size: int = 1024 * 1024) -> bytes:
+    """An email with ``size`` bytes of ``a=b;`` parameters in its ``Content-Type``: minutes for the email package."""
+    return (
+        b"From: someone@example.org\r\nTo: nmss@nhs.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; " + b"a=b;" * (size // 4) + b"\r\n\r\nhello\r\n"
+    )
+
+
+def test_a_worker_stuck_reading_a_message_is_replaced_and_the_next_message_is_read() -> None:
+    ordinary = referral_email(
+        attachments=[("Form 2.pdf", letter())],
+        sender="Pharmacy@NHS.net",
+        subject="Referral",
+        date=dt.datetime.combine(TODAY, dt.time(10), tzinfo=LONDON),
+    )
+
+    with ParsePool(timeout_seconds=1, memory_mb=256) as pool:
+        first = pool.read(stalling_header(), max_attachment_bytes=MiB)
+        second = pool.read(ordinary, max_attachment_bytes=MiB)
+
+    assert first == Unreadable("", "timeout")
+    assert second == read_mail(ordinary, max_attachment_bytes=MiB)
+    assert (second.sender, [a.filename for a in second.attachments]) == ("pharmacy@nhs.net", ["Form 2.pdf"])
+
+
+def test_reading_a_message_is_stopped_at_the_message_deadline() -> None:
+    with ParsePool(timeout_seconds=600, memory_mb=256) as pool:
+        pool.read(b"From: warm-up@nhs.net\r\n\r\nhello\r\n", max_attachment_bytes=MiB)  # start-up behind us
+        read = pool.read(stalling_header(), max_attachment_bytes=MiB, deadline=time.monotonic() + 2)
+
+    assert read == Unreadable("", "timeout")
+
+
+def test_a_message_too_big_to_read_under_the_memory_cap_is_read_for_its_headers() -> None:
+    with ParsePool(timeout_seconds=60, memory_mb=256) as pool:
+        read = pool.read(fifty_megabyte_email("big@nhs.net", "<big@nhs.net>"), max_attachment_bytes=80 * MiB)
+
+    assert not isinstance(read, Unreadable)
+    assert (read.sender, read.message_id) == ("big@nhs.net", "big@nhs.net")
+    assert read.attachments == (Attachment("message-body", "", b"", skipped="too_large"),)

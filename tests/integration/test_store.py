@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+from multiprocessing.synchronize import Barrier
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from intake.migrate import is_current, upgrade
-from intake.store import MessageRecord, OutboxRecord, metadata
+from intake.store import MessageRecord, OutboxRecord, make_engine, metadata
 
 WHEN = dt.datetime(2026, 11, 28, 9, 15, 30, 123456, tzinfo=dt.UTC)
 
@@ -144,3 +146,28 @@ def test_a_committed_row_is_visible_to_another_session_and_an_uncommitted_one_is
 
         writer.commit()
         assert sorted(reader.exec(select(MessageRecord.reference))) == ["NMSS-COMMITTED", "NMSS-PENDING"]
+
+
+def _upgrade_when_all_are_ready(url: str, ready: Barrier) -> None:
+    engine = make_engine(url)
+    ready.wait()
+    upgrade(engine)
+
+
+def test_two_upgrades_started_together_both_succeed_and_the_schema_is_made_once(empty_engine: Engine) -> None:
+    # Two instances starting at once, each its own process (Alembic's context is per process): one migrates,
+    # the other waits for the schema lock and then finds nothing to do.
+    url = empty_engine.url.render_as_string(hide_password=False)
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Barrier(2)
+    instances = [spawn.Process(target=_upgrade_when_all_are_ready, args=(url, ready)) for _ in range(2)]
+    for instance in instances:
+        instance.start()
+    for instance in instances:
+        instance.join()
+
+    assert [instance.exitcode for instance in instances] == [0, 0]
+    assert is_current(empty_engine)
+    with empty_engine.connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    assert len(versions) == len(set(versions)), "each head recorded once"

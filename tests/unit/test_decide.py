@@ -10,7 +10,7 @@ import pytest
 from config import load_form_definitions
 from config.forms import FormKind
 from parsers.types import FieldError, Form, Unreadable, Value
-from rules.decide import decide
+from rules.decide import decide, decide_unread
 from rules.eligibility import EligibilityPolicy
 from rules.types import Context, Submission
 
@@ -389,3 +389,15 @@ def test_a_referrer_email_outside_the_secure_domains_is_a_warning() -> None:
     form2 = form("form2", {"referrer.email": "pharmacy@example.com"})
     outcome = decide(Submission(documents(form2, "form1", "miat"), RECEIVED), DEFINITIONS, TODAY, IN_AREA)
     assert (outcome.kind, outcome.warnings) == ("accepted", ("referrer_email_not_secure",))
+
+
+@pytest.mark.parametrize(
+    ("problem", "reason"), [("timeout", "message_read_timeout"), ("too_large", "message_too_large_to_read")]
+)
+def test_a_message_that_could_not_itself_be_read_goes_to_the_team_and_nobody_is_answered(
+    problem: str, reason: str
+) -> None:
+    outcome = decide_unread(problem)
+
+    assert (outcome.kind, outcome.forms, outcome.reasons) == ("review", (), (reason,))
+    assert outcome.reply is None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
+import pickle
 from email.message import EmailMessage
 from email.policy import default
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.mail import MAX_DEPTH, MAX_FORWARDS, MAX_PARTS, Attachment, read_mail, sanitise_filename
+from parsers.mail import MAX_DEPTH, MAX_FORWARDS, MAX_PARTS, Attachment, read_headers, read_mail, sanitise_filename
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -417,3 +420,43 @@ def test_the_fingerprint_is_the_message_id_with_the_content_or_without_one_the_c
 
     unread = b"x" * 10
     assert fingerprint(None, unread) != fingerprint(None, unread + b"y"), "unread: known by its bytes"
+
+
+class TestTransfer:
+    """A Mail comes back from the parse worker pickled; its headers stay read-only on arrival."""
+
+    def test_a_mail_pickles_and_comes_back_equal_with_read_only_headers(self) -> None:
+        message = _mail(Auto_Submitted="auto-replied")
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 2.pdf")
+        mail = read_mail(message.as_bytes())
+
+        back = pickle.loads(pickle.dumps(mail))
+
+        assert back == mail
+        assert dict(back.headers) == {"auto-submitted": "auto-replied", "content-type": "multipart/mixed"}
+        with pytest.raises(TypeError):
+            back.headers["auto-submitted"] = "no"  # type: ignore[index]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            back.sender = "someone.else@nhs.net"  # type: ignore[misc]
+
+
+class TestHeadersAlone:
+    """``read_headers``: what is known of a message whose body did not fit in a worker's memory."""
+
+    def test_the_sender_and_thread_are_read_and_the_body_stands_as_one_file_too_large(self) -> None:
+        message = _mail(In_Reply_To="<nmss-intake.reply.1@nhs.net>")
+        message.add_attachment(PDF, maintype="application", subtype="pdf", filename="Form 2.pdf")
+
+        mail = read_headers(message.as_bytes())
+
+        assert (mail.sender, mail.message_id, mail.in_reply_to) == (
+            "pharmacy.team@nhs.net",
+            "abc.123@mail.example.nhs.net",
+            "nmss-intake.reply.1@nhs.net",
+        )
+        assert mail.attachments == (Attachment("message-body", "", b"", skipped="too_large"),)
+
+    @given(st.binary(max_size=2000))
+    @settings(max_examples=200, deadline=None)
+    def test_any_bytes_give_a_body_too_large_and_never_an_exception(self, raw: bytes) -> None:
+        assert [a.skipped for a in read_headers(raw).attachments] == ["too_large"]

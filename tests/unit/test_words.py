@@ -9,6 +9,7 @@ import pytest
 
 from config.triage import load_triage_rules
 from notifier import replies
+from rules.decide import UNREAD_MESSAGE_REASONS
 from rules.types import Problem
 from rules.words import PROBLEM_PHRASES, TEAM_SENTENCES, referrer_sentence, team_sentence
 
@@ -66,3 +67,7 @@ def test_a_flag_added_in_configuration_still_reads_as_words() -> None:
 def test_replies_take_their_words_from_the_one_source() -> None:
     assert replies.PROBLEM_PHRASES is PROBLEM_PHRASES
     assert replies.problem_phrase("missing") == "is empty"
+
+
+def test_every_reason_for_a_message_that_could_not_itself_be_read_has_a_sentence_for_the_team() -> None:
+    assert set(UNREAD_MESSAGE_REASONS.values()) <= set(TEAM_SENTENCES)

@@ -1,0 +1,219 @@
+"""A warm ``nmss-intake``: a helper process that has imported the command once and forks one child per command.
+
+A cold start of the console script spends over a second importing before it touches the database, so kills
+timed from its start would nearly all land in the imports. Each child here is a separate process running the
+real entry point (``intake.cli.main``) in its own folder and environment, from the first line of the command;
+a test can kill it with SIGKILL at any instant of its work, and many runs take seconds, not minutes.
+
+The helper forks from a process that has only imported modules (no threads, no connections), so a child starts
+in a known state. It speaks JSON lines on its stdin and stdout: its first line says it is ready; a request
+names the folder, the environment, the arguments and, optionally, when to kill the command; the answer is the
+child's wait status and when it opened the database, as seen in ``/proc/<pid>/fd``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STDOUT, STDERR = ".launcher-stdout", ".launcher-stderr"
+"""Where a child's output goes, in its folder, until ``run`` has read it."""
+
+PRELOAD = (
+    "config.settings",
+    "config.forms",
+    "config.triage",
+    "intake.logs",
+    "intake.assess",
+    "intake.bootstrap",
+    "intake.migrate",
+    "intake.health",
+    "intake.pipeline",
+)
+"""What the commands import only when they run (so that ``--help`` stays quick): imported once, here."""
+
+POLL_SECONDS = 0.001
+"""How often the helper looks for the database among a running child's open files."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a command ended: its exit code, or the signal that ended it, and what it printed.
+
+    ``opened`` is how long after its start the command first had the database open (None: never seen open),
+    ``ended`` how long after its start it ended.
+    """
+
+    exit_code: int | None
+    signal: int | None
+    stdout: str
+    stderr: str
+    opened: float | None
+    ended: float
+
+    @property
+    def killed(self) -> bool:
+        return self.signal == signal.SIGKILL
+
+
+class Launcher:
+    """Starts the helper process; use as a context manager. One command at a time."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from tests.launcher import serve; serve()"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._answer()  # ready: the imports are done, so no command's time includes them
+
+    def __enter__(self) -> Launcher:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+    def run(
+        self,
+        folder: Path,
+        *args: str,
+        env: dict[str, str],
+        database: str | None = None,
+        kill_after: float | None = None,
+    ) -> Ended:
+        """Run ``nmss-intake ARGS`` in ``folder`` with exactly the environment ``env``, to its end.
+
+        Args:
+            database: a regular expression for the target of the command's open file that is the database:
+                a path for SQLite, ``socket:`` for a server. The helper watches for it to report ``opened``.
+            kill_after: SIGKILL the command this many seconds after it opened ``database`` (or after its
+                start, without ``database``), unless it ended first.
+        """
+        assert self.process.stdin is not None
+        request = {"cwd": str(folder), "args": list(args), "env": env, "database": database, "kill_after": kill_after}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        status = answer["status"]
+        out, err = folder / STDOUT, folder / STDERR
+        ended = Ended(
+            exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            stdout=out.read_text(errors="replace"),
+            stderr=err.read_text(errors="replace"),
+            opened=answer["opened"],
+            ended=answer["ended"],
+        )
+        out.unlink()
+        err.unlink()
+        return ended
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the launcher ended (exit code {self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+
+def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
+    """The helper's loop: import the command and what its commands import once; per request fork, watch
+    (killing on time), answer."""
+    import intake.cli
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
+    for line in requests:
+        request = json.loads(line)
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns here
+            _child(intake.cli.main, request)
+        # The child is ours and not reaped until waitpid below, so its pid names no other process meanwhile:
+        # looking at /proc/<pid> and killing it are safe. The pidfd is readable once the child has ended.
+        pidfd = os.pidfd_open(pid)
+        try:
+            opened = _watch(pid, pidfd, request, started)
+        finally:
+            os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        ended = time.monotonic() - started
+        answers.write(json.dumps({"status": status, "opened": opened, "ended": ended}) + "\n")
+        answers.flush()
+
+
+def _watch(pid: int, pidfd: int, request: dict[str, Any], started: float) -> float | None:
+    """Wait for the child to open the database (when asked to look), then to end, or kill it on time."""
+    opened: float | None = None
+    if request["database"] is not None:
+        pattern = re.compile(request["database"])
+        while opened is None:
+            if _has_open(pid, pattern):
+                opened = time.monotonic() - started
+            elif select.select([pidfd], [], [], POLL_SECONDS)[0]:
+                return None  # ended without being seen with the database open
+    if request["kill_after"] is not None:
+        if not select.select([pidfd], [], [], request["kill_after"])[0]:
+            os.kill(pid, signal.SIGKILL)
+        return opened
+    select.select([pidfd], [], [])
+    return opened
+
+
+def _has_open(pid: int, pattern: re.Pattern[str]) -> bool:
+    try:
+        entries = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return False
+    for entry in entries:
+        try:
+            if pattern.search(str(entry.readlink())):
+                return True
+        except FileNotFoundError:
+            continue  # closed since the listing
+    return False
+
+
+def _child(main: Callable[[], None], request: dict[str, Any]) -> None:
+    code = 70  # EX_SOFTWARE, should anything below fail before the command decides
+    try:
+        folder = Path(request["cwd"])
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for fd, name in ((1, STDOUT), (2, STDERR)):
+            target = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(target, fd)
+            os.close(target)
+        sys.stdin = open(os.devnull)  # noqa: SIM115, PTH123 - the child's stdin for its whole life
+        sys.argv = ["nmss-intake", *request["args"]]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
