@@ -64,6 +64,7 @@ class GraphMailbox:
         self.client = client or httpx.Client(timeout=settings.timeout_seconds)
         self.tokens = tokens or TokenProvider(settings, scopes=[GRAPH_SCOPE], http_client=self.client, clock=clock)
         self._folders: dict[str, str] = {}
+        self._move_failed = False
         self._base = f"{settings.graph_url.rstrip('/')}/users/{quote(settings.user, safe='@')}"
 
     @classmethod
@@ -83,7 +84,12 @@ class GraphMailbox:
         return self.tokens.expires_at
 
     def fetch_new(self) -> Iterator[IncomingMail]:
-        """Every message added to the folder since the last complete round, oldest first, as raw MIME."""
+        """Every message added to the folder since the last complete round, oldest first, as raw MIME.
+
+        The round's delta link is saved only once every message was handed over and none failed to move: the
+        pipeline goes on past a message it could not file, and only a repeated round lists that one again.
+        """
+        self._move_failed = False
         items, delta_link = self._changes()
         for item in sorted(items, key=lambda i: (i.get("receivedDateTime") or "", i["id"])):
             ref = MailRef(self.name, self.settings.folder, 0, item["id"])
@@ -100,14 +106,19 @@ class GraphMailbox:
                 yield IncomingMail.over_limit(ref, received, size)
             else:
                 yield IncomingMail(ref=ref, raw=raw, received_at=received)
-        self.state.save_delta_link(delta_link)
+        if not self._move_failed:
+            self.state.save_delta_link(delta_link)
 
     def file(self, ref: MailRef, folder: str) -> None:
         """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing)."""
-        destination = self._folder_id(folder)
-        self._request(
-            "POST", f"{self._base}/messages/{quote(ref.uid, safe='')}/move", json={"destinationId": destination}
-        )
+        try:
+            destination = self._folder_id(folder)
+            self._request(
+                "POST", f"{self._base}/messages/{quote(ref.uid, safe='')}/move", json={"destinationId": destination}
+            )
+        except BaseException:
+            self._move_failed = True
+            raise
         # A 404 means deleted or moved away by a person already: filing is then done, as far as we can.
 
     def _content(self, message_id: str) -> tuple[bytes, int] | None:
