@@ -8,6 +8,8 @@ Alembic migrations (``nmss-intake db upgrade``), never by ``create_all``.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -302,12 +304,36 @@ def make_private_database(path: Path) -> None:
         tighten(path.with_name(path.name + suffix), kind="database")
 
 
+WAL_SWITCH_SECONDS = 30.0
+"""How long a connection keeps trying to switch a new database file to WAL while another holds its lock."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL, once. Changing the journal mode answers "database is locked" at once, without
+    SQLite's busy wait, when another connection holds the file: two instances opening a new database together
+    (one already migrating inside its transaction) would otherwise fail. The mode is kept in the file, so a
+    connection that finds it set does nothing; one that cannot switch yet tries again until the lock is gone."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    pause = 0.01
+    while True:
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)  # waiting for another connection's lock to go, not for a fixed time
+        pause = min(pause * 2, 0.25)
 
 
 metadata = SQLModel.metadata
