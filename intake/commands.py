@@ -1,6 +1,7 @@
 """The service layer: each thing a person can do, as a function that takes a unit of work.
 
-Record a home assessment, record a follow-up call, resolve a team task — and, in their own modules for their
+Record a home assessment, record a follow-up call, resolve a team task, record who saw a referral, add an
+account and sign in — and, in their own modules for their
 size, replay a quarantined message (``intake.replay.replay``) and import the practice list
 (``intake.practices.import_practices``). Each checks what it is asked, changes the store through the unit
 of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
@@ -14,10 +15,19 @@ from dataclasses import dataclass
 
 import structlog
 
+from intake.accounts import (
+    Account,
+    AccountError,
+    account_of,
+    check_role,
+    hash_password,
+    normalise_email,
+    password_matches,
+)
 from intake.errors import IntakeError
 from intake.practices import import_practices
 from intake.replay import replay
-from intake.store import AssessmentRecord, FollowUpRecord, ReferralRecord
+from intake.store import AssessmentRecord, FollowUpRecord, ReferralRecord, UserAccount
 from intake.unit_of_work import UnitOfWork
 from intake.views import TaskView, due_call, tasks
 from notifier.digest import DueCall
@@ -27,6 +37,7 @@ from rules.followups import FollowUp, schedule_follow_ups
 log = structlog.get_logger("intake.commands")
 
 __all__ = [
+    "AccountError",
     "Assessed",
     "FollowUpAlreadyDone",
     "InvalidAssessmentDate",
@@ -35,11 +46,15 @@ __all__ = [
     "UnknownFollowUp",
     "UnknownReferral",
     "UnknownTask",
+    "add_account",
     "import_practices",
     "record_assessment",
     "record_call",
+    "record_view",
     "replay",
     "resolve_task",
+    "sign_in",
+    "sign_in_verified",
 ]
 
 
@@ -172,6 +187,74 @@ def resolve_task(uow: UnitOfWork, task_id: int, *, by: str, note: str, now: dt.d
     uow.commit()
     log.info("task_done", task_id=task_id, kind=task.kind)
     return next(t for t in tasks(uow, include_resolved=True) if t.id == task_id)
+
+
+def record_view(uow: UnitOfWork, reference: str, viewer: str, *, now: dt.datetime) -> None:
+    """Record that ``viewer`` (a staff email address) saw referral ``reference``, in the referral's history.
+
+    Raises:
+        UnknownReferral: nothing is queued under ``reference``.
+    """
+    referral = uow.queue.by_reference(reference)
+    if referral is None:
+        raise UnknownReferral(f"no referral has reference {reference}")
+    uow.audit.record("viewed", at=now, message_id=referral.message_id, by=viewer)
+    uow.commit()
+
+
+def add_account(uow: UnitOfWork, email: str, role: str, password: str | None, *, now: dt.datetime) -> bool:
+    """Make the account for ``email``, or change the role and password of the one there; True when it is new.
+
+    ``password`` None leaves an account to OpenID Connect (an existing one keeps its password).
+
+    Raises:
+        AccountError: ``email`` is not an address, ``role`` is unknown or ``password`` is too short.
+    """
+    address = normalise_email(email)
+    check_role(role)
+    hashed = hash_password(password) if password is not None else None
+    user = uow.users.by_email(address)
+    created = user is None
+    if user is None:
+        user = UserAccount(email=address, role=role, password_hash=hashed, created_at=now)
+    user.role = role
+    if hashed is not None:
+        user.password_hash = hashed
+    uow.users.save(user)
+    uow.commit()
+    log.info("account_saved", role=role, state="added" if created else "changed")
+    return created
+
+
+def sign_in(uow: UnitOfWork, email: str, password: str, *, now: dt.datetime) -> Account | None:
+    """Sign in with a local account: the account when ``password`` is its password (and when it signed in is
+    noted); None otherwise, taking as long whatever was wrong."""
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        address = ""
+    user = uow.users.by_email(address) if address else None
+    if not password_matches(user, password) or user is None:
+        return None
+    return _signed_in(uow, user, now)
+
+
+def sign_in_verified(uow: UnitOfWork, email: str, *, now: dt.datetime) -> Account | None:
+    """Sign in as ``email``, which an OpenID provider vouched for: its account (when it signed in is noted), or
+    None when it has none."""
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return None
+    user = uow.users.by_email(address)
+    return _signed_in(uow, user, now) if user is not None else None
+
+
+def _signed_in(uow: UnitOfWork, user: UserAccount, now: dt.datetime) -> Account:
+    user.last_signed_in_at = now
+    uow.users.save(user)
+    uow.commit()
+    return account_of(user)
 
 
 def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:

@@ -15,12 +15,14 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Outbox, Practices, Queue, TeamTasks
+from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Outbox, Practices, Queue, TeamTasks, Users
 
 
 class UnitOfWork:
     """A transaction on ``engine`` with the ledger, queue, outbox, team tasks, audit trail, practices,
-    follow-up calls and mailbox states as repositories. Use once per command: ``with UnitOfWork(engine) as uow``."""
+    follow-up calls, mailbox states and accounts as repositories.
+
+    Use once per command: ``with UnitOfWork(engine) as uow``."""
 
     ledger: Ledger
     queue: Queue
@@ -30,6 +32,7 @@ class UnitOfWork:
     practices: Practices
     followups: FollowUps
     mailboxes: Mailboxes
+    users: Users
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -46,6 +49,7 @@ class UnitOfWork:
         self.practices = Practices(session)
         self.followups = FollowUps(session)
         self.mailboxes = Mailboxes(session)
+        self.users = Users(session)
         return self
 
     def __exit__(

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from intake.accounts import Account, account_of, normalise_email
+from intake.errors import IntakeError
+from intake.repositories.messages import PRIORITIES
 from intake.store import AuditEvent, FollowUpRecord, FormRecord, MailboxState, ReferralRecord, TaskRecord
 from intake.unit_of_work import UnitOfWork
 from notifier.digest import (
@@ -27,7 +30,8 @@ from notifier.digest import (
 from rules.calendar import previous_working_day, received_in_hours, working_days_between
 from rules.followups import LABELS
 
-PRIORITY_RANK = {"urgent": 0, "soon": 1, "routine": 2}
+STATUSES = ("new", "review")
+"""A queued referral's status: accepted, or for the team to review."""
 
 FORM_ORDER = ("form2", "miat", "form1", "mar")
 """Which form's patient details win when forms disagree: Form 2 first, as the queue does."""
@@ -66,14 +70,32 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
-class FormSeen:
-    """A document of a submission: what it was and whether it could be read."""
+class QueuePage:
+    """One page of the queue: ``total`` rows match the filters, in ``pages`` pages; ``page`` is this one."""
 
+    items: tuple[QueueItem, ...]
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class FormSeen:
+    """A document of a submission: what it was, whether it could be read and what was read from it.
+
+    ``fields`` are the values read, by the form definition's keys; ``invalid`` the values that failed their
+    checks (each a JSON object with at least the field's key and a code).
+    """
+
+    id: int
     message_id: int
+    position: int
     filename: str
     kind: str | None
     readable: bool
     problem: str | None
+    fields: dict[str, Any]
+    invalid: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -114,15 +136,32 @@ class TaskView:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A follow-up call of a referral, made or still to make."""
+
+    id: int
+    kind: str
+    label: str
+    due: dt.date
+    done_at: dt.datetime | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
 class ReferralDetail:
-    """One referral with the forms of every message of its submission, its history and its tasks."""
+    """One referral with the forms of every message of its submission, its history, tasks and calls.
+
+    ``message_id`` is the ledger row of the message it was queued from, ``received_at`` when that arrived.
+    """
 
     item: QueueItem
+    message_id: int
+    received_at: dt.datetime
     forms: tuple[FormSeen, ...]
     history: tuple[Event, ...]
     tasks: tuple[TaskView, ...]
     assessed_on: dt.date | None
-    calls: tuple[DueCall, ...]
+    calls: tuple[Call, ...]
 
 
 @dataclass(frozen=True)
@@ -180,32 +219,60 @@ class Status:
 
 
 def queue(uow: UnitOfWork, status: str | None = None) -> list[QueueItem]:
-    """The queue, most urgent first, then oldest first; only the rows with ``status`` if given."""
-    rows = [referral for referral, _ in uow.queue.all(status)]
-    rows.sort(key=lambda r: (PRIORITY_RANK.get(r.priority or "", 3), r.created_at, r.id or 0))
-    return [_queue_item(row) for row in rows]
+    """Everything queued, referrals and MAR registrations, in the queue's order (most urgent first, then
+    oldest first); only the rows with ``status`` if given."""
+    return [_queue_item(row) for row in uow.queue.listed(status=status)]
+
+
+def queue_page(
+    uow: UnitOfWork,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    page: int = 1,
+    page_size: int = 25,
+) -> QueuePage:
+    """The referrals still to assess, in the queue's order, ``page_size`` to a page: page ``page`` (moved into
+    range), only those with ``status`` and ``priority`` when given."""
+    total = uow.queue.count(status=status, priority=priority, kind="referral", unassessed=True)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    rows = uow.queue.listed(
+        status=status,
+        priority=priority,
+        kind="referral",
+        unassessed=True,
+        limit=page_size,
+        offset=(page - 1) * page_size,
+    )
+    return QueuePage(tuple(_queue_item(row) for row in rows), total, page, pages)
 
 
 def referral(uow: UnitOfWork, reference: str) -> ReferralDetail | None:
-    """Referral ``reference`` with its forms, its history and its tasks; None when nothing is queued under it."""
+    """Referral ``reference`` with the forms and history of every message of its submission, its tasks and its
+    calls; None when nothing is queued under it."""
     row = uow.queue.by_reference(reference)
     if row is None or row.id is None:
         return None
-    root = uow.ledger.by_reference(reference)
-    messages = uow.ledger.of_submission(root.id) if root is not None and root.id is not None else []
+    message = uow.ledger.get(row.message_id)
+    if message is None:  # a foreign key: only a damaged database gets here
+        raise IntakeError(f"the message referral {reference} came from is missing from the ledger")
+    messages = uow.ledger.of_submission(message.submission_of or row.message_id)
     ids = [m.id for m in messages if m.id is not None]
     forms = tuple(_form_seen(form) for message_id in ids for form in uow.ledger.forms_of(message_id))
     history = tuple(_event(event) for event in uow.audit.of_messages(ids))
-    tasks = tuple(_task(task) for task in uow.tasks.list(include_resolved=True) if task.reference == reference)
+    tasks = tuple(_task(task) for task in uow.tasks.of_reference(reference))
     assessment = uow.followups.assessment(row.id)
-    calls = uow.followups.calls_of(row.id).values()
+    calls = sorted(uow.followups.calls_of(row.id).values(), key=lambda call: (call.due, call.id or 0))
     return ReferralDetail(
         item=_queue_item(row),
+        message_id=row.message_id,
+        received_at=message.received_at,
         forms=forms,
         history=history,
         tasks=tasks,
         assessed_on=assessment.assessed_on if assessment else None,
-        calls=tuple(sorted((due_call(call, row, call.due) for call in calls), key=lambda c: c.due)),
+        calls=tuple(_call(call) for call in calls),
     )
 
 
@@ -282,6 +349,21 @@ def digest_content(uow: UnitOfWork, day: dt.date, *, send_at: dt.time, tz: dt.tz
     )
 
 
+def account(uow: UnitOfWork, email: str) -> Account | None:
+    """The account that signs in as ``email`` (however it is capitalised), or None."""
+    try:
+        address = normalise_email(email)
+    except IntakeError:
+        return None
+    row = uow.users.by_email(address)
+    return account_of(row) if row is not None else None
+
+
+def accounts(uow: UnitOfWork) -> list[Account]:
+    """Every account, by address."""
+    return [account_of(row) for row in uow.users.all()]
+
+
 def patient_of(row: ReferralRecord) -> Patient:
     """The patient identifiers a queue row carries, as the team's mail shows them."""
     return Patient(
@@ -336,12 +418,48 @@ def _task(task: TaskRecord) -> TaskView:
     )
 
 
+def _call(call: FollowUpRecord) -> Call:
+    assert call.id is not None
+    return Call(call.id, call.kind, follow_up_label(call.kind), call.due, call.done_at, call.outcome)
+
+
 def _form_seen(form: FormRecord) -> FormSeen:
-    return FormSeen(form.message_id, form.filename, form.kind, form.readable, form.problem)
+    assert form.id is not None
+    invalid = _json_list(form.invalid_json)
+    return FormSeen(
+        id=form.id,
+        message_id=form.message_id,
+        position=form.position,
+        filename=form.filename,
+        kind=form.kind,
+        readable=form.readable,
+        problem=form.problem,
+        fields=_json_object(form.fields_json),
+        invalid=tuple(item for item in invalid if isinstance(item, dict)),
+    )
 
 
 def _event(event: AuditEvent) -> Event:
-    return Event(event.at, event.message_id, event.event, json.loads(event.detail or "{}"))
+    return Event(event.at, event.message_id, event.event, _json_object(event.detail))
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """``text`` read as a JSON object; empty when it is blank, unreadable or something else."""
+    value = _json(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _json_list(text: str | None) -> list[Any]:
+    """``text`` read as a JSON array; empty when it is blank, unreadable or something else."""
+    value = _json(text)
+    return value if isinstance(value, list) else []
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
 
 
 def _health(state: MailboxState, backlog: int, quarantined: int) -> MailboxHealth:
@@ -407,20 +525,27 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 __all__ = [
+    "PRIORITIES",
+    "STATUSES",
+    "Call",
     "Event",
     "FormSeen",
     "MailboxHealth",
     "Quarantined",
     "QueueItem",
+    "QueuePage",
     "ReferralDetail",
     "Status",
     "TaskView",
+    "account",
+    "accounts",
     "calls_due",
     "digest_content",
     "due_call",
     "follow_up_label",
     "patient_of",
     "queue",
+    "queue_page",
     "referral",
     "status",
     "tasks",

@@ -37,7 +37,7 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
         nmss-intake users add pharmacist@nhs.net --role team
         printf '%s\\n' "$PASSWORD" | nmss-intake users add admin@example.org --role admin --password-stdin
     """
-    from intake.accounts import AccountError, add_account
+    from intake.commands import AccountError, add_account
     from intake.migrate import upgrade
 
     app = app_of(ctx)
@@ -48,7 +48,8 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
             raise click.ClickException("no password on standard input")
     upgrade(app.engine)
     try:
-        created = add_account(app.engine, email, role, password, now=app.services.clock())
+        with app.services.unit_of_work() as uow:
+            created = add_account(uow, email, role, password, now=app.services.clock())
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     how = "a password" if password is not None else "OpenID Connect"
@@ -64,12 +65,13 @@ def users_list(ctx: click.Context) -> None:
     Example:
         nmss-intake users list
     """
-    from intake.accounts import accounts
     from intake.migrate import upgrade
+    from intake.views import accounts
 
     app = app_of(ctx)
     upgrade(app.engine)
-    found = accounts(app.engine)
+    with app.services.unit_of_work() as uow:
+        found = accounts(uow)
     if not found:
         click.echo("No accounts yet: add one with `nmss-intake users add EMAIL --role admin --password-stdin`.")
     for item in found:

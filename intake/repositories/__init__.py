@@ -1,5 +1,5 @@
 """The repositories a unit of work hands out: the ledger, the queue, the outbox, team tasks and the audit trail,
-and the practice list, follow-up calls and mailbox states.
+the practice list, follow-up calls, mailbox states and the workspace's accounts.
 
 Each wraps the unit of work's one session and speaks in the store's rows; none commits (the unit of work
 does, once, for everything a command changed). Writes that must happen once per event take a key and say
@@ -11,6 +11,7 @@ from intake.repositories.messages import Ledger, Queue
 from intake.repositories.outbox import RATE_WINDOW, REPLY_KINDS_PREFIX, Outbox
 from intake.repositories.service import FollowUps, Mailboxes, Practices
 from intake.repositories.team import Audit, TeamTasks
+from intake.repositories.users import Users
 
 __all__ = [
     "RATE_WINDOW",
@@ -23,4 +24,5 @@ __all__ = [
     "Practices",
     "Queue",
     "TeamTasks",
+    "Users",
 ]

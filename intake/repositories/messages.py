@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import case, delete, func, update
 from sqlmodel import Session, col, select
 
 from intake.mailbox import MailRef
-from intake.store import FormRecord, MessageRecord, QuarantineRecord, ReferralRecord
+from intake.store import AssessmentRecord, FormRecord, MessageRecord, QuarantineRecord, ReferralRecord
+
+PRIORITIES = ("urgent", "soon", "routine")
+"""The queue's order: most urgent first, then rows without a priority (for review, MAR registrations)."""
 
 
 class Ledger:
@@ -188,6 +192,55 @@ class Queue:
         if status is not None:
             query = query.where(ReferralRecord.status == status)
         return [(referral, message) for referral, message in self.session.exec(query).all()]
+
+    def listed(
+        self,
+        *,
+        status: str | None = None,
+        priority: str | None = None,
+        kind: str | None = None,
+        unassessed: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ReferralRecord]:
+        """Queue rows in the queue's order — urgent, soon, routine, then no priority; oldest first within each —
+        only those with ``status``, ``priority`` and ``kind`` when given, and only those without a home
+        assessment when ``unassessed``; ``limit`` rows from ``offset``, for a page."""
+        rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=col(ReferralRecord.priority), else_=len(PRIORITIES))
+        query = (
+            select(ReferralRecord)
+            .where(*self._filters(status, priority, kind, unassessed))
+            .order_by(rank, col(ReferralRecord.created_at), col(ReferralRecord.id))
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return list(self.session.exec(query).all())
+
+    def count(
+        self,
+        *,
+        status: str | None = None,
+        priority: str | None = None,
+        kind: str | None = None,
+        unassessed: bool = False,
+    ) -> int:
+        """How many rows ``listed`` would give with these filters and no limit."""
+        query = select(func.count()).select_from(ReferralRecord)
+        return int(self.session.exec(query.where(*self._filters(status, priority, kind, unassessed))).one())
+
+    @staticmethod
+    def _filters(status: str | None, priority: str | None, kind: str | None, unassessed: bool) -> list[Any]:
+        where: list[Any] = []
+        if status is not None:
+            where.append(col(ReferralRecord.status) == status)
+        if priority is not None:
+            where.append(col(ReferralRecord.priority) == priority)
+        if kind is not None:
+            where.append(col(ReferralRecord.kind) == kind)
+        if unassessed:
+            where.append(col(ReferralRecord.id).not_in(select(AssessmentRecord.referral_id)))
+        return where
 
     def references(self) -> set[str]:
         """The reference of every queued submission."""

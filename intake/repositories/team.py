@@ -52,6 +52,12 @@ class TeamTasks:
             query = query.where(col(TaskRecord.resolved_at).is_(None))
         return self.session.exec(query).all()
 
+    def of_reference(self, reference: str) -> Sequence[TaskRecord]:
+        """Every task (open or resolved) about submission ``reference``, oldest first."""
+        return self.session.exec(
+            select(TaskRecord).where(TaskRecord.reference == reference).order_by(col(TaskRecord.id))
+        ).all()
+
     def resolve(self, task: TaskRecord, *, by: str, note: str, at: dt.datetime) -> None:
         """Mark ``task`` done by ``by`` at ``at``, with the team's ``note``."""
         task.resolved_by = by

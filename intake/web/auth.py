@@ -23,7 +23,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake.accounts import Account, account, check_password, record_sign_in
+from intake import commands, views
+from intake.accounts import Account
 from intake.bootstrap import App
 from intake.web.render import render
 from intake.web.security import CSRF_FIELD, csrf_ok
@@ -93,7 +94,8 @@ def _signed_in(request: Request) -> Account | None:
     if not isinstance(seen, int | float) or now - seen > idle:
         _end_session(request, notice="idle")
         return None
-    found = account(service.engine, email)
+    with service.services.unit_of_work() as uow:
+        found = views.account(uow, email)
     if found is None:
         _end_session(request, notice=None)
         return None
@@ -160,10 +162,8 @@ async def sign_in_page(request: Request) -> Response:
     if not password:
         errors["password"] = "Enter your password"  # noqa: S105 - an error message, not a password
     if not errors:
-        service = service_of(request)
-        found = await run_in_threadpool(check_password, service.engine, email, password)
+        found = await run_in_threadpool(_sign_in, request, email, password)
         if found is not None:
-            await run_in_threadpool(record_sign_in, service.engine, found.email, now=now_of(request))
             return start_session(request, found, next_path=str(form.get("next", "/")))
         log.info("sign_in_refused")
         errors["email"] = "The email address or password is not right"
@@ -230,15 +230,23 @@ async def openid_callback(request: Request) -> Response:
         return _openid_failed(request, "Signing in with NHSmail did not finish. Try again.")
     claims = token.get("userinfo") or {}
     email = claims.get("email") or claims.get("preferred_username") or ""
-    service = service_of(request)
-    found = await run_in_threadpool(account, service.engine, str(email)) if email else None
+    found = await run_in_threadpool(_sign_in_verified, request, str(email)) if email else None
     if found is None:
         log.info("openid_no_account")
         return _openid_failed(
             request, "Your NHSmail account is not set up for this workspace. Ask an administrator to add you."
         )
-    await run_in_threadpool(record_sign_in, service.engine, found.email, now=now_of(request))
     return start_session(request, found, next_path=str(request.session.get("next", "/")))
+
+
+def _sign_in(request: Request, email: str, password: str) -> Account | None:
+    with service_of(request).services.unit_of_work() as uow:
+        return commands.sign_in(uow, email, password, now=now_of(request))
+
+
+def _sign_in_verified(request: Request, email: str) -> Account | None:
+    with service_of(request).services.unit_of_work() as uow:
+        return commands.sign_in_verified(uow, email, now=now_of(request))
 
 
 def _openid_failed(request: Request, message: str) -> Response:

@@ -1,4 +1,5 @@
-"""The workspace's pages: each reads through the query functions and renders one template.
+"""The workspace's pages: each reads a view (``intake.views``), calls a command (``intake.commands``) for
+what it changes, and renders one template; none touches the store.
 
 No patient data goes into a URL (a referral is addressed by its reference), a page title or a log line;
 every page that shows a patient records who saw which referral, in that referral's history.
@@ -23,10 +24,10 @@ from intake.commands import (
     UnknownReferral,
     record_assessment,
 )
-from intake.views import calls_due
+from intake.views import PRIORITIES, STATUSES, calls_due, queue_page
+from intake.views import referral as referral_detail
 from intake.views import status as service_status
 from intake.web.auth import now_of, page, service_of
-from intake.web.queries import PRIORITIES, STATUSES, queue_page, record_view, referral_detail
 from intake.web.render import render
 from notifier.digest import DueCall, long_date
 
@@ -43,9 +44,10 @@ def queue(request: Request, _account: Account, _form: FormData | None) -> Respon
         number = int(request.query_params.get("page", "1"))
     except ValueError:
         number = 1
-    result = queue_page(
-        service.engine, status=status, priority=priority, page=number, page_size=service.settings.web.page_size
-    )
+    with service.services.unit_of_work() as uow:
+        result = queue_page(
+            uow, status=status, priority=priority, page=number, page_size=service.settings.web.page_size
+        )
     return render(request, "queue.jinja", queue=result, status=status, priority=priority)
 
 
@@ -63,14 +65,18 @@ def _referral_page(
     values: FormData | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The referral page; every time it is shown, who saw it goes into its history first."""
+    """The referral page; every time it is shown, who saw it goes into its history first, so the history
+    shown includes this view."""
     service = service_of(request)
-    detail = referral_detail(service.engine, reference)
-    if detail is None:
-        return _no_such_referral(request)
     viewer = request.scope["account"].email
-    record_view(service.engine, detail.message_id, viewer, now=now_of(request))
-    detail = referral_detail(service.engine, reference) or detail  # the history shows this view too
+    with service.services.unit_of_work() as uow:
+        try:
+            commands.record_view(uow, reference, viewer, now=now_of(request))
+        except UnknownReferral:
+            return _no_such_referral(request)
+        detail = referral_detail(uow, reference)
+    if detail is None:  # removed between the two
+        return _no_such_referral(request)
     return render(
         request,
         "referral.jinja",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from intake.commands import record_assessment, record_view
 from intake.mailboxes.maildir import MaildirMailbox
 from intake.pipeline import Services, take_new_mail
 from intake.unit_of_work import UnitOfWork
-from intake.views import digest_content, queue, referral, status, tasks
+from intake.views import digest_content, queue, queue_page, referral, status, tasks
 from samples.scenarios import Scenario, all_scenarios, deliver_to_maildir
 from tests.services import pipeline_services
 
@@ -76,3 +77,35 @@ def test_status_and_the_digest_read_the_same_store(taken: tuple[Services, list[S
     assert report.outbox_pending == 2, "the replies to the incomplete and the misrouted referral wait to be sent"
     assert report.open_tasks == len(open_tasks) == len(content.tasks) == 0
     assert len(content.referrals) + len(content.review) == len(referrals)
+
+
+def test_a_page_of_the_queue_holds_the_referrals_still_to_assess_in_the_queues_order(
+    taken: tuple[Services, list[Scenario]],
+) -> None:
+    services, _ = taken
+    with UnitOfWork(services.engine) as uow:
+        waiting = [item for item in queue(uow) if item.kind == "referral"]
+        first = queue_page(uow, page_size=2)
+        last = queue_page(uow, page=99, page_size=2)
+        detail = referral(uow, waiting[0].reference)
+        assert detail is not None
+        arrived = detail.received_at.date()  # the samples arrive when they are delivered
+        record_assessment(uow, waiting[0].reference, arrived, today=arrived, now=NOW)
+        after = queue_page(uow, page_size=len(waiting))
+
+    assert (first.total, first.pages) == (len(waiting), -(-len(waiting) // 2))
+    assert [item.reference for item in first.items] == [item.reference for item in waiting[:2]]
+    assert last.page == last.pages, "a page past the end shows the last one"
+    assert [item.reference for item in after.items] == [item.reference for item in waiting[1:]]
+
+
+def test_who_saw_a_referral_goes_into_its_history(taken: tuple[Services, list[Scenario]]) -> None:
+    services, _ = taken
+    with UnitOfWork(services.engine) as uow:
+        reference = queue(uow)[0].reference
+        record_view(uow, reference, "pharmacist@nhs.net", now=NOW)
+    with UnitOfWork(services.engine) as uow:
+        detail = referral(uow, reference)
+
+    assert detail is not None
+    assert (detail.history[-1].event, detail.history[-1].detail) == ("viewed", {"by": "pharmacist@nhs.net"})

@@ -96,3 +96,44 @@ def test_only_the_store_and_the_unit_of_work_open_database_sessions() -> None:
         if (count := sessions_opened(path)) and str(path.relative_to(ROOT)) not in SESSION_OPENERS
     }
     assert offenders == {}
+
+
+CONNECTION_OPENERS = {"intake/store.py", "intake/unit_of_work.py", "intake/migrate.py"}
+"""Besides sessions, an engine's own connections (``engine.connect()``, ``engine.begin()``) would be a way round
+the unit of work: only the store, the unit of work and the migrations (which change the schema) open them."""
+
+
+def connections_opened(path: Path) -> int:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"connect", "begin", "raw_connection"}
+        and "engine" in ast.unparse(node.func.value).lower()
+    )
+
+
+def test_only_the_store_the_unit_of_work_and_the_migrations_open_connections() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): count
+        for package in ("intake", "notifier", "rules", "parsers", "config")
+        for path in (ROOT / package).rglob("*.py")
+        if (count := connections_opened(path)) and str(path.relative_to(ROOT)) not in CONNECTION_OPENERS
+    }
+    assert offenders == {}
+
+
+def test_the_workspace_reads_through_views_and_writes_through_commands() -> None:
+    """The web pages and the accounts module never reach the database but through a unit of work: no
+    SQLAlchemy, no store rows, no repositories in ``intake/web``; the accounts module holds rules only."""
+    database = ("sqlalchemy", "sqlmodel", "intake.store", "intake.repositories", "intake.unit_of_work")
+    web = {
+        f"{module}: {path}"
+        for module in database
+        for path in modules_importing(module)
+        if path.startswith("intake/web/")
+    }
+    assert web == set()
+    assert "intake/accounts.py" not in modules_importing("sqlalchemy") | modules_importing("sqlmodel")
