@@ -1,8 +1,8 @@
 """The service layer: each thing a person can do, as a function that takes a unit of work.
 
-Record a home assessment, record a follow-up call, resolve a team task, record who saw a referral, add an
-account and sign in — and, in their own modules for their
-size, replay a quarantined message (``intake.replay.replay``) and import the practice list
+Record a home assessment, record a follow-up call, resolve a team task, reply by hand, accept a referral
+from review, decline one, add a note, record who saw a referral, add an account and sign in — and, in their
+own modules for their size, replay a quarantined message (``intake.replay.replay``) and import the practice list
 (``intake.practices.import_practices``). Each checks what it is asked, changes the store through the unit
 of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
 the person, and changes nothing. The CLI's commands and the web pages call these, never the store.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from config.settings import ServiceSettings
 from intake.accounts import (
     Account,
     AccountError,
@@ -27,12 +28,21 @@ from intake.accounts import (
 from intake.errors import IntakeError
 from intake.practices import import_practices
 from intake.replay import replay
-from intake.store import AssessmentRecord, FollowUpRecord, ReferralRecord, UserAccount
+from intake.store import AssessmentRecord, FollowUpRecord, ReferralNote, ReferralRecord, UserAccount
 from intake.unit_of_work import UnitOfWork
-from intake.views import TaskView, due_call, tasks
+from intake.views import HAND_REPLY_TASKS, PRIORITIES, STATUSES, TaskView, due_call, tasks
 from notifier.digest import DueCall
+from notifier.errors import UnsafeMessage
+from notifier.replies import build_hand_reply
 from rules.calendar import local_day
 from rules.followups import FollowUp, schedule_follow_ups
+from rules.recipients import typed_address
+
+MAX_SUBJECT = 200
+"""Longest subject a reply by hand may have: the automatic replies' are under 120 characters."""
+
+MAX_TEXT = 20_000
+"""Longest note, reason or reply a person may write: far more than anyone types, far less than a page can post."""
 
 log = structlog.get_logger("intake.commands")
 
@@ -40,19 +50,27 @@ __all__ = [
     "AccountError",
     "Assessed",
     "FollowUpAlreadyDone",
+    "HandReply",
     "InvalidAssessmentDate",
+    "InvalidHandReply",
     "NotAReferral",
+    "NotForReview",
+    "ReferralClosed",
     "TaskAlreadyDone",
     "UnknownFollowUp",
     "UnknownReferral",
     "UnknownTask",
+    "accept_referral",
     "add_account",
+    "add_note",
+    "decline_referral",
     "import_practices",
     "record_assessment",
     "record_call",
     "record_view",
     "replay",
     "resolve_task",
+    "send_hand_reply",
     "sign_in",
     "sign_in_verified",
 ]
@@ -86,6 +104,33 @@ class TaskAlreadyDone(IntakeError):
     """Raised when a task that was resolved before is resolved again (its note is kept)."""
 
 
+class NotForReview(IntakeError):
+    """Raised when a referral that is not waiting for review is accepted from review."""
+
+
+class ReferralClosed(IntakeError):
+    """Raised when a referral that was declined, or whose home assessment is recorded, is acted on as open."""
+
+
+class InvalidHandReply(IntakeError):
+    """Raised when a reply by hand cannot be sent as written: ``field`` names what to change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class HandReply:
+    """What ``send_hand_reply`` did: to whom, and whether this call put it in the outbox (False: it was there
+    already, from an earlier submit of the same reply)."""
+
+    task_id: int
+    reference: str
+    to: str
+    sent: bool
+
+
 @dataclass(frozen=True)
 class Assessed:
     """What ``record_assessment`` did: the referral, the date, its calls, and whether an earlier date changed."""
@@ -115,6 +160,8 @@ def record_assessment(
         raise UnknownReferral(f"no referral has reference {reference}")
     if referral.kind != "referral":
         raise NotAReferral(f"{reference} is a MAR chart registration: it has no home assessment")
+    if referral.status not in STATUSES:
+        raise ReferralClosed(f"{reference} was declined: it has no home assessment")
     received = _received_on(uow, referral)
     if assessed_on > today:
         raise InvalidAssessmentDate(f"the assessment date {assessed_on} is in the future")
@@ -189,6 +236,128 @@ def resolve_task(uow: UnitOfWork, task_id: int, *, by: str, note: str, now: dt.d
     return next(t for t in tasks(uow, include_resolved=True) if t.id == task_id)
 
 
+def accept_referral(uow: UnitOfWork, reference: str, priority: str, *, by: str, now: dt.datetime) -> None:
+    """Accept referral ``reference`` from review into the queue with ``priority``, as ``by`` decided.
+
+    Raises:
+        UnknownReferral: nothing is queued under ``reference``.
+        NotForReview: it is not waiting for review (accepted already, declined, or a MAR registration).
+        ValueError: ``priority`` is not one of ``PRIORITIES``.
+    """
+    if priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}: use one of {', '.join(PRIORITIES)}")
+    referral = _referral(uow, reference)
+    if referral.kind != "referral" or referral.status != "review":
+        raise NotForReview(f"{reference} is not waiting for review")
+    referral.status = "new"
+    referral.priority = priority
+    uow.queue.save(referral)
+    uow.audit.record("accepted", at=now, message_id=referral.message_id, by=by, priority=priority)
+    uow.commit()
+    log.info("referral_accepted", reference=reference)
+
+
+def decline_referral(uow: UnitOfWork, reference: str, reason: str, *, by: str, now: dt.datetime) -> None:
+    """Decline referral ``reference``, as ``by`` decided, for ``reason``: it leaves the queue and the digest,
+    and the reason joins its history.
+
+    Raises:
+        UnknownReferral: nothing is queued under ``reference``.
+        NotAReferral: it is a MAR chart registration.
+        ReferralClosed: it was declined before, or its home assessment is recorded.
+        ValueError: ``reason`` is blank or too long.
+    """
+    text = _text(reason, "reason")
+    referral = _referral(uow, reference)
+    assert referral.id is not None
+    if referral.kind != "referral":
+        raise NotAReferral(f"{reference} is a MAR chart registration: it cannot be declined")
+    if referral.status not in STATUSES or uow.followups.assessment(referral.id) is not None:
+        raise ReferralClosed(f"{reference} is no longer open: it was declined or assessed")
+    referral.status = "declined"
+    uow.queue.save(referral)
+    uow.notes.add(ReferralNote(referral_id=referral.id, kind="declined_reason", text=text, by=by, at=now))
+    uow.audit.record("declined", at=now, message_id=referral.message_id, by=by)
+    uow.commit()
+    log.info("referral_declined", reference=reference)
+
+
+def add_note(uow: UnitOfWork, reference: str, note: str, *, by: str, now: dt.datetime) -> None:
+    """Add ``by``'s ``note`` to the history of referral (or MAR registration) ``reference``.
+
+    Raises:
+        UnknownReferral: nothing is queued under ``reference``.
+        ValueError: ``note`` is blank or too long.
+    """
+    text = _text(note, "note")
+    referral = _referral(uow, reference)
+    assert referral.id is not None
+    uow.notes.add(ReferralNote(referral_id=referral.id, kind="note", text=text, by=by, at=now))
+    uow.commit()
+    log.info("note_added", reference=reference)
+
+
+def send_hand_reply(
+    uow: UnitOfWork,
+    task_id: int,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    by: str,
+    service: ServiceSettings,
+    now: dt.datetime,
+) -> HandReply:
+    """Send ``by``'s reply by hand for team task ``task_id`` through the outbox, and resolve the task.
+
+    The outbox key is the task's, so the same reply submitted twice (a double click, a resubmitted page) is
+    sent once. ``to`` is held to the automatic replies' rule (one strict address, not the service's own);
+    the reply carries the service's Message-ID, so the referrer's answer joins the submission.
+
+    Raises:
+        UnknownTask: no task has that id, or it is not answered by a reply.
+        TaskAlreadyDone: the task was resolved before, and not by this reply.
+        InvalidHandReply: the address, subject or text cannot be sent as written (``field`` says which).
+    """
+    task = uow.tasks.get(task_id)
+    if task is None or task.kind not in HAND_REPLY_TASKS:
+        raise UnknownTask(f"no reply-by-hand task has id {task_id}")
+    key = f"hand-reply-{task_id}"
+    address = typed_address(to, service.addresses)
+    if uow.outbox.has(key):
+        return HandReply(task_id, task.reference or "", address.addr_spec if address else to.strip(), sent=False)
+    if task.resolved_at is not None:
+        raise TaskAlreadyDone(f"task {task_id} was done on {task.resolved_at:%Y-%m-%d} by {task.resolved_by}")
+    if address is None:
+        raise InvalidHandReply("to", "Enter the referrer's email address, like name@nhs.net")
+    subject = subject.strip()
+    if not subject or len(subject) > MAX_SUBJECT or not subject.isprintable():
+        raise InvalidHandReply("subject", f"Enter a subject of one line, up to {MAX_SUBJECT} characters")
+    if not body.strip() or len(body) > MAX_TEXT:
+        raise InvalidHandReply("body", f"Enter the text of the reply, up to {MAX_TEXT} characters")
+    message = uow.ledger.get(task.message_id) if task.message_id is not None else None
+    reference = task.reference or (message.reference if message else "")
+    try:
+        email = build_hand_reply(address, subject=subject, body=body, reference=reference, service=service, now=now)
+    except UnsafeMessage as exc:
+        raise InvalidHandReply("subject", "Enter a subject of one line") from exc
+    submission = (message.submission_of or message.id) if message is not None else None
+    uow.outbox.enqueue(
+        key,
+        "hand_reply",
+        email,
+        now=now,
+        message_id=task.message_id,
+        submission_id=submission,
+        recipient=address.header_form,
+    )
+    uow.tasks.resolve(task, by=by, note=f"Replied by hand to {address.addr_spec}", at=now)
+    uow.audit.record("replied_by_hand", at=now, message_id=task.message_id, by=by, task_id=task_id)
+    uow.commit()
+    log.info("hand_reply_queued", task_id=task_id)
+    return HandReply(task_id, reference, address.addr_spec, sent=True)
+
+
 def record_view(uow: UnitOfWork, reference: str, viewer: str, *, now: dt.datetime) -> None:
     """Record that ``viewer`` (a staff email address) saw referral ``reference``, in the referral's history.
 
@@ -255,6 +424,22 @@ def _signed_in(uow: UnitOfWork, user: UserAccount, now: dt.datetime) -> Account:
     uow.users.save(user)
     uow.commit()
     return account_of(user)
+
+
+def _referral(uow: UnitOfWork, reference: str) -> ReferralRecord:
+    referral = uow.queue.by_reference(reference)
+    if referral is None or referral.id is None:
+        raise UnknownReferral(f"no referral has reference {reference}")
+    return referral
+
+
+def _text(value: str, what: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError(f"the {what} must not be empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"the {what} is too long: keep it under {MAX_TEXT} characters")
+    return text
 
 
 def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:

@@ -78,7 +78,10 @@ def record(
         )
     if held_back is not None:
         due = decision.outcome.reply if decision.outcome else None
-        uow.audit.record("reply_suppressed", at=now, message_id=row.id, why=held_back, reply=due)
+        # What the reply would have said, as printed labels and codes (never values), so a person replying
+        # by hand starts from the same words.
+        problems = [[p.form, p.field, p.label, p.code] for p in decision.outcome.problems] if decision.outcome else []
+        uow.audit.record("reply_suppressed", at=now, message_id=row.id, why=held_back, reply=due, problems=problems)
     if decision.resubmission_of is not None:
         row.submission_of = decision.resubmission_of
         uow.audit.record(

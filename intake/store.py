@@ -262,6 +262,23 @@ class TaskRecord(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+# -- what the team writes about a referral (migration 0008_referral_notes) -------------------------------------
+
+
+class ReferralNote(SQLModel, table=True):
+    """Words a person of the team wrote about a referral: a note, or why it was declined (``kind`` ``note`` or
+    ``declined_reason``). Kept here, not in the audit trail, because a person's words may name the patient."""
+
+    __tablename__ = "referral_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True)
+    kind: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    by: str
+    at: dt.datetime
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite its folder and file are made private on first use, with WAL, foreign keys
     and a busy timeout."""

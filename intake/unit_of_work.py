@@ -15,12 +15,12 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Outbox, Practices, Queue, TeamTasks, Users
+from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Notes, Outbox, Practices, Queue, TeamTasks, Users
 
 
 class UnitOfWork:
     """A transaction on ``engine`` with the ledger, queue, outbox, team tasks, audit trail, practices,
-    follow-up calls, mailbox states and accounts as repositories.
+    follow-up calls, mailbox states, notes and accounts as repositories.
 
     Use once per command: ``with UnitOfWork(engine) as uow``."""
 
@@ -33,6 +33,7 @@ class UnitOfWork:
     followups: FollowUps
     mailboxes: Mailboxes
     users: Users
+    notes: Notes
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.followups = FollowUps(session)
         self.mailboxes = Mailboxes(session)
         self.users = Users(session)
+        self.notes = Notes(session)
         return self
 
     def __exit__(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+from config.settings import ServiceSettings
 from intake.accounts import Account, account_of, normalise_email
 from intake.errors import IntakeError
 from intake.repositories.messages import PRIORITIES
@@ -27,11 +28,19 @@ from notifier.digest import (
     TaskToDo,
     WaitingSubmission,
 )
+from notifier.replies import reply_text
 from rules.calendar import previous_working_day, received_in_hours, working_days_between
 from rules.followups import LABELS
+from rules.types import Problem, ReplyKind
+
+REPLY_KINDS = frozenset(get_args(ReplyKind))
 
 STATUSES = ("new", "review")
-"""A queued referral's status: accepted, or for the team to review."""
+"""The statuses of a referral still in the queue: accepted, or for the team to review (``declined`` ones have
+left it)."""
+
+HAND_REPLY_TASKS = frozenset({"reply_held_back"})
+"""Tasks the team answers with a reply by hand, written in the workspace and sent through the outbox."""
 
 FORM_ORDER = ("form2", "miat", "form1", "mar")
 """Which form's patient details win when forms disagree: Form 2 first, as the queue does."""
@@ -100,12 +109,14 @@ class FormSeen:
 
 @dataclass(frozen=True)
 class Event:
-    """One line of a submission's history (codes and ids only)."""
+    """One line of a submission's history: codes and ids in ``detail``; ``text`` is what a person of the team
+    wrote (a note, why a referral was declined), the only part that may name the patient."""
 
     at: dt.datetime
     message_id: int | None
     event: str
     detail: dict[str, Any]
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,17 @@ class ReferralDetail:
     tasks: tuple[TaskView, ...]
     assessed_on: dt.date | None
     calls: tuple[Call, ...]
+
+
+@dataclass(frozen=True)
+class HandReplyDraft:
+    """A reply by hand for ``task``, as the workspace first shows it: to the referrer (their address on the
+    forms; empty when they gave none), with the subject and text of the automatic reply that was held back."""
+
+    task: TaskView
+    to: str
+    subject: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -234,14 +256,32 @@ def queue_page(
 ) -> QueuePage:
     """The referrals still to assess, in the queue's order, ``page_size`` to a page: page ``page`` (moved into
     range), only those with ``status`` and ``priority`` when given."""
-    total = uow.queue.count(status=status, priority=priority, kind="referral", unassessed=True)
+    return _page(uow, status=status or STATUSES, priority=priority, kind="referral", page=page, page_size=page_size)
+
+
+def mar_registrations(uow: UnitOfWork, *, page: int = 1, page_size: int = 25) -> QueuePage:
+    """The MAR chart registrations in the queue, oldest first, ``page_size`` to a page."""
+    return _page(uow, status=None, priority=None, kind="mar_registration", page=page, page_size=page_size)
+
+
+def _page(
+    uow: UnitOfWork,
+    *,
+    status: str | Sequence[str] | None,
+    priority: str | None,
+    kind: str,
+    page: int,
+    page_size: int,
+) -> QueuePage:
+    unassessed = kind == "referral"
+    total = uow.queue.count(status=status, priority=priority, kind=kind, unassessed=unassessed)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
     rows = uow.queue.listed(
         status=status,
         priority=priority,
-        kind="referral",
-        unassessed=True,
+        kind=kind,
+        unassessed=unassessed,
         limit=page_size,
         offset=(page - 1) * page_size,
     )
@@ -260,7 +300,9 @@ def referral(uow: UnitOfWork, reference: str) -> ReferralDetail | None:
     messages = uow.ledger.of_submission(message.submission_of or row.message_id)
     ids = [m.id for m in messages if m.id is not None]
     forms = tuple(_form_seen(form) for message_id in ids for form in uow.ledger.forms_of(message_id))
-    history = tuple(_event(event) for event in uow.audit.of_messages(ids))
+    notes = [Event(n.at, None, n.kind, {"by": n.by}, n.text) for n in uow.notes.of_referral(row.id)]
+    events = [_event(event) for event in uow.audit.of_messages(ids)]
+    history = tuple(sorted([*events, *notes], key=lambda event: event.at))
     tasks = tuple(_task(task) for task in uow.tasks.of_reference(reference))
     assessment = uow.followups.assessment(row.id)
     calls = sorted(uow.followups.calls_of(row.id).values(), key=lambda call: (call.due, call.id or 0))
@@ -279,6 +321,43 @@ def referral(uow: UnitOfWork, reference: str) -> ReferralDetail | None:
 def tasks(uow: UnitOfWork, *, include_resolved: bool = False) -> list[TaskView]:
     """The team's open tasks (or all of them), oldest first."""
     return [_task(task) for task in uow.tasks.list(include_resolved=include_resolved)]
+
+
+def hand_reply_draft(
+    uow: UnitOfWork, task_id: int, service: ServiceSettings, form_names: Mapping[str, str] | None = None
+) -> HandReplyDraft | None:
+    """The reply by hand that team task ``task_id`` asks for, prefilled; None when there is no such task or it
+    is not one answered by a reply.
+
+    The words are the automatic reply's (``notifier.replies.reply_text``) with the problems the decision
+    recorded when it held the reply back; the address is the referrer's from the forms, Form 2's first.
+    """
+    task = uow.tasks.get(task_id)
+    if task is None or task.kind not in HAND_REPLY_TASKS:
+        return None
+    message = uow.ledger.get(task.message_id) if task.message_id is not None else None
+    events = uow.audit.of_messages([message.id]) if message is not None and message.id is not None else []
+    held = [event for event in events if event.event == "reply_suppressed"]
+    detail = _json_object(held[-1].detail) if held else {}
+    kind: ReplyKind = detail["reply"] if detail.get("reply") in REPLY_KINDS else "incomplete"
+    problems = [
+        Problem(form=item[0], field=item[1], label=str(item[2]), code=str(item[3]))
+        for item in detail.get("problems", [])
+        if isinstance(item, list) and len(item) == 4
+    ]
+    reference = task.reference or (message.reference if message else "")
+    text = reply_text(
+        kind, problems=problems, missing_forms=[], reference=reference, service=service, form_names=form_names
+    )
+    forms = uow.ledger.forms_of(message.id) if message is not None and message.id is not None else []
+    return HandReplyDraft(_task(task), _referrer_address(forms), text.subject, text.body)
+
+
+def waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo) -> list[WaitingSubmission]:
+    """Incomplete submissions no referral came of yet, longest waiting first, each with its age in working
+    days on ``day`` (England and Wales bank holidays are not working days)."""
+    found = _waiting(uow, day, tz, None)
+    return sorted(found, key=lambda w: (-w.age_working_days, w.received_on, w.reference))
 
 
 def calls_due(uow: UnitOfWork, day: dt.date) -> list[DueCall]:
@@ -327,7 +406,7 @@ def digest_content(uow: UnitOfWork, day: dt.date, *, send_at: dt.time, tz: dt.tz
             if row.created_at >= since:
                 mar.append(MarRegistration(row.reference, received, patient))
             continue
-        if row.id in assessed:
+        if row.id in assessed or row.status not in STATUSES:
             continue
         item = QueuedReferral(
             reference=row.reference,
@@ -476,7 +555,7 @@ def _health(state: MailboxState, backlog: int, quarantined: int) -> MailboxHealt
     )
 
 
-def _waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, incomplete_days: int) -> list[WaitingSubmission]:
+def _waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, incomplete_days: int | None) -> list[WaitingSubmission]:
     referred = uow.queue.references()
     waiting = []
     for message in uow.ledger.incomplete():
@@ -484,12 +563,21 @@ def _waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, incomplete_days: int)
             continue
         received = _received_on(message.received_at, tz)
         age = working_days_between(received, day)
-        if received > day or age > incomplete_days:
+        if received > day or (incomplete_days is not None and age > incomplete_days):
             continue
         forms = uow.ledger.forms_of(message.id)
         kinds = tuple(dict.fromkeys(f.kind for f in forms if f.kind))
         waiting.append(WaitingSubmission(message.reference, received, age, kinds, _patient_from_forms(forms)))
     return waiting
+
+
+def _referrer_address(forms: Sequence[FormRecord]) -> str:
+    ranked = sorted((f for f in forms if f.kind in FORM_ORDER), key=lambda f: FORM_ORDER.index(f.kind or ""))
+    for form in ranked:
+        value = _json_object(form.fields_json).get("referrer.email")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
 
 
 def _patient_from_forms(forms: Sequence[FormRecord]) -> Patient:
@@ -525,11 +613,13 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 __all__ = [
+    "HAND_REPLY_TASKS",
     "PRIORITIES",
     "STATUSES",
     "Call",
     "Event",
     "FormSeen",
+    "HandReplyDraft",
     "MailboxHealth",
     "Quarantined",
     "QueueItem",
@@ -543,10 +633,13 @@ __all__ = [
     "digest_content",
     "due_call",
     "follow_up_label",
+    "hand_reply_draft",
+    "mar_registrations",
     "patient_of",
     "queue",
     "queue_page",
     "referral",
     "status",
     "tasks",
+    "waiting",
 ]

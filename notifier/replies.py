@@ -48,10 +48,13 @@ __all__ = [
     "PROBLEM_PHRASES",
     "SUBJECTS",
     "NoReplyAddressError",
+    "ReplyText",
+    "build_hand_reply",
     "build_reply",
     "problem_phrase",
     "reply_message_id",
     "reply_recipient",
+    "reply_text",
 ]
 
 OTHER_DETAILS = "Other details"
@@ -63,6 +66,14 @@ _MAX_REFERENCES = 20
 
 class NoReplyAddressError(ValueError):
     """Raised by ``build_reply`` when the mail has neither a Reply-To nor a From address to answer."""
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    """What an automatic reply says: its subject and its plain-text body (the HTML version says the same)."""
+
+    subject: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -118,16 +129,7 @@ def build_reply(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    if not reference.strip():
-        raise ValueError("reference must not be empty")
-    names = dict(_default_form_names() if form_names is None else form_names)
-    forms_missing = _unique([*missing_forms, *(p.label for p in problems if p.code == "missing_form")])
-    context = {
-        "service": service,
-        "reference": reference,
-        "missing_forms": forms_missing,
-        "groups": _groups(problems, names),
-    }
+    context = _context(problems, missing_forms, reference, service, form_names)
     body = _environment().get_template(f"reply_{kind}.txt").render(**context)
     html = _html_environment().get_template(f"reply_{kind}.html").render(**context)
 
@@ -157,6 +159,56 @@ def build_reply(
     return message
 
 
+def reply_text(
+    kind: ReplyKind,
+    *,
+    problems: Sequence[Problem],
+    missing_forms: Sequence[str],
+    reference: str,
+    service: ServiceSettings,
+    form_names: Mapping[str, str] | None = None,
+) -> ReplyText:
+    """The subject and plain text ``build_reply`` writes for these arguments, without a mail to answer: what a
+    person starts from when an automatic reply was held back and they reply by hand."""
+    context = _context(problems, missing_forms, reference, service, form_names)
+    return ReplyText(
+        subject=SUBJECTS[kind].format(name=service.name, reference=reference),
+        body=_environment().get_template(f"reply_{kind}.txt").render(**context),
+    )
+
+
+def build_hand_reply(
+    to: Address, *, subject: str, body: str, reference: str, service: ServiceSettings, now: dt.datetime
+) -> EmailMessage:
+    """A reply a person of the team wrote, to ``to`` (an address that parsed strictly), ready for a ``Sender``.
+
+    From the service's address like the automatic replies, with a Message-ID of the service's own (so an
+    answer to it is matched to ``reference``'s submission) and ``X-Loop``; no ``Auto-Submitted``: a person
+    wrote it. Plain text only, as typed.
+
+    Raises:
+        UnsafeMessage: ``subject`` is not one line (``notifier.headers``); nothing may be sent.
+        ValueError: ``now`` is naive, or ``reference`` is empty.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if not reference.strip():
+        raise ValueError("reference must not be empty")
+    message = EmailMessage(policy=policy.default.clone(utf8=True) if to.needs_smtputf8 else policy.default)
+    set_header(message, "From", formataddr((service.name, service.address)))
+    set_header(message, "To", to.header_form)
+    set_header(message, "Subject", subject)
+    set_header(message, "Date", format_datetime(now))
+    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe_reference = _MESSAGE_ID_SAFE.sub("-", reference).strip("-") or "none"
+    set_header(message, "Message-ID", f"<{OWN_MESSAGE_ID_PREFIX}hand.{safe_reference}.{stamp}@{service.domain}>")
+    set_header(message, LOOP_HEADER, service.address)
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    message.set_content(text, cte="7bit" if text.isascii() and _short_lines(text) else "quoted-printable")
+    check_message(message, [to.header_form])
+    return message
+
+
 def reply_message_id(kind: ReplyKind, reference: str, now: dt.datetime, domain: str) -> str:
     """The Message-ID of the reply of ``kind`` for ``reference`` made at ``now``, with angle brackets."""
     stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -175,6 +227,29 @@ def reply_recipient(mail: Mail, service: ServiceSettings) -> Address:
     if address is None:
         raise NoReplyAddressError("the mail has no address to reply to")
     return address
+
+
+def _context(
+    problems: Sequence[Problem],
+    missing_forms: Sequence[str],
+    reference: str,
+    service: ServiceSettings,
+    form_names: Mapping[str, str] | None,
+) -> dict[str, object]:
+    if not reference.strip():
+        raise ValueError("reference must not be empty")
+    names = dict(_default_form_names() if form_names is None else form_names)
+    return {
+        "service": service,
+        "reference": reference,
+        "missing_forms": _unique([*missing_forms, *(p.label for p in problems if p.code == "missing_form")]),
+        "groups": _groups(problems, names),
+    }
+
+
+def _short_lines(text: str) -> bool:
+    # 7bit may carry lines of up to 998 octets; a person may paste a longer one.
+    return all(len(line) <= 900 for line in text.split("\n"))
 
 
 def _groups(problems: Sequence[Problem], names: Mapping[str, str]) -> list[_Group]:

@@ -26,3 +26,13 @@ def reply_address(mail: Mail, own_addresses: Iterable[str]) -> Address | None:
         if address is not None and mailbox_key(address.addr_spec) not in ours:
             return address
     return None
+
+
+def typed_address(text: str, own_addresses: Iterable[str]) -> Address | None:
+    """The address a person typed for a reply by hand, held to the automatic replies' rule: one address that
+    parses strictly (no display name, no second address, no encoded-word) and is not one of ``own_addresses``
+    in any spelling; None otherwise."""
+    address = parse_address(text.strip())
+    if address is None or mailbox_key(address.addr_spec) in {mailbox_key(a) for a in own_addresses}:
+        return None
+    return address

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import case, delete, func, update
@@ -196,7 +196,7 @@ class Queue:
     def listed(
         self,
         *,
-        status: str | None = None,
+        status: str | Sequence[str] | None = None,
         priority: str | None = None,
         kind: str | None = None,
         unassessed: bool = False,
@@ -204,8 +204,8 @@ class Queue:
         offset: int = 0,
     ) -> list[ReferralRecord]:
         """Queue rows in the queue's order — urgent, soon, routine, then no priority; oldest first within each —
-        only those with ``status``, ``priority`` and ``kind`` when given, and only those without a home
-        assessment when ``unassessed``; ``limit`` rows from ``offset``, for a page."""
+        only those with ``status`` (or one of several), ``priority`` and ``kind`` when given, and only those
+        without a home assessment when ``unassessed``; ``limit`` rows from ``offset``, for a page."""
         rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=col(ReferralRecord.priority), else_=len(PRIORITIES))
         query = (
             select(ReferralRecord)
@@ -220,7 +220,7 @@ class Queue:
     def count(
         self,
         *,
-        status: str | None = None,
+        status: str | Sequence[str] | None = None,
         priority: str | None = None,
         kind: str | None = None,
         unassessed: bool = False,
@@ -230,10 +230,14 @@ class Queue:
         return int(self.session.exec(query.where(*self._filters(status, priority, kind, unassessed))).one())
 
     @staticmethod
-    def _filters(status: str | None, priority: str | None, kind: str | None, unassessed: bool) -> list[Any]:
+    def _filters(
+        status: str | Sequence[str] | None, priority: str | None, kind: str | None, unassessed: bool
+    ) -> list[Any]:
         where: list[Any] = []
-        if status is not None:
+        if isinstance(status, str):
             where.append(col(ReferralRecord.status) == status)
+        elif status is not None:
+            where.append(col(ReferralRecord.status).in_(list(status)))
         if priority is not None:
             where.append(col(ReferralRecord.priority) == priority)
         if kind is not None:

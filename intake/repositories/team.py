@@ -1,4 +1,5 @@
-"""What the team sees: tasks to do by hand, one per event, and the audit trail of what happened."""
+"""What the team sees: tasks to do by hand, one per event, the audit trail of what happened, and what the team
+wrote about referrals."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from intake.store import AuditEvent, TaskRecord
+from intake.store import AuditEvent, ReferralNote, TaskRecord
 
 
 class TeamTasks:
@@ -85,5 +86,26 @@ class Audit:
                 select(AuditEvent)
                 .where(col(AuditEvent.message_id).in_(list(message_ids)))
                 .order_by(col(AuditEvent.at), col(AuditEvent.id))
+            ).all()
+        )
+
+
+class Notes:
+    """What people of the team wrote about referrals: notes and reasons for declining."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, note: ReferralNote) -> None:
+        """Keep ``note``."""
+        self.session.add(note)
+
+    def of_referral(self, referral_id: int) -> list[ReferralNote]:
+        """Everything written about referral ``referral_id``, oldest first."""
+        return list(
+            self.session.exec(
+                select(ReferralNote)
+                .where(ReferralNote.referral_id == referral_id)
+                .order_by(col(ReferralNote.at), col(ReferralNote.id))
             ).all()
         )

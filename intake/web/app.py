@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.bootstrap import App
 from intake.errors import IntakeError
-from intake.web import auth, pages
+from intake.web import auth, pages, tasks
 from intake.web.render import environment
 from intake.web.security import SecurityHeaders, session_key
 
@@ -42,6 +42,14 @@ def create_app(app: App) -> Starlette:
         Route("/", pages.queue, name="queue"),
         Route("/referrals/{reference}", pages.referral, name="referral"),
         Route("/referrals/{reference}/assessment", pages.record_assessment_page, methods=["POST"], name="assessment"),
+        Route("/referrals/{reference}/accept", pages.accept, methods=["POST"], name="accept"),
+        Route("/referrals/{reference}/decline", pages.decline, methods=["POST"], name="decline"),
+        Route("/referrals/{reference}/notes", pages.add_note, methods=["POST"], name="note"),
+        Route("/tasks", tasks.needing_action, name="tasks"),
+        Route("/tasks/{task_id:int}/done", tasks.resolve, methods=["POST"], name="resolve_task"),
+        Route("/tasks/{task_id:int}/reply", tasks.hand_reply, methods=["GET", "POST"], name="hand_reply"),
+        Route("/waiting-on-referrers", pages.waiting, name="waiting"),
+        Route("/mar-registrations", pages.mar_registrations, name="mar"),
         Route("/follow-up-calls", pages.follow_up_calls, name="calls"),
         Route("/follow-up-calls/{followup_id:int}", pages.record_call, methods=["POST"], name="record_call"),
         Route("/service", pages.service_page, name="service"),

@@ -13,13 +13,15 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake import commands
+from intake import commands, views
 from intake.accounts import Account
 from intake.bootstrap import App, today
 from intake.commands import (
     FollowUpAlreadyDone,
     InvalidAssessmentDate,
     NotAReferral,
+    NotForReview,
+    ReferralClosed,
     UnknownFollowUp,
     UnknownReferral,
     record_assessment,
@@ -40,10 +42,7 @@ def queue(request: Request, _account: Account, _form: FormData | None) -> Respon
     priority = request.query_params.get("priority") or None
     status = status if status in STATUSES else None
     priority = priority if priority in PRIORITIES else None
-    try:
-        number = int(request.query_params.get("page", "1"))
-    except ValueError:
-        number = 1
+    number = _page_number(request)
     with service.services.unit_of_work() as uow:
         result = queue_page(
             uow, status=status, priority=priority, page=number, page_size=service.settings.web.page_size
@@ -61,7 +60,7 @@ def _referral_page(
     request: Request,
     reference: str,
     *,
-    error: str | None = None,
+    errors: dict[str, str] | None = None,
     values: FormData | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -82,7 +81,8 @@ def _referral_page(
         "referral.jinja",
         status_code,
         referral=detail,
-        error=error,
+        errors=errors or {},
+        priorities=PRIORITIES,
         values=values or {},
         flash=request.session.pop("flash", None),
     )
@@ -137,6 +137,8 @@ def record_assessment_page(request: Request, _account: Account, form: FormData |
             return _no_such_referral(request)
         except NotAReferral:
             error = "A MAR chart registration has no home assessment"
+        except ReferralClosed:
+            error = "This referral was declined: it has no home assessment"
         except InvalidAssessmentDate:
             error = (
                 "The date of the home assessment must be today or in the past"
@@ -149,7 +151,92 @@ def record_assessment_page(request: Request, _account: Account, form: FormData |
                 f"Home assessment recorded on {long_date(done.assessed_on)}. Follow-up calls due: {calls}."
             )
             return RedirectResponse(f"/referrals/{reference}", status_code=303)
-    return _referral_page(request, reference, error=error, values=form, status_code=400)
+    return _referral_page(request, reference, errors={"assessed-day": error or ""}, values=form, status_code=400)
+
+
+@page()
+def accept(request: Request, account: Account, form: FormData | None) -> Response:
+    """POST: accept a referral from review into the queue, with the priority the team gives it."""
+    assert form is not None
+    reference = request.path_params["reference"]
+    priority = str(form.get("priority", ""))
+    if priority not in PRIORITIES:
+        errors = {"priority": "Choose how soon the patient should be seen"}
+        return _referral_page(request, reference, errors=errors, values=form, status_code=400)
+    try:
+        with service_of(request).services.unit_of_work() as uow:
+            commands.accept_referral(uow, reference, priority, by=account.email, now=now_of(request))
+    except UnknownReferral:
+        return _no_such_referral(request)
+    except NotForReview:
+        request.session["flash"] = "This referral is not waiting for review: nothing was changed."
+    else:
+        request.session["flash"] = f"Accepted into the queue as {priority}."
+    return RedirectResponse(f"/referrals/{reference}", status_code=303)
+
+
+@page()
+def decline(request: Request, account: Account, form: FormData | None) -> Response:
+    """POST: decline a referral, with the reason: it leaves the queue and the digest."""
+    assert form is not None
+    reference = request.path_params["reference"]
+    reason = str(form.get("reason", ""))
+    try:
+        with service_of(request).services.unit_of_work() as uow:
+            commands.decline_referral(uow, reference, reason, by=account.email, now=now_of(request))
+    except UnknownReferral:
+        return _no_such_referral(request)
+    except (NotAReferral, ReferralClosed):
+        request.session["flash"] = "This referral is no longer open: nothing was changed."
+    except ValueError:
+        errors = {"reason": "Enter why the referral is declined" if not reason.strip() else "The reason is too long"}
+        return _referral_page(request, reference, errors=errors, values=form, status_code=400)
+    else:
+        request.session["flash"] = "The referral is declined and has left the queue."
+    return RedirectResponse(f"/referrals/{reference}", status_code=303)
+
+
+@page()
+def add_note(request: Request, account: Account, form: FormData | None) -> Response:
+    """POST: add a note to the referral's history."""
+    assert form is not None
+    reference = request.path_params["reference"]
+    note = str(form.get("note", ""))
+    try:
+        with service_of(request).services.unit_of_work() as uow:
+            commands.add_note(uow, reference, note, by=account.email, now=now_of(request))
+    except UnknownReferral:
+        return _no_such_referral(request)
+    except ValueError:
+        errors = {"note": "Enter the note" if not note.strip() else "The note is too long"}
+        return _referral_page(request, reference, errors=errors, values=form, status_code=400)
+    request.session["flash"] = "Your note is in the referral's history."
+    return RedirectResponse(f"/referrals/{reference}", status_code=303)
+
+
+@page()
+def waiting(request: Request, _account: Account, _form: FormData | None) -> Response:
+    """Waiting on referrers: incomplete submissions, longest waiting first, with their age in working days."""
+    app = service_of(request)
+    with app.services.unit_of_work() as uow:
+        found = views.waiting(uow, today(app), app.services.timezone)
+    return render(request, "waiting.jinja", waiting=found)
+
+
+@page()
+def mar_registrations(request: Request, _account: Account, _form: FormData | None) -> Response:
+    """The MAR chart registrations in the queue, a page at a time."""
+    app = service_of(request)
+    with app.services.unit_of_work() as uow:
+        result = views.mar_registrations(uow, page=_page_number(request), page_size=app.settings.web.page_size)
+    return render(request, "mar.jinja", registrations=result)
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return int(request.query_params.get("page", "1"))
+    except ValueError:
+        return 1
 
 
 @page()

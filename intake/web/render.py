@@ -49,8 +49,19 @@ def event_text(event: Any) -> str:
     detail = event.detail
     if event.event == "decided":
         return OUTCOMES.get(str(detail.get("outcome")), f"Decided: {detail.get('outcome')}")
+    by = detail.get("by", "someone")
     if event.event == "viewed":
-        return f"Viewed by {detail.get('by', 'someone')}"
+        return f"Viewed by {by}"
+    if event.event == "accepted":
+        return f"Accepted from review by {by}, priority {detail.get('priority')}"
+    if event.event == "declined":
+        return f"Declined by {by}"
+    if event.event == "replied_by_hand":
+        return f"Replied to by hand by {by}"
+    if event.event == "note":
+        return f"Note by {by}: {event.text}"
+    if event.event == "declined_reason":
+        return f"Why it was declined ({by}): {event.text}"
     name = str(event.event)
     return EVENTS.get(name, name.replace("_", " ").capitalize())
 
@@ -125,7 +136,9 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
 
     env.filters["call_rows"] = call_rows
     env.filters["call_error_link"] = lambda item: {"text": item[1], "href": f"#outcome-{item[0]}"}
+    env.filters["note_error_link"] = lambda item: {"text": item[1], "href": f"#note-{item[0]}"}
     env.filters["form_title"] = form_title
+    env.filters["form_name"] = lambda kind: definitions.forms[kind].name if kind in definitions.forms else kind
     env.filters["field_rows"] = field_rows
     env.globals["page_items"] = page_items
     return env

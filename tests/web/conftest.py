@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +23,10 @@ from starlette.testclient import TestClient
 from config.settings import load_settings
 from intake.bootstrap import App, bootstrap
 from intake.cli import cli
+from samples.emails import referral_email
+from samples.forms import complete_values, fillable_pdf
+from samples.people import patient, seeded
+from samples.scenarios import FILENAMES, Scenario, deliver_to_maildir, incomplete
 
 TEAM = "pharmacist@nhs.net"
 ADMIN = "admin@nhs.net"
@@ -49,9 +54,34 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
         invoke("practices", "import", "var/epraccur.csv", "--commissioner", "26A")
         invoke("samples", "deliver")
         invoke("run", "--once")
+        # One more incomplete referral, from a pharmacy past its daily reply limit: its reply is held back,
+        # so the team has a "reply by hand" task; and a referral whose forms are about two patients, for review.
+        settings = load_settings()
+        day = dt.datetime.now(ZoneInfo(settings.service.timezone)).date()
+        deliver_to_maildir(settings.mailbox.path, [incomplete(day, seed=1), two_patients(day)])
+        patch.setenv("NMSS_OUTGOING__REPLY_LIMITS__PER_SENDER_PER_DAY", "0")
+        invoke("run", "--once")
+        patch.delenv("NMSS_OUTGOING__REPLY_LIMITS__PER_SENDER_PER_DAY")
         invoke("users", "add", TEAM, "--role", "team", "--password-stdin", input=PASSWORD + "\n")
         invoke("users", "add", ADMIN, "--role", "admin", "--password-stdin", input=PASSWORD + "\n")
     return root / "var"
+
+
+def two_patients(day: dt.date) -> Scenario:
+    """Form 2 about one patient, Form 1 and the MIAT about another, from the first one's pharmacy: the service
+    queues it for the team to review."""
+    people = [patient(seeded("web-review", n), today=day) for n in range(2)]
+    forms = [("form2", people[0]), ("form1", people[1]), ("miat", people[1])]
+    raw = referral_email(
+        attachments=[
+            (FILENAMES[kind], fillable_pdf(kind, complete_values(kind, person, today=day, seed=7)))  # type: ignore[arg-type]
+            for kind, person in forms
+        ],
+        sender=people[0].pharmacy.email,
+        subject="NMSS referral",
+        date=dt.datetime.combine(day, dt.time(9, 30), tzinfo=ZoneInfo("Europe/London")),
+    )
+    return Scenario("two_patients", "", raw, "review")
 
 
 @dataclass

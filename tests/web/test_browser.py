@@ -58,6 +58,20 @@ def test_the_main_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
 
     sign_in(page, site, TEAM)
     page.screenshot(path=tmp_path / "queue.png", full_page=True)
+
+    # First what the service could not do itself: a reply held back, answered by hand from its prefilled text.
+    page.get_by_role("link", name="Needing your action").click()
+    page.get_by_role("link", name=re.compile("^Reply by hand")).first.click()
+    expect(page.get_by_label("To", exact=True)).to_have_value(re.compile(r"@nhs\.net$"))
+    expect(page.get_by_label("Message")).to_have_value(re.compile("We cannot start this referral yet"))
+    page.screenshot(path=tmp_path / "hand-reply.png", full_page=True)
+    page.get_by_role("button", name="Send the reply").click()
+    expect(
+        page.get_by_text(re.compile(r"Your reply to \S+@nhs\.net about NMSS-[A-Z0-9]+ is in the outbox"))
+    ).to_be_visible()
+    expect(page.get_by_text("Nothing needs your action.")).to_be_visible()
+
+    page.get_by_role("link", name="Queue").click()
     first = page.locator("tbody tr").first
     expect(first.locator("td").nth(2)).to_have_text("Urgent")  # the most urgent first
 
@@ -75,7 +89,7 @@ def test_the_main_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
     expect(page.get_by_text("Home assessment recorded on")).to_be_visible()
     page.screenshot(path=tmp_path / "assessed.png", full_page=True)
     page.get_by_role("link", name="Back to the queue").click()
-    expect(page.locator("tbody tr")).to_have_count(1)  # assessed: off the queue
+    expect(page.locator("tbody tr")).to_have_count(2)  # assessed: off the queue (the next and one for review left)
 
     site.clock.advance(days=50)  # weeks later the 6-week call is due, and the pharmacist signs in again
     sign_in(page, site, TEAM)
@@ -120,6 +134,27 @@ def test_no_page_has_an_accessibility_violation(site: Site, browser: Browser, tm
     check("referral")
     page.get_by_role("button", name="Record the home assessment").click()
     check("referral-error")
+    page.get_by_label("Note").fill("")
+    page.get_by_role("button", name="Add the note").click()
+    check("referral-note-error")
+    page.goto(f"{site.url}/?status=review")
+    page.locator("tbody tr a").first.click()
+    check("referral-for-review")
+    page.get_by_role("button", name="Accept into the queue").click()
+    check("referral-accept-error")
+    page.goto(f"{site.url}/tasks")
+    check("needing-your-action")
+    page.get_by_role("button", name="Mark as done").first.click()
+    check("needing-your-action-error")
+    page.get_by_role("link", name=re.compile("^Reply by hand")).first.click()
+    check("hand-reply")
+    page.get_by_label("To", exact=True).fill("not an address")
+    page.get_by_role("button", name="Send the reply").click()
+    check("hand-reply-error")
+    page.goto(f"{site.url}/waiting-on-referrers")
+    check("waiting-on-referrers")
+    page.goto(f"{site.url}/mar-registrations")
+    check("mar-registrations")
     page.goto(f"{site.url}/follow-up-calls")
     check("follow-up-calls")
     page.goto(f"{site.url}/service")
