@@ -1,10 +1,11 @@
-"""``referrals``: the referral queue, and recording a referral's home assessment."""
+"""``referrals``: the referral queue, and what the team does to a referral: accept it from review, decline
+it, note something, record its home assessment."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -118,3 +119,79 @@ def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datet
     click.echo("Follow-up calls due:")
     for call in done.calls:
         click.echo(f"  {call.label:<10} {long_date(call.due)}")
+
+
+_BY = click.option("--by", "by", help="Who did it (default: your login name).")
+
+
+@referrals.command("accept")
+@click.argument("reference")
+@click.option("--priority", type=click.Choice(["urgent", "soon", "routine"]), required=True, help="How soon.")
+@_BY
+@click.pass_context
+def referrals_accept(ctx: click.Context, reference: str, priority: str, by: str | None) -> None:
+    """Accept referral REFERENCE from review into the queue with PRIORITY.
+
+    \b
+    Example:
+        nmss-intake referrals accept NMSS-7K3QX9PA --priority soon
+    """
+    from intake.commands import accept_referral
+
+    _act(ctx, lambda uow, who, now: accept_referral(uow, reference, priority, by=who, now=now), by)
+    click.echo(f"{reference}: accepted into the queue as {priority}.")
+
+
+@referrals.command("decline")
+@click.argument("reference")
+@click.option("--reason", required=True, help="Why (kept in the referral's history).")
+@_BY
+@click.pass_context
+def referrals_decline(ctx: click.Context, reference: str, reason: str, by: str | None) -> None:
+    """Decline referral REFERENCE: it leaves the queue and the digest; the reason joins its history.
+
+    \b
+    Example:
+        nmss-intake referrals decline NMSS-7K3QX9PA --reason "Moved out of Norfolk"
+    """
+    from intake.commands import decline_referral
+
+    if not reason.strip():
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    _act(ctx, lambda uow, who, now: decline_referral(uow, reference, reason, by=who, now=now), by)
+    click.echo(f"{reference}: declined.")
+
+
+@referrals.command("note")
+@click.argument("reference")
+@click.argument("text")
+@_BY
+@click.pass_context
+def referrals_note(ctx: click.Context, reference: str, text: str, by: str | None) -> None:
+    """Add TEXT to the history of referral REFERENCE.
+
+    \b
+    Example:
+        nmss-intake referrals note NMSS-7K3QX9PA "Daughter prefers a call after 3pm"
+    """
+    from intake.commands import add_note
+
+    if not text.strip():
+        raise click.BadParameter("must not be empty", param_hint="TEXT")
+    _act(ctx, lambda uow, who, now: add_note(uow, reference, text, by=who, now=now), by)
+    click.echo(f"{reference}: note added.")
+
+
+def _act(ctx: click.Context, command: Callable[[Any, str, dt.datetime], None], by: str | None) -> None:
+    """Run ``command(uow, who, now)`` in a unit of work on an up-to-date database; a refusal is one line."""
+    import getpass
+
+    from intake.migrate import upgrade
+
+    app = app_of(ctx)
+    upgrade(app.engine)
+    try:
+        with app.services.unit_of_work() as uow:
+            command(uow, by or getpass.getuser(), app.services.clock())
+    except (IntakeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc

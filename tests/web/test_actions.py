@@ -14,6 +14,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from click.testing import CliRunner
+
+from intake.cli import cli
 from rules.calendar import working_days_between
 from tests.web.conftest import TEAM, Workspace, csrf_of, invoke
 from tests.web.test_governance import first_reference
@@ -257,3 +260,30 @@ def test_mar_registrations_are_listed_and_open_on_their_own_page(workspace: Work
     registration = workspace.client.get(f"/referrals/{match.group(1)}").text
     assert "Record the home assessment" not in registration
     assert "Decline the referral" not in registration
+
+
+def test_the_cli_accepts_declines_and_notes_into_the_same_history(workspace: Workspace) -> None:
+    workspace.sign_in()
+    review = review_reference(workspace)
+    reference = first_reference(workspace)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(cli, ["referrals", *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    accepted = run("accept", review, "--priority", "routine", "--by", "alice@nhs.net")
+    noted = run("note", reference, "Asked for a Welsh-speaking pharmacist", "--by", "alice@nhs.net")
+    declined = run("decline", reference, "--reason", "Already under another service", "--by", "bob")
+    again = run("decline", reference, "--reason", "Again")
+    unknown = run("note", "NMSS-NOSUCH00", "x")
+
+    assert accepted[:2] == (0, f"{review}: accepted into the queue as routine.\n")
+    assert noted[:2] == (0, f"{reference}: note added.\n")
+    assert declined[:2] == (0, f"{reference}: declined.\n")
+    assert (again[0], again[2]) == (1, f"Error: {reference} is no longer open: it was declined or assessed\n")
+    assert (unknown[0], unknown[2]) == (1, "Error: no referral has reference NMSS-NOSUCH00\n")
+    accepted_page = workspace.client.get(f"/referrals/{review}").text
+    assert "Accepted from review by alice@nhs.net, priority routine" in accepted_page
+    history = workspace.client.get(f"/referrals/{reference}").text
+    assert "Note by alice@nhs.net: Asked for a Welsh-speaking pharmacist" in history
+    assert "Why it was declined (bob): Already under another service" in history
