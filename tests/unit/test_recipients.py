@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parsers.mail import Mail, read_mail
-from rules.recipients import reply_address
+from rules.recipients import reply_address, typed_address
 
 OURS = frozenset({"agem.norfolkmedicineservices@nhs.net"})
 PERSON = "pharmacist.desk@pharmacy.example.org"
@@ -45,3 +45,23 @@ def test_a_from_header_with_no_domain_is_read_but_has_nobody_to_answer() -> None
     mail = read_mail(b"From: bob\r\nSubject: forms\r\n\r\nSee attached\r\n")
     assert mail.sender == "bob"
     assert reply_address(mail, OURS) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("pharmacy.team@nhs.net", "pharmacy.team@nhs.net"),
+        ("  Pharmacy.Team@NHS.NET ", "Pharmacy.Team@nhs.net"),
+        ("Pharmacy <pharmacy.team@nhs.net>", None),
+        ("a@nhs.net, b@nhs.net", None),
+        ("=?utf-8?q?a?=@nhs.net", None),
+        ("bob", None),
+        ("NMSS+test@NHS.net", None),
+        ("", None),
+    ],
+)
+def test_an_address_typed_for_a_reply_by_hand_is_held_to_the_automatic_replies_rule(
+    typed: str, expected: str | None
+) -> None:
+    address = typed_address(typed, ["nmss@nhs.net"])
+    assert (address.addr_spec if address else None) == expected

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from config.settings import ServiceSettings
-from notifier.replies import NoReplyAddressError, build_reply
+from notifier.errors import UnsafeMessage
+from notifier.replies import NoReplyAddressError, build_hand_reply, build_reply, reply_text
 from notifier.sender import Sender
 from notifier.senders.outbox import FileOutbox
+from parsers.addresses import parse_address
 from parsers.mail import Mail, read_mail
 from rules.automatic import automatic_reason
 from rules.types import Problem, ReplyKind
@@ -272,3 +274,51 @@ class TestFileOutbox:
         """Without a key there is no idempotency, so the send is refused."""
         with pytest.raises(ValueError, match="key"):
             FileOutbox(tmp_path).send(_reply(), recipients=[PHARMACY], key="")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_words_of_a_held_back_reply_are_those_the_automatic_reply_would_have_had(kind: ReplyKind) -> None:
+    sent = _reply(kind)
+    body = sent.get_body(("plain",))
+    assert body is not None
+
+    text = reply_text(
+        kind,
+        problems=PROBLEMS,
+        missing_forms=("Medication Independence Assessment Tool",),
+        reference="NMSS-7KQ2M4",
+        service=SERVICE,
+    )
+
+    assert text.subject == sent["Subject"]
+    assert text.body == body.get_content()
+
+
+def test_a_reply_by_hand_comes_from_the_service_as_a_person_wrote_it() -> None:
+    to = parse_address("Pharmacy.Team@NHS.net")
+    assert to is not None
+
+    message = build_hand_reply(
+        to,
+        subject="About your referral NMSS-TEST0001",
+        body="Dear colleague,\r\nthank you.\r\n",
+        reference="NMSS-TEST0001",
+        service=SERVICE,
+        now=NOW,
+    )
+
+    assert (message["To"], message["Subject"]) == ("Pharmacy.Team@nhs.net", "About your referral NMSS-TEST0001")
+    assert message["From"] == f"{SERVICE.name} <{SERVICE.address}>"
+    assert message["Auto-Submitted"] is None
+    assert message["X-Loop"] == SERVICE.address
+    assert str(message["Message-ID"]).startswith("<nmss-intake.hand.NMSS-TEST0001.20250304T103000Z@")
+    assert message.get_content() == "Dear colleague,\nthank you.\n"
+
+
+def test_a_reply_by_hand_with_a_subject_of_two_lines_is_refused() -> None:
+    to = parse_address("pharmacy.team@nhs.net")
+    assert to is not None
+    with pytest.raises(UnsafeMessage):
+        build_hand_reply(
+            to, subject="Hello\r\nBcc: all@example.com", body="x", reference="NMSS-TEST0001", service=SERVICE, now=NOW
+        )
