@@ -4,10 +4,16 @@ A local account has a password (``nmss-intake users add EMAIL --role team --pass
 without one signs in only through OpenID Connect (NHSmail), matched by its email address. Addresses are kept
 lower-cased, as Entra ID compares them. This module holds the rules about accounts; they are read through
 ``intake.views`` and changed through ``intake.commands``, in a unit of work.
+
+A disabled account keeps its row and history and cannot sign in; a password an admin made for someone works
+for one sign-in, after which its owner chooses their own. No change may leave the workspace without an admin
+who can sign in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -29,16 +35,31 @@ _UNUSED_HASH = _hasher.hash("a password nobody has")
 
 
 class AccountError(IntakeError):
-    """An account cannot be made as asked: the message says what to change."""
+    """An account cannot be made or changed as asked: the message says what to change."""
+
+
+class AccountExists(AccountError):
+    """Raised when an account is added for an address that has one (and replacing it was not asked for)."""
+
+
+class UnknownAccount(AccountError):
+    """Raised when no account has the address given."""
+
+
+class LastAdmin(AccountError):
+    """Raised when a change would leave no admin who can sign in."""
 
 
 @dataclass(frozen=True)
 class Account:
-    """Someone who may sign in."""
+    """Someone who may sign in (or could, before they were disabled)."""
 
     email: str
     role: str
     has_password: bool
+    disabled: bool = False
+    must_change_password: bool = False
+    last_signed_in_at: dt.datetime | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -47,7 +68,19 @@ class Account:
 
 def account_of(row: UserAccount) -> Account:
     """The account a stored row describes (never its hash)."""
-    return Account(row.email, row.role, row.password_hash is not None)
+    return Account(
+        email=row.email,
+        role=row.role,
+        has_password=row.password_hash is not None,
+        disabled=row.disabled_at is not None,
+        must_change_password=row.password_must_change,
+        last_signed_in_at=row.last_signed_in_at,
+    )
+
+
+def new_one_time_password() -> str:
+    """A password an admin hands to someone for their first sign-in (20 characters, 120 bits)."""
+    return secrets.token_urlsafe(15)
 
 
 def normalise_email(email: str) -> str:

@@ -19,6 +19,9 @@ from config.settings import ServiceSettings
 from intake.accounts import (
     Account,
     AccountError,
+    AccountExists,
+    LastAdmin,
+    UnknownAccount,
     account_of,
     check_role,
     hash_password,
@@ -48,22 +51,29 @@ log = structlog.get_logger("intake.commands")
 
 __all__ = [
     "AccountError",
+    "AccountExists",
     "Assessed",
     "FollowUpAlreadyDone",
     "HandReply",
     "InvalidAssessmentDate",
     "InvalidHandReply",
+    "LastAdmin",
     "NotAReferral",
     "NotForReview",
     "ReferralClosed",
     "TaskAlreadyDone",
+    "UnknownAccount",
     "UnknownFollowUp",
     "UnknownReferral",
     "UnknownTask",
     "accept_referral",
     "add_account",
     "add_note",
+    "change_role",
+    "choose_password",
     "decline_referral",
+    "disable_account",
+    "enable_account",
     "import_practices",
     "record_assessment",
     "record_call",
@@ -371,28 +381,139 @@ def record_view(uow: UnitOfWork, reference: str, viewer: str, *, now: dt.datetim
     uow.commit()
 
 
-def add_account(uow: UnitOfWork, email: str, role: str, password: str | None, *, now: dt.datetime) -> bool:
+def add_account(
+    uow: UnitOfWork,
+    email: str,
+    role: str,
+    password: str | None,
+    *,
+    by: str,
+    now: dt.datetime,
+    one_time: bool = False,
+    replace: bool = True,
+) -> bool:
     """Make the account for ``email``, or change the role and password of the one there; True when it is new.
 
-    ``password`` None leaves an account to OpenID Connect (an existing one keeps its password).
+    ``password`` None leaves an account to OpenID Connect (an existing one keeps its password); ``one_time``
+    makes the password work for one sign-in, after which its owner chooses their own. ``by`` (who made the
+    change) goes into the audit trail with the address and role, never the password.
 
     Raises:
-        AccountError: ``email`` is not an address, ``role`` is unknown or ``password`` is too short.
+        AccountError: ``email`` is not an address, ``role`` is unknown, ``password`` is too short, the change
+            would leave no admin (LastAdmin), or, with ``replace`` False, the address has an account already
+            (AccountExists).
     """
     address = normalise_email(email)
     check_role(role)
     hashed = hash_password(password) if password is not None else None
     user = uow.users.by_email(address)
+    if user is not None and not replace:
+        raise AccountExists(f"{address} has an account already")
     created = user is None
     if user is None:
         user = UserAccount(email=address, role=role, password_hash=hashed, created_at=now)
+    elif user.role != role:
+        _keep_an_admin(uow, user, by=by)
     user.role = role
     if hashed is not None:
         user.password_hash = hashed
+        user.password_must_change = one_time
     uow.users.save(user)
+    event = "account_added" if created else "account_changed"
+    uow.audit.record(event, at=now, by=by, email=address, role=role, password=hashed is not None)
     uow.commit()
     log.info("account_saved", role=role, state="added" if created else "changed")
     return created
+
+
+def change_role(uow: UnitOfWork, email: str, role: str, *, by: str, now: dt.datetime) -> Account:
+    """Give the account of ``email`` the role ``role``; ``by`` goes into the audit trail.
+
+    Raises:
+        AccountError: an unknown role, no such account (UnknownAccount), or the change would leave no admin
+            who can sign in (LastAdmin).
+    """
+    check_role(role)
+    user = _account_row(uow, email)
+    if user.role == role:
+        return account_of(user)
+    if user.role == "admin":
+        _keep_an_admin(uow, user, by=by)
+    previous, user.role = user.role, role
+    uow.users.save(user)
+    uow.audit.record("account_role_changed", at=now, by=by, email=user.email, role=role, previous=previous)
+    uow.commit()
+    log.info("account_role_changed", role=role)
+    return account_of(user)
+
+
+def disable_account(uow: UnitOfWork, email: str, *, by: str, now: dt.datetime) -> Account:
+    """Stop the account of ``email`` from signing in; its sessions end at their next request.
+
+    Raises:
+        AccountError: no such account (UnknownAccount), or it is the last admin who can sign in (LastAdmin).
+    """
+    user = _account_row(uow, email)
+    if user.disabled_at is not None:
+        return account_of(user)
+    if user.role == "admin":
+        _keep_an_admin(uow, user, by=by)
+    user.disabled_at = now
+    uow.users.save(user)
+    uow.audit.record("account_disabled", at=now, by=by, email=user.email)
+    uow.commit()
+    log.info("account_disabled")
+    return account_of(user)
+
+
+def enable_account(uow: UnitOfWork, email: str, *, by: str, now: dt.datetime) -> Account:
+    """Let the disabled account of ``email`` sign in again.
+
+    Raises:
+        UnknownAccount: no such account.
+    """
+    user = _account_row(uow, email)
+    if user.disabled_at is None:
+        return account_of(user)
+    user.disabled_at = None
+    uow.users.save(user)
+    uow.audit.record("account_enabled", at=now, by=by, email=user.email)
+    uow.commit()
+    log.info("account_enabled")
+    return account_of(user)
+
+
+def choose_password(uow: UnitOfWork, email: str, password: str, *, now: dt.datetime) -> Account:
+    """Replace the password of ``email`` with one its owner chose (after a one-time password).
+
+    Raises:
+        AccountError: no such account, or the password is too short.
+    """
+    hashed = hash_password(password)
+    user = _account_row(uow, email)
+    user.password_hash = hashed
+    user.password_must_change = False
+    uow.users.save(user)
+    uow.audit.record("password_chosen", at=now, by=user.email, email=user.email)
+    uow.commit()
+    return account_of(user)
+
+
+def _account_row(uow: UnitOfWork, email: str) -> UserAccount:
+    user = uow.users.by_email(normalise_email(email))
+    if user is None:
+        raise UnknownAccount(f"{email.strip()} has no account")
+    return user
+
+
+def _keep_an_admin(uow: UnitOfWork, leaving: UserAccount, *, by: str) -> None:
+    """Refuse a change that takes ``leaving`` away from the admins when no other admin could sign in after it."""
+    others = [user for user in uow.users.enabled_admins() if user.id != leaving.id]
+    if others or leaving.disabled_at is not None:
+        return
+    if leaving.email == by:
+        raise LastAdmin("you are the only administrator: make someone else an administrator first")
+    raise LastAdmin(f"{leaving.email} is the only administrator: make someone else an administrator first")
 
 
 def sign_in(uow: UnitOfWork, email: str, password: str, *, now: dt.datetime) -> Account | None:
@@ -403,7 +524,7 @@ def sign_in(uow: UnitOfWork, email: str, password: str, *, now: dt.datetime) -> 
     except AccountError:
         address = ""
     user = uow.users.by_email(address) if address else None
-    if not password_matches(user, password) or user is None:
+    if not password_matches(user, password) or user is None or user.disabled_at is not None:
         return None
     return _signed_in(uow, user, now)
 
@@ -416,7 +537,7 @@ def sign_in_verified(uow: UnitOfWork, email: str, *, now: dt.datetime) -> Accoun
     except AccountError:
         return None
     user = uow.users.by_email(address)
-    return _signed_in(uow, user, now) if user is not None else None
+    return _signed_in(uow, user, now) if user is not None and user.disabled_at is None else None
 
 
 def _signed_in(uow: UnitOfWork, user: UserAccount, now: dt.datetime) -> Account:

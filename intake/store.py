@@ -234,6 +234,10 @@ class UserAccount(SQLModel, table=True):
     password_hash: str | None = None
     created_at: dt.datetime
     last_signed_in_at: dt.datetime | None = None
+    # Migration 0008: an account an admin switched off (it keeps its history), and a password made for someone
+    # by an admin, which works for one sign-in only: the person then chooses their own.
+    disabled_at: dt.datetime | None = None
+    password_must_change: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 # -- team tasks (migration 0006_tasks) -------------------------------------------------------------------------

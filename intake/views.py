@@ -429,17 +429,17 @@ def digest_content(uow: UnitOfWork, day: dt.date, *, send_at: dt.time, tz: dt.tz
 
 
 def account(uow: UnitOfWork, email: str) -> Account | None:
-    """The account that signs in as ``email`` (however it is capitalised), or None."""
+    """The account that signs in as ``email`` (however it is capitalised), or None (none, or disabled)."""
     try:
         address = normalise_email(email)
     except IntakeError:
         return None
     row = uow.users.by_email(address)
-    return account_of(row) if row is not None else None
+    return account_of(row) if row is not None and row.disabled_at is None else None
 
 
 def accounts(uow: UnitOfWork) -> list[Account]:
-    """Every account, by address."""
+    """Every account, disabled ones too, by address."""
     return [account_of(row) for row in uow.users.all()]
 
 

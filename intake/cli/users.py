@@ -49,7 +49,7 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
     upgrade(app.engine)
     try:
         with app.services.unit_of_work() as uow:
-            created = add_account(uow, email, role, password, now=app.services.clock())
+            created = add_account(uow, email, role, password, by="command line", now=app.services.clock())
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     how = "a password" if password is not None else "OpenID Connect"
@@ -75,4 +75,5 @@ def users_list(ctx: click.Context) -> None:
     if not found:
         click.echo("No accounts yet: add one with `nmss-intake users add EMAIL --role admin --password-stdin`.")
     for item in found:
-        click.echo(f"{item.email:<40} {item.role:<6} {'password' if item.has_password else 'OpenID Connect'}")
+        how = "password" if item.has_password else "OpenID Connect"
+        click.echo(f"{item.email:<40} {item.role:<6} {how}{' (disabled)' if item.disabled else ''}")

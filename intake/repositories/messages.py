@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -150,6 +151,16 @@ class Ledger:
                 select(MessageRecord.source, func.count())
                 .join(QuarantineRecord, col(QuarantineRecord.message_id) == col(MessageRecord.id))
                 .group_by(MessageRecord.source)
+            ).all()
+        )
+
+    def arrivals_since(self, since: dt.datetime) -> list[MessageRecord]:
+        """Every message (not a duplicate) received at or after ``since``, in the order taken."""
+        return list(
+            self.session.exec(
+                select(MessageRecord)
+                .where(col(MessageRecord.received_at) >= since, col(MessageRecord.duplicate_of).is_(None))
+                .order_by(col(MessageRecord.id))
             ).all()
         )
 

@@ -88,6 +88,18 @@ class Outbox:
             ).one()
         )
 
+    def get(self, outbox_id: int) -> OutboxRecord | None:
+        """Outbox row ``outbox_id``, or None."""
+        return self.session.get(OutboxRecord, outbox_id)
+
+    def failed(self) -> list[OutboxRecord]:
+        """The emails the outbox gave up on, newest first."""
+        return list(
+            self.session.exec(
+                select(OutboxRecord).where(OutboxRecord.state == "failed").order_by(col(OutboxRecord.id).desc())
+            ).all()
+        )
+
     def by_header_message_id(self, header_message_id: str) -> OutboxRecord | None:
         """The email we wrote with this ``Message-ID`` header (angle brackets included), or None."""
         return self.session.exec(

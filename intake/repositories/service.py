@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from intake.store import AssessmentRecord, FollowUpRecord, MailboxState, Practice, ReferralRecord
+from intake.store import AssessmentRecord, FollowUpRecord, MailboxState, MessageRecord, Practice, ReferralRecord
 
 
 class Practices:
@@ -23,6 +23,10 @@ class Practices:
         if not rows:
             return None
         return frozenset(code for code, status in rows if status == "A")
+
+    def all(self) -> list[Practice]:
+        """Every practice in the list, by code."""
+        return list(self.session.exec(select(Practice).order_by(col(Practice.code))).all())
 
     def replace(self, practices: Iterable[Practice]) -> None:
         """Replace the whole list with ``practices``."""
@@ -64,6 +68,24 @@ class FollowUps:
         if unreminded:
             query = query.where(col(FollowUpRecord.reminded_at).is_(None))
         return [(call, referral) for call, referral in self.session.exec(query).all()]
+
+    def assessed_since(self, day: dt.date) -> list[tuple[AssessmentRecord, MessageRecord]]:
+        """Home assessments on or after ``day``, each with the message its referral was queued from."""
+        rows = self.session.exec(
+            select(AssessmentRecord, MessageRecord)
+            .join(ReferralRecord, col(AssessmentRecord.referral_id) == col(ReferralRecord.id))
+            .join(MessageRecord, col(ReferralRecord.message_id) == col(MessageRecord.id))
+            .where(col(AssessmentRecord.assessed_on) >= day)
+        ).all()
+        return [(assessment, message) for assessment, message in rows]
+
+    def due_between(self, start: dt.date, end: dt.date) -> list[FollowUpRecord]:
+        """Every call due from ``start`` to ``end``, made or not."""
+        return list(
+            self.session.exec(
+                select(FollowUpRecord).where(col(FollowUpRecord.due) >= start, col(FollowUpRecord.due) <= end)
+            ).all()
+        )
 
     def save(self, row: AssessmentRecord | FollowUpRecord) -> None:
         """Keep ``row`` (new or changed)."""

@@ -89,6 +89,17 @@ class Audit:
             ).all()
         )
 
+    def recent(self, events: Sequence[str], *, limit: int) -> list[AuditEvent]:
+        """The newest ``limit`` events named in ``events``, newest first."""
+        return list(
+            self.session.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.event).in_(list(events)))
+                .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+                .limit(limit)
+            ).all()
+        )
+
 
 class Notes:
     """What people of the team wrote about referrals: notes and reasons for declining."""

@@ -23,6 +23,17 @@ class Users:
         """Every account, by address."""
         return self.session.exec(select(UserAccount).order_by(col(UserAccount.email))).all()
 
+    def enabled_admins(self) -> list[UserAccount]:
+        """The admins who can still sign in, locked for the rest of the transaction where the database can
+        (PostgreSQL): two admins demoting each other at once cannot both see the other one left."""
+        return list(
+            self.session.exec(
+                select(UserAccount)
+                .where(UserAccount.role == "admin", col(UserAccount.disabled_at).is_(None))
+                .with_for_update()
+            ).all()
+        )
+
     def save(self, user: UserAccount) -> None:
         """Keep ``user`` (new or changed)."""
         self.session.add(user)
