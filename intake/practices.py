@@ -55,7 +55,16 @@ class ImportReport:
 
 def read_epraccur(text: str) -> Iterator[PracticeRow]:
     """Each row of an epraccur file, checked: 27 columns, a practice code, a known status code."""
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    reader = csv.reader(io.StringIO(text))
+    number = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over the csv module's limit, a stray quote: not the format, not a crash
+            raise PracticeFileError(f"line {reader.line_num}: not a CSV line ({exc})") from exc
+        number += 1
         if not row or not any(cell.strip() for cell in row):
             continue
         if len(row) != EPRACCUR_COLUMNS:
@@ -69,8 +78,39 @@ def read_epraccur(text: str) -> Iterator[PracticeRow]:
         yield PracticeRow(code=code, name=row[NAME].strip(), status=status, commissioner=row[COMMISSIONER].strip())
 
 
-def import_practices(uow: UnitOfWork, path: Path, commissioners: Iterable[str], now: dt.datetime) -> ImportReport:
+def decode_epraccur(data: bytes) -> str:
+    """The text of an epraccur file: UTF-8 (with or without a byte-order mark), else Windows-1252, as NHS
+    England has published it in both.
+
+    Raises:
+        PracticeFileError: the bytes are neither (a spreadsheet or a zip file uploaded by mistake).
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:
+            return text
+    raise PracticeFileError("the file is not a CSV text file (save the epraccur file as CSV, not as a spreadsheet)")
+
+
+def import_practices(
+    uow: UnitOfWork, path: Path, commissioners: Iterable[str], now: dt.datetime, *, by: str = "command line"
+) -> ImportReport:
     """Replace the practice list with the practices in ``path`` (epraccur) whose commissioner is one given.
+
+    Raises:
+        PracticeFileError: as ``import_practice_list``.
+    """
+    return import_practice_list(uow, path.read_bytes(), commissioners, now, by=by)
+
+
+def import_practice_list(
+    uow: UnitOfWork, data: bytes, commissioners: Iterable[str], now: dt.datetime, *, by: str
+) -> ImportReport:
+    """Replace the practice list with the practices in ``data`` (an epraccur file) whose commissioner is one
+    given; ``by`` (who asked) goes into the audit trail with the counts.
 
     Commits ``uow`` once the whole file has been read: a file with a bad line changes nothing.
 
@@ -80,14 +120,9 @@ def import_practices(uow: UnitOfWork, path: Path, commissioners: Iterable[str], 
     wanted = {c.strip().upper() for c in commissioners if c.strip()}
     if not wanted:
         raise PracticeFileError("no commissioner code given")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        # NHS England has published the file in Windows-1252 as well as UTF-8.
-        text = path.read_text(encoding="cp1252")
     kept: dict[str, PracticeRow] = {}
     others = 0
-    for row in read_epraccur(text):
+    for row in read_epraccur(decode_epraccur(data)):
         if row.commissioner.upper() in wanted:
             kept[row.code] = row
         else:
@@ -100,5 +135,9 @@ def import_practices(uow: UnitOfWork, path: Path, commissioners: Iterable[str], 
         )
         for row in kept.values()
     )
+    report = ImportReport(kept=Counter(row.status for row in kept.values()), other_commissioners=others)
+    uow.audit.record(
+        "practices_imported", at=now, by=by, commissioners=sorted(wanted), kept=report.total, left_out=others
+    )
     uow.commit()
-    return ImportReport(kept=Counter(row.status for row in kept.values()), other_commissioners=others)
+    return report
