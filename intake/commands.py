@@ -1,9 +1,10 @@
 """The service layer: each thing a person can do, as a function that takes a unit of work.
 
 Record a home assessment, record a follow-up call, resolve a team task, reply by hand, accept a referral
-from review, decline one, add a note, record who saw a referral, add an account and sign in — and, in their
-own modules for their size, replay a quarantined message (``intake.replay.replay``) and import the practice list
-(``intake.practices.import_practices``). Each checks what it is asked, changes the store through the unit
+from review, decline one, add a note, record who saw a referral, send a failed email again, add an account,
+change its role, disable or enable it, choose a password and sign in — and, in their own modules for their
+size, replay a quarantined message (``intake.replay.replay``) and import the practice list
+(``intake.practices.import_practice_list``). Each checks what it is asked, changes the store through the unit
 of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
 the person, and changes nothing. The CLI's commands and the web pages call these, never the store.
 """
@@ -29,7 +30,7 @@ from intake.accounts import (
     password_matches,
 )
 from intake.errors import IntakeError
-from intake.practices import import_practices
+from intake.practices import import_practice_list, import_practices
 from intake.replay import replay
 from intake.store import AssessmentRecord, FollowUpRecord, ReferralNote, ReferralRecord, UserAccount
 from intake.unit_of_work import UnitOfWork
@@ -63,6 +64,7 @@ __all__ = [
     "ReferralClosed",
     "TaskAlreadyDone",
     "UnknownAccount",
+    "UnknownEmail",
     "UnknownFollowUp",
     "UnknownReferral",
     "UnknownTask",
@@ -74,12 +76,14 @@ __all__ = [
     "decline_referral",
     "disable_account",
     "enable_account",
+    "import_practice_list",
     "import_practices",
     "record_assessment",
     "record_call",
     "record_view",
     "replay",
     "resolve_task",
+    "send_again",
     "send_hand_reply",
     "sign_in",
     "sign_in_verified",
@@ -139,6 +143,10 @@ class HandReply:
     reference: str
     to: str
     sent: bool
+
+
+class UnknownEmail(IntakeError):
+    """Raised when no email the outbox gave up on has the id given (never failed, or sent again already)."""
 
 
 @dataclass(frozen=True)
@@ -561,6 +569,32 @@ def _text(value: str, what: str) -> str:
     if len(text) > MAX_TEXT:
         raise ValueError(f"the {what} is too long: keep it under {MAX_TEXT} characters")
     return text
+
+
+def send_again(uow: UnitOfWork, outbox_id: int, *, by: str, now: dt.datetime) -> str:
+    """Put email ``outbox_id``, which the outbox gave up on, back in the outbox with fresh tries; the daemon's
+    next outbox round sends it. Returns the email's kind.
+
+    The team's "send it by hand" task for it is resolved (an admin acted on it); if it fails again, the outbox
+    gives the team a new one.
+
+    Raises:
+        UnknownEmail: no failed email has that id.
+    """
+    item = uow.outbox.get(outbox_id)
+    if item is None or item.state != "failed":
+        raise UnknownEmail(f"no failed email has id {outbox_id}")
+    item.state = "pending"
+    item.attempts = 0
+    item.next_attempt_at = None
+    uow.outbox.save(item)
+    for task in uow.tasks.list():
+        if task.key == f"send_failed-{outbox_id}" or task.key.startswith(f"send_failed-{outbox_id}-"):
+            uow.tasks.resolve(task, by=by, note="sent again from the service page", at=now)
+    uow.audit.record("sent_again", at=now, message_id=item.message_id, outbox_id=outbox_id, kind=item.kind, by=by)
+    uow.commit()
+    log.info("sent_again", outbox_id=outbox_id, kind=item.kind)
+    return item.kind
 
 
 def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:

@@ -137,8 +137,14 @@ def _give_up(uow: UnitOfWork, item: OutboxRecord, at: dt.datetime, *, permanent:
     """The team's task (and the audit event) for an email the outbox gave up on."""
     task = send_failed_task(item.kind)
     answered = uow.ledger.get(item.message_id) if item.message_id is not None else None
+    # An email sent again from the service page that fails again needs a task again: the first give-up's
+    # task was resolved when it was sent again, so each later give-up gets a key of its own.
+    key, round_ = f"send_failed-{item.id}", 1
+    while (earlier := uow.tasks.by_key(key)) is not None and earlier.resolved_at is not None:
+        round_ += 1
+        key = f"send_failed-{item.id}-{round_}"
     uow.tasks.open(
-        f"send_failed-{item.id}",
+        key,
         task.kind,
         task.action,
         now=at,

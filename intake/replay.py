@@ -32,11 +32,11 @@ class NothingToReplay(IntakeError):
     """The quarantined message was over the size limit: it was never read, so no copy of it was kept."""
 
 
-def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services) -> Taken:
+def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services, *, by: str = "command line") -> Taken:
     """Decide quarantined message ``ledger_id`` again from its stored bytes and file it where it now belongs.
 
     ``uow`` claims the message (committed before the pipeline takes it, so a second replay finds it taken)
-    and, once it is decided, drops its stored copy.
+    and, once it is decided, drops its stored copy. ``by`` (who asked) goes into the audit trail.
 
     Raises:
         NotQuarantined: no quarantined message has that id, or it has no stored bytes.
@@ -52,7 +52,7 @@ def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services
         )
     if not uow.ledger.claim_quarantined(ledger_id):
         raise NotQuarantined(f"message {ledger_id} is not quarantined")
-    uow.audit.record("replayed", at=services.clock(), message_id=ledger_id, error=record.error)
+    uow.audit.record("replayed", at=services.clock(), message_id=ledger_id, error=record.error, by=by)
     uow.commit()
     incoming = IncomingMail(
         ref=MailRef(row.source, row.folder, row.uidvalidity, row.uid),
@@ -65,7 +65,7 @@ def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services
         uow.ledger.drop_quarantined_copy(ledger_id)  # the message is decided: its copy of the patient's data goes
         task = uow.tasks.by_key(quarantine_task_key(ledger_id))
         if task is not None and task.resolved_at is None:
-            uow.tasks.resolve(task, by="replay", note=f"replayed: {taken.outcome}", at=services.clock())
+            uow.tasks.resolve(task, by=by, note=f"replayed: {taken.outcome}", at=services.clock())
         uow.commit()
     log.info("message_replayed", ledger_id=ledger_id, reference=taken.reference, outcome=taken.outcome)
     return taken
