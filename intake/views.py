@@ -29,8 +29,20 @@ from notifier.digest import (
     WaitingSubmission,
 )
 from notifier.replies import reply_text
-from rules.calendar import previous_working_day, received_in_hours, working_days_between
+from rules.calendar import local_day, previous_working_day, received_in_hours, working_days_between
 from rules.followups import LABELS
+from rules.reports import (
+    Arrival,
+    Assessed,
+    CallDue,
+    StageCalls,
+    WaitTimes,
+    WeekOutcomes,
+    assessment_times,
+    calls_on_time,
+    referrals_per_week,
+    weeks_up_to,
+)
 from rules.types import Problem, ReplyKind
 
 REPLY_KINDS = frozenset(get_args(ReplyKind))
@@ -240,6 +252,67 @@ class Status:
     open_tasks: int
 
 
+@dataclass(frozen=True)
+class FailedEmail:
+    """An email the outbox gave up on: what kind it was, the error's class name, never its text or recipient."""
+
+    id: int
+    kind: str
+    reference: str | None
+    error: str | None
+    attempts: int
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """The outbox as the service page shows it."""
+
+    pending: int
+    failed: tuple[FailedEmail, ...]
+
+
+@dataclass(frozen=True)
+class PracticeList:
+    """The practice list in numbers: practices by status code, their commissioners, when it was imported."""
+
+    total: int
+    active: int
+    commissioners: tuple[str, ...]
+    imported_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """One change to the workspace's accounts, from the audit trail: staff addresses and roles only."""
+
+    at: dt.datetime
+    event: str
+    by: str
+    email: str
+    role: str | None
+
+
+ACCOUNT_EVENTS = (
+    "account_added",
+    "account_changed",
+    "account_role_changed",
+    "account_disabled",
+    "account_enabled",
+    "password_chosen",
+)
+
+
+@dataclass(frozen=True)
+class Reports:
+    """The team's three reports over the same weeks (Mondays, oldest first)."""
+
+    weeks: tuple[dt.date, ...]
+    referrals: tuple[WeekOutcomes, ...]
+    waits: tuple[WaitTimes, ...]
+    calls: tuple[StageCalls, ...]
+
+
 def queue(uow: UnitOfWork, status: str | None = None) -> list[QueueItem]:
     """Everything queued, referrals and MAR registrations, in the queue's order (most urgent first, then
     oldest first); only the rows with ``status`` if given."""
@@ -383,6 +456,72 @@ def status(uow: UnitOfWork, mailboxes: Sequence[str]) -> Status:
             for message, record in uow.ledger.quarantined()
         ),
         open_tasks=len(uow.tasks.list()),
+    )
+
+
+def outbox(uow: UnitOfWork) -> OutboxView:
+    """How many emails wait to be sent, and those the outbox gave up on, newest first."""
+    failed = []
+    for item in uow.outbox.failed():
+        assert item.id is not None
+        answered = uow.ledger.get(item.message_id) if item.message_id is not None else None
+        reference = answered.reference if answered is not None else None
+        failed.append(FailedEmail(item.id, item.kind, reference, item.last_error, item.attempts, item.created_at))
+    return OutboxView(pending=uow.outbox.pending(), failed=tuple(failed))
+
+
+def practice_list(uow: UnitOfWork) -> PracticeList:
+    """The practice list in numbers (all zero before the first import)."""
+    practices = uow.practices.all()
+    return PracticeList(
+        total=len(practices),
+        active=sum(1 for p in practices if p.status == "A"),
+        commissioners=tuple(sorted({p.commissioner for p in practices})),
+        imported_at=max((p.imported_at for p in practices), default=None),
+    )
+
+
+def account_changes(uow: UnitOfWork, *, limit: int = 20) -> list[AccountChange]:
+    """The newest ``limit`` changes to the accounts, newest first."""
+    changes = []
+    for event in uow.audit.recent(ACCOUNT_EVENTS, limit=limit):
+        detail = json.loads(event.detail or "{}")
+        role = detail.get("role")
+        changes.append(
+            AccountChange(
+                event.at, event.event, str(detail.get("by", "")), str(detail.get("email", "")), role and str(role)
+            )
+        )
+    return changes
+
+
+def reports(uow: UnitOfWork, today: dt.date, tz: dt.tzinfo) -> Reports:
+    """The reports for the ``rules.reports.WEEKS`` weeks up to ``today`` (in the team's time zone ``tz``):
+    submissions per week by their outcome, working days from arrival to assessment, calls made on time."""
+    weeks = weeks_up_to(today)
+    start = dt.datetime.combine(weeks[0], dt.time(), tzinfo=tz)
+    # Mail out of hours counts as received on the next working day: a week back is ample for that.
+    messages = uow.ledger.arrivals_since(start - dt.timedelta(weeks=1))
+    roots = {m.id: m for m in messages if m.submission_of is None}
+    latest: dict[int, str] = {}
+    for message in messages:  # in the order taken: a later message of a submission says what became of it
+        root = message.submission_of or message.id
+        if root is not None and root in roots and message.outcome:
+            latest[root] = message.outcome
+    arrivals = [Arrival(_received_on(roots[root].received_at, tz), outcome) for root, outcome in latest.items()]
+    assessed = [
+        Assessed(_received_on(message.received_at, tz), assessment.assessed_on)
+        for assessment, message in uow.followups.assessed_since(weeks[0])
+    ]
+    calls = [
+        CallDue(call.kind, call.due, local_day(call.done_at, tz) if call.done_at else None)
+        for call in uow.followups.due_between(weeks[0], today)
+    ]
+    return Reports(
+        weeks=weeks,
+        referrals=referrals_per_week(arrivals, weeks),
+        waits=assessment_times(assessed, weeks),
+        calls=calls_on_time(calls, weeks, today),
     )
 
 
@@ -613,21 +752,28 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 __all__ = [
+    "ACCOUNT_EVENTS",
     "HAND_REPLY_TASKS",
     "PRIORITIES",
     "STATUSES",
+    "AccountChange",
     "Call",
     "Event",
+    "FailedEmail",
     "FormSeen",
     "HandReplyDraft",
     "MailboxHealth",
+    "OutboxView",
+    "PracticeList",
     "Quarantined",
     "QueueItem",
     "QueuePage",
     "ReferralDetail",
+    "Reports",
     "Status",
     "TaskView",
     "account",
+    "account_changes",
     "accounts",
     "calls_due",
     "digest_content",
@@ -635,10 +781,13 @@ __all__ = [
     "follow_up_label",
     "hand_reply_draft",
     "mar_registrations",
+    "outbox",
     "patient_of",
+    "practice_list",
     "queue",
     "queue_page",
     "referral",
+    "reports",
     "status",
     "tasks",
     "waiting",
