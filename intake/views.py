@@ -500,15 +500,16 @@ def reports(uow: UnitOfWork, today: dt.date, tz: dt.tzinfo) -> Reports:
     submissions per week by their outcome, working days from arrival to assessment, calls made on time."""
     weeks = weeks_up_to(today)
     start = dt.datetime.combine(weeks[0], dt.time(), tzinfo=tz)
-    # Mail out of hours counts as received on the next working day: a week back is ample for that.
-    messages = uow.ledger.arrivals_since(start - dt.timedelta(weeks=1))
+    messages = uow.ledger.arrivals_since(start)
     roots = {m.id: m for m in messages if m.submission_of is None}
     latest: dict[int, str] = {}
     for message in messages:  # in the order taken: a later message of a submission says what became of it
         root = message.submission_of or message.id
         if root is not None and root in roots and message.outcome:
             latest[root] = message.outcome
-    arrivals = [Arrival(_received_on(roots[root].received_at, tz), outcome) for root, outcome in latest.items()]
+    # By the day the email arrived (the week it is in), whereas the wait for an assessment starts when the
+    # team's working day does.
+    arrivals = [Arrival(local_day(roots[root].received_at, tz), outcome) for root, outcome in latest.items()]
     assessed = [
         Assessed(_received_on(message.received_at, tz), assessment.assessed_on)
         for assessment, message in uow.followups.assessed_since(weeks[0])

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.bootstrap import App
 from intake.errors import IntakeError
-from intake.web import auth, pages, tasks
+from intake.web import admin, auth, pages, reports, tasks, users
 from intake.web.render import environment
 from intake.web.security import SecurityHeaders, session_key
 
@@ -52,7 +52,23 @@ def create_app(app: App) -> Starlette:
         Route("/mar-registrations", pages.mar_registrations, name="mar"),
         Route("/follow-up-calls", pages.follow_up_calls, name="calls"),
         Route("/follow-up-calls/{followup_id:int}", pages.record_call, methods=["POST"], name="record_call"),
-        Route("/service", pages.service_page, name="service"),
+        Route("/service", admin.service_page, name="service"),
+        Route("/service/outbox/{outbox_id:int}/send-again", admin.send_again, methods=["POST"], name="send_again"),
+        Route(
+            "/service/quarantine/{ledger_id:int}/process-again",
+            admin.process_again,
+            methods=["POST"],
+            name="process_again",
+        ),
+        Route("/service/practices", admin.upload_practices, methods=["POST"], name="practices"),
+        Route("/users", users.users_page, name="users"),
+        Route("/users", users.add_user, methods=["POST"], name="add_user"),
+        Route("/users/change", users.change_user, methods=["POST"], name="change_user"),
+        Route("/account/password", users.choose_password_page, methods=["GET", "POST"], name="password"),
+        Route("/reports", reports.reports_page, name="reports"),
+        Route("/reports/referrals.csv", reports.referrals_csv, name="referrals_csv"),
+        Route("/reports/days-to-assessment.csv", reports.waits_csv, name="waits_csv"),
+        Route("/reports/calls.csv", reports.calls_csv, name="calls_csv"),
         Route("/sign-in", auth.sign_in_page, methods=["GET", "POST"], name="sign_in"),
         Route("/sign-in/openid", auth.openid_start, name="openid_start"),
         Route("/sign-in/callback", auth.openid_callback, name="openid_callback"),

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import Message
 
 from intake import commands, views
 from intake.accounts import Account
@@ -36,6 +37,9 @@ with warnings.catch_warnings():
 
 log = structlog.get_logger(__name__)
 
+DRAIN_FACTOR = 8
+"""How far past an upload's limit its bytes are still read (and dropped) so the browser gets the answer."""
+
 Handler = Callable[[Request, Account, FormData | None], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -49,10 +53,15 @@ def now_of(request: Request) -> dt.datetime:
     return service_of(request).services.clock()
 
 
-def page(role: str = "team") -> Callable[[Handler], Endpoint]:
+def page(
+    role: str = "team", *, max_body: int | None = None, password_page: bool = False
+) -> Callable[[Handler], Endpoint]:
     """Make ``handler(request, account, form)`` an endpoint that only a signed-in ``role`` reaches.
 
     The handler runs in a worker thread (it reads the database); ``form`` is the posted form, CSRF-checked.
+    ``max_body`` caps a POST's size in bytes (an upload): a bigger one is refused before it is parsed or
+    stored. Someone signed in with a one-time password reaches only the page where they choose their own
+    (``password_page``).
     """
 
     def decorate(handler: Handler) -> Endpoint:
@@ -61,6 +70,8 @@ def page(role: str = "team") -> Callable[[Handler], Endpoint]:
             signed_in = await run_in_threadpool(_signed_in, request)
             if signed_in is None:
                 return _to_sign_in(request)
+            if signed_in.must_change_password and not password_page:
+                return RedirectResponse("/account/password", status_code=303)
             if role == "admin" and not signed_in.is_admin:
                 return render(
                     request,
@@ -71,6 +82,13 @@ def page(role: str = "team") -> Callable[[Handler], Endpoint]:
                 )
             form = None
             if request.method == "POST":
+                if max_body is not None:
+                    capped = await _within(request, max_body)
+                    if capped is None:
+                        request.scope["account"] = signed_in
+                        request.scope["too_large"] = True
+                        return await run_in_threadpool(handler, request, signed_in, None)
+                    request = capped
                 form = await request.form()
                 if not csrf_ok(request, form.get(CSRF_FIELD)):
                     return _expired_form(request)
@@ -80,6 +98,38 @@ def page(role: str = "team") -> Callable[[Handler], Endpoint]:
         return endpoint
 
     return decorate
+
+
+async def _within(request: Request, limit: int) -> Request | None:
+    """``request`` with its body read into memory, or None once the body passes ``limit`` bytes.
+
+    Past the limit the rest is read and dropped, up to ``DRAIN_FACTOR`` times the limit, so that a browser
+    still sending sees the page that says why (a browser cut off mid-upload shows a network error instead);
+    a body bigger still is left unread and its connection closed. Nothing past the limit is kept.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit * DRAIN_FACTOR:
+        return None
+    body = bytearray()
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit * DRAIN_FACTOR:
+            return None
+        if seen <= limit:
+            body += chunk
+    if seen > limit:
+        return None
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return Request(request.scope, receive)
 
 
 def _signed_in(request: Request) -> Account | None:

@@ -28,7 +28,6 @@ from intake.commands import (
 )
 from intake.views import PRIORITIES, STATUSES, calls_due, queue_page
 from intake.views import referral as referral_detail
-from intake.views import status as service_status
 from intake.web.auth import now_of, page, service_of
 from intake.web.render import render
 from notifier.digest import DueCall, long_date
@@ -96,20 +95,6 @@ def _no_such_referral(request: Request) -> Response:
         title="No referral has this reference",
         message="Check the reference, or find the referral in the queue.",
         link={"href": "/", "text": "Go to the queue"},
-    )
-
-
-@page(role="admin")
-def service_page(request: Request, _account: Account, _form: FormData | None) -> Response:
-    """Admins: each mailbox's health, and the quarantined messages."""
-    app = service_of(request)
-    with app.services.unit_of_work() as uow:
-        report = service_status(uow, [app.mailbox.name])
-    return render(
-        request,
-        "service.jinja",
-        mailboxes=report.mailboxes,
-        quarantined=[(q.id, q.reference, q.error, q.at) for q in report.quarantined],
     )
 
 

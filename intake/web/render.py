@@ -41,7 +41,22 @@ EVENTS = {
     "replayed": "Processed again",
     "quarantined": "The service failed on this email: quarantined",
     "duplicate": "The same email arrived again",
+    "sent_again": "An email that could not be sent was put back in the outbox",
 }
+
+
+def account_change(change: Any) -> str:
+    """One change to the accounts in words: staff addresses and roles only."""
+    role = {"team": "a team member", "admin": "an admin"}.get(change.role or "", change.role or "")
+    words = {
+        "account_added": f"Added {change.email} as {role}",
+        "account_changed": f"Changed {change.email}: {role}, sign-in replaced",
+        "account_role_changed": f"Made {change.email} {role}",
+        "account_disabled": f"Disabled {change.email}",
+        "account_enabled": f"Enabled {change.email}",
+        "password_chosen": f"{change.email} chose a new password",
+    }
+    return words.get(str(change.event), str(change.event))
 
 
 def event_text(event: Any) -> str:
@@ -97,6 +112,7 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
     env.filters["error_link"] = lambda item: {"text": item[1], "href": f"#{item[0]}"}
     env.filters["nhs_number"] = lambda n: f"{n[:3]} {n[3:6]} {n[6:]}" if n and len(n) == 10 else (n or "")
     env.filters["event_text"] = event_text
+    env.filters["account_change"] = account_change
 
     def form_title(kind: str | None) -> str:
         if kind and kind in definitions.forms:
