@@ -46,7 +46,7 @@ def week_of(day: dt.date) -> dt.date:
 
 @dataclass(frozen=True)
 class Arrival:
-    """A submission: the day it counts as received and what became of it in the end."""
+    """A submission: the day it arrived and what became of it in the end."""
 
     received_on: dt.date
     outcome: str
