@@ -108,7 +108,11 @@ def nice_ceiling(value: float) -> float:
 
 
 def _ticks(top: float) -> list[float]:
-    return [top * n / 4 for n in range(5)] if top >= 4 else [float(n) for n in range(int(top) + 1)]
+    """Whole-number steps up to ``top`` (one of 1, 2, 5, 10, 20…): every unit up to 5, else fifths or quarters."""
+    if top <= 5:
+        return [float(n) for n in range(int(top) + 1)]
+    parts = 4 if f"{top:g}".startswith("2") else 5
+    return [top * n / parts for n in range(parts + 1)]
 
 
 def _number(value: float) -> str:

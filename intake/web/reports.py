@@ -5,6 +5,7 @@ below it and as a CSV download. Counts, medians and dates only: nothing about an
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Sequence
 
@@ -114,8 +115,8 @@ def reports_page(request: Request, _account: Account, _form: FormData | None) ->
         report=report,
         charts=charts(report),
         tables={
-            "referrals": (REFERRAL_HEADINGS, referral_rows(report)),
-            "waits": (WAIT_HEADINGS, wait_rows(report)),
+            "referrals": (REFERRAL_HEADINGS, _readable_weeks(referral_rows(report))),
+            "waits": (WAIT_HEADINGS, _readable_weeks(wait_rows(report))),
             "calls": (CALL_HEADINGS, call_rows(report)),
         },
     )
@@ -144,6 +145,19 @@ def _csv_endpoint(name: str, headings: Sequence[str], rows: Callable[[Reports], 
 referrals_csv = _csv_endpoint("referrals-per-week", REFERRAL_HEADINGS, referral_rows)
 waits_csv = _csv_endpoint("days-to-assessment", WAIT_HEADINGS, wait_rows)
 calls_csv = _csv_endpoint("calls-on-time", CALL_HEADINGS, call_rows)
+
+
+def _readable_weeks(rows: list[list[str]]) -> list[list[str]]:
+    """The rows with their week as people read it on the page (``14 Sep 2026``); the CSV keeps ISO dates."""
+    return [[_week_text(row[0]), *row[1:]] for row in rows]
+
+
+def _week_text(cell: str) -> str:
+    try:
+        day = dt.date.fromisoformat(cell)
+    except ValueError:
+        return cell
+    return f"{day.day} {day:%b %Y}"
 
 
 def _days(value: float | None) -> str:

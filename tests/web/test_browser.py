@@ -100,6 +100,19 @@ def test_the_main_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
     expect(page.get_by_text(re.compile("The 6 weeks call for NMSS-[A-Z0-9]+ is recorded."))).to_be_visible()
     expect(page.get_by_text("No follow-up call is due.")).to_be_visible()
 
+    page.get_by_role("link", name="Reports").click()  # the call, made a week after it was due, was late
+    calls = page.get_by_role("table", name="Follow-up calls due in the 12 weeks, by stage")
+    six_weeks = calls.get_by_role("row", name=re.compile("^6 weeks"))
+    expect(six_weeks.get_by_role("cell")).to_have_text(["1", "0", "1", "0", "0%"])
+    page.screenshot(path=tmp_path / "reports.png", full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download follow-up calls made on time (CSV)").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[:2] == [
+        "Follow-up call,Calls due,Made on time,Made late,Not made yet,Made on time (%)",
+        "6 weeks,1,0,1,0,0%",
+    ]
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You have signed out.")).to_be_visible()
     assert csp_errors(console) == []
@@ -159,6 +172,24 @@ def test_no_page_has_an_accessibility_violation(site: Site, browser: Browser, tm
     check("follow-up-calls")
     page.goto(f"{site.url}/service")
     check("service")
+    page.locator('input[type="file"][name="practice-file"]').set_input_files(
+        files=[{"name": "epraccur.csv", "mimeType": "text/csv", "buffer": b"not,an,epraccur,file\r\n"}]
+    )
+    page.get_by_role("button", name="Upload the practice list").click()
+    expect(page.get_by_role("alert")).to_contain_text("The file is not an epraccur file: line 1: 4 columns")
+    check("service-upload-error")
+    page.get_by_role("link", name="Users").click()
+    check("users")
+    page.get_by_role("button", name="Add the account").click()
+    expect(page.get_by_role("alert")).to_contain_text("Enter their email address")
+    check("users-error")
+    page.get_by_label("Email address").fill("technician@nhs.net")
+    page.get_by_label("With a one-time password made now").check()
+    page.get_by_role("button", name="Add the account").click()
+    expect(page.get_by_text("Their one-time password is")).to_be_visible()
+    check("users-added")
+    page.get_by_role("link", name="Reports").click()
+    check("reports")
     page.goto(f"{site.url}/referrals/NMSS-NOSUCH00")
     check("not-found")
 
