@@ -167,13 +167,20 @@ def test_an_email_the_server_refused_is_sent_again_from_the_service_page(
         assert "Emails the service could not send" not in page
         again = flash_after(workspace, post(workspace, f"/service/outbox/{email_id.group(1)}/send-again"))
         assert "is not waiting to be sent again" in again
-    assert task["id"] not in {t["id"] for t in cli_out("tasks", "list", "--json")}, "sending again resolved it"
+        assert task["id"] not in {t["id"] for t in cli_out("tasks", "list", "--json")}, "sending again resolved it"
 
-    server.accepting = True
-    cli_out("run", "--once")  # the service's next round sends it
+        cli_out("run", "--once")  # the server still refuses: given up on again, and the team told again
+        [retold] = [t for t in cli_out("tasks", "list", "--json") if t["kind"] == "send_failed"]
+        assert (retold["reference"], retold["id"] != task["id"]) == (task["reference"], True)
+        assert "<code>SendRejected</code>" in workspace.client.get("/service").text
+
+        server.accepting = True  # the cause is fixed
+        flash_after(workspace, post(workspace, f"/service/outbox/{email_id.group(1)}/send-again"))
+        cli_out("run", "--once")  # the service's next round sends it
 
     assert len(server.received) == 1
     assert str(server.received[0]["Subject"]).endswith(f"reference {task['reference']}")
+    assert [t for t in cli_out("tasks", "list", "--json") if t["kind"] == "send_failed"] == []
 
 
 # -- quarantined messages -----------------------------------------------------------------------------------
