@@ -501,22 +501,22 @@ def reports(uow: UnitOfWork, today: dt.date, tz: dt.tzinfo) -> Reports:
     weeks = weeks_up_to(today)
     start = dt.datetime.combine(weeks[0], dt.time(), tzinfo=tz)
     messages = uow.ledger.arrivals_since(start)
-    roots = {m.id: m for m in messages if m.submission_of is None}
+    received = {id_: at for id_, submission_of, at, _ in messages if submission_of is None}
     latest: dict[int, str] = {}
-    for message in messages:  # in the order taken: a later message of a submission says what became of it
-        root = message.submission_of or message.id
-        if root is not None and root in roots and message.outcome:
-            latest[root] = message.outcome
+    for id_, submission_of, _, outcome in messages:  # in the order taken: the last message says how it ended
+        root = submission_of or id_
+        if root in received and outcome:
+            latest[root] = outcome
     # By the day the email arrived (the week it is in), whereas the wait for an assessment starts when the
     # team's working day does.
-    arrivals = [Arrival(local_day(roots[root].received_at, tz), outcome) for root, outcome in latest.items()]
+    arrivals = [Arrival(local_day(received[root], tz), outcome) for root, outcome in latest.items()]
     assessed = [
-        Assessed(_received_on(message.received_at, tz), assessment.assessed_on)
-        for assessment, message in uow.followups.assessed_since(weeks[0])
+        Assessed(_received_on(arrived, tz), assessed_on)
+        for assessed_on, arrived in uow.followups.assessed_since(weeks[0])
     ]
     calls = [
-        CallDue(call.kind, call.due, local_day(call.done_at, tz) if call.done_at else None)
-        for call in uow.followups.due_between(weeks[0], today)
+        CallDue(kind, due, local_day(done_at, tz) if done_at else None)
+        for kind, due, done_at in uow.followups.due_between(weeks[0], today)
     ]
     return Reports(
         weeks=weeks,

@@ -154,15 +154,17 @@ class Ledger:
             ).all()
         )
 
-    def arrivals_since(self, since: dt.datetime) -> list[MessageRecord]:
-        """Every message (not a duplicate) received at or after ``since``, in the order taken."""
-        return list(
-            self.session.exec(
-                select(MessageRecord)
-                .where(col(MessageRecord.received_at) >= since, col(MessageRecord.duplicate_of).is_(None))
-                .order_by(col(MessageRecord.id))
-            ).all()
-        )
+    def arrivals_since(self, since: dt.datetime) -> list[tuple[int, int | None, dt.datetime, str | None]]:
+        """``(id, submission_of, received_at, outcome)`` of every message (not a duplicate) received at or after
+        ``since``, in the order taken: columns, not rows, as a report reads thousands."""
+        rows = self.session.exec(
+            select(MessageRecord.id, MessageRecord.submission_of, MessageRecord.received_at, MessageRecord.outcome)
+            .where(col(MessageRecord.received_at) >= since, col(MessageRecord.duplicate_of).is_(None))
+            .order_by(col(MessageRecord.id))
+        ).all()
+        return [
+            (int(id_ or 0), submission_of, received_at, outcome) for id_, submission_of, received_at, outcome in rows
+        ]
 
     def incomplete(self) -> list[MessageRecord]:
         """Every message decided ``incomplete``."""

@@ -69,23 +69,25 @@ class FollowUps:
             query = query.where(col(FollowUpRecord.reminded_at).is_(None))
         return [(call, referral) for call, referral in self.session.exec(query).all()]
 
-    def assessed_since(self, day: dt.date) -> list[tuple[AssessmentRecord, MessageRecord]]:
-        """Home assessments on or after ``day``, each with the message its referral was queued from."""
+    def assessed_since(self, day: dt.date) -> list[tuple[dt.date, dt.datetime]]:
+        """``(assessed_on, received_at)`` of the home assessments on or after ``day``, with when the message
+        its referral was queued from arrived (columns, not rows: a report reads thousands)."""
         rows = self.session.exec(
-            select(AssessmentRecord, MessageRecord)
+            select(col(AssessmentRecord.assessed_on), col(MessageRecord.received_at))
             .join(ReferralRecord, col(AssessmentRecord.referral_id) == col(ReferralRecord.id))
             .join(MessageRecord, col(ReferralRecord.message_id) == col(MessageRecord.id))
             .where(col(AssessmentRecord.assessed_on) >= day)
         ).all()
-        return [(assessment, message) for assessment, message in rows]
+        return [(assessed_on, received_at) for assessed_on, received_at in rows]
 
-    def due_between(self, start: dt.date, end: dt.date) -> list[FollowUpRecord]:
-        """Every call due from ``start`` to ``end``, made or not."""
-        return list(
-            self.session.exec(
-                select(FollowUpRecord).where(col(FollowUpRecord.due) >= start, col(FollowUpRecord.due) <= end)
-            ).all()
-        )
+    def due_between(self, start: dt.date, end: dt.date) -> list[tuple[str, dt.date, dt.datetime | None]]:
+        """``(kind, due, done_at)`` of every call due from ``start`` to ``end``, made or not."""
+        rows = self.session.exec(
+            select(col(FollowUpRecord.kind), col(FollowUpRecord.due), col(FollowUpRecord.done_at)).where(
+                col(FollowUpRecord.due) >= start, col(FollowUpRecord.due) <= end
+            )
+        ).all()
+        return [(kind, due, done_at) for kind, due, done_at in rows]
 
     def save(self, row: AssessmentRecord | FollowUpRecord) -> None:
         """Keep ``row`` (new or changed)."""
