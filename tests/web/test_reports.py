@@ -61,19 +61,19 @@ def test_this_weeks_referrals_are_counted_by_outcome_in_the_chart_the_table_and_
     assert len(rows) == 12
     headings = ["Week beginning", "Accepted", "For review", "Incomplete", "Misrouted", "MAR chart registration"]
     this_week = dict(zip([*headings, "Total"], rows[-1], strict=True))
-    # the samples: two accepted referrals, one incomplete, one misrouted, one MAR registration (the email
-    # with no form and the automatic one are not referrals)
+    # the samples (two accepted referrals, one incomplete, one misrouted, one MAR registration; the email with
+    # no form and the automatic one are not referrals) and the workspace's own two: incomplete, for review
     assert {k: this_week[k] for k in headings[1:]} == {
         "Accepted": "2",
-        "For review": "0",
-        "Incomplete": "1",
+        "For review": "1",
+        "Incomplete": "2",
         "Misrouted": "1",
         "MAR chart registration": "1",
     }
-    assert this_week["Total"] == "5"
+    assert this_week["Total"] == "7"
     csv_rows = download(workspace, "/reports/referrals.csv")
     assert csv_rows[0] == [*headings, "Total"]
-    assert csv_rows[-1][1:] == ["2", "0", "1", "1", "1", "5"]
+    assert csv_rows[-1][1:] == ["2", "1", "2", "1", "1", "7"]
     assert len(csv_rows) == 13
 
 
