@@ -410,7 +410,7 @@ def read_lines(lines: Sequence[Line], definition: FormDefinition, today: dt.date
         if value is not None:
             raw[key] = value
     reading = _typed(raw, {key: found for key, (found, _) in taken.items()}, definition, today)
-    confidence = {key: reader.confidence[key] for key in raw if key in reader.confidence}
+    confidence = {key: reader.confidence[key] for key in reading.fields if key in reader.confidence}
     return TextReading(reading.fields, reading.invalid, reading.found, confidence)
 
 

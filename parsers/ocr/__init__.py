@@ -1,6 +1,6 @@
 """Reading a form from pictures of its pages: scanned PDFs, and photos or scans sent as images.
 
-Each page is rendered (pypdfium2) or decoded (Pillow; HEIC through pillow-heif) at about 300 dpi in grey,
+Each page is rendered (pypdfium2) or decoded (Pillow; HEIC through pillow-heif) at about 250 dpi in grey,
 turned upright (Tesseract's orientation detector: sideways and upside-down pages too), deskewed by the angle
 of its text lines, then read: words with their boxes and confidences from Tesseract, tick boxes from the ink
 inside them (parsers/ocr/ticks.py). The words become the lines and segments the flat-PDF reader takes
@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Iterator
 from typing import Final
 
+# Before numpy loads: each OpenBLAS thread reserves buffers that count against the worker's address-space
+# cap, and nothing here multiplies matrices.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
-import pillow_heif
 import pypdfium2
 from PIL import Image, ImageOps, ImageSequence
 
@@ -32,10 +36,9 @@ from parsers.recognise import by_filename, recognise
 from parsers.text import Line, read_lines, title_text
 from parsers.types import Document, Form, Unreadable, UnreadableProblem
 
-pillow_heif.register_heif_opener()
-
-DPI: Final = 300.0
-"""What every page is read at: Tesseract reads 9-point print best with capitals some 25 pixels high."""
+DPI: Final = 250.0
+"""What every page is read at: Tesseract wants 9-point capitals some 20 pixels high or more, and at 300 dpi a
+page's reading (some 430 MB of address space at its peak) no longer fits the worker's default 512 MB cap."""
 
 MAX_PAGES: Final = 6
 """Pages read at most: the forms have up to four; each page costs one to two seconds."""
@@ -76,6 +79,11 @@ def parse_scanned_pdf(data: bytes, filename: str, definitions: FormDefinitions, 
 def parse_image(data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date) -> Document:
     """The form in a picture (JPEG, PNG, TIFF with one page a frame, HEIC), or "unrecognised" when the picture
     is not one of the forms (a logo, a photo of something else)."""
+    if data[4:8] == b"ftyp":
+        # HEIC (a phone's photo): its decoder is loaded only for one, as it takes tens of MB of the worker's cap.
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
     try:
         picture = Image.open(io.BytesIO(data))
         frames = getattr(picture, "n_frames", 1)
@@ -163,16 +171,31 @@ def read_page(image: Image.Image, dpi: float, number: int) -> list[Line]:
     skew = reader.skew(image)
     if abs(skew) >= 0.05:
         image = image.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
-    words = reader.words(image)
+    words = reader.words(_without_boxes(image, boxes := _boxes(image, dpi)))
     if turn is None and _unsure(words):
         # No orientation was detected and the words read badly: the page may be upside down or sideways.
-        tries = [(words, image)]
+        tries = [(words, image, boxes)]
         for angle in (180, 90, 270):
             turned = image.rotate(angle, expand=True, fillcolor=255)
-            tries.append((reader.words(turned), turned))
-        words, image = max(tries, key=lambda t: sum(w.confidence for w in t[0]))
-    boxes = find_boxes(dark_pixels(np.asarray(image, dtype=np.uint8)), dpi)
+            turned_boxes = _boxes(turned, dpi)
+            tries.append((reader.words(_without_boxes(turned, turned_boxes)), turned, turned_boxes))
+        words, image, boxes = max(tries, key=lambda t: sum(w.confidence for w in t[0]))
     return page_lines(_with_boxes(words, boxes), number, dpi)
+
+
+def _boxes(image: Image.Image, dpi: float) -> list[TickBox]:
+    return find_boxes(dark_pixels(np.asarray(image, dtype=np.uint8)), dpi)
+
+
+def _without_boxes(image: Image.Image, boxes: list[TickBox]) -> Image.Image:
+    """The page with its tick boxes painted out: the engine reads them as letters ("O", "[]", an accent on the
+    next word), and they are read from their ink instead."""
+    if not boxes:
+        return image
+    cleaned = image.copy()
+    for box in boxes:
+        cleaned.paste(255, (box.x0 - 1, box.top - 1, box.x1 + 2, box.bottom + 2))
+    return cleaned
 
 
 def _unsure(words: list[Word]) -> bool:

@@ -89,8 +89,13 @@ class Engine:
 
     def skew(self, image: Image.Image) -> float:
         """The degrees the page's text lines lean (anticlockwise positive), from Tesseract's layout analysis."""
-        self._words.SetImage(image)
-        layout = self._words.AnalyseLayout()
+        # Sparse-text segmentation (how words are read) measures no skew: the page's layout analysis does.
+        self._words.SetPageSegMode(tesserocr.PSM.AUTO)
+        try:
+            self._words.SetImage(image)
+            layout = self._words.AnalyseLayout()
+        finally:
+            self._words.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT)
         if layout is None:
             return 0.0
         angle = layout.Orientation()[3]
