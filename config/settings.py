@@ -285,6 +285,9 @@ class ServiceSettings(Section):
     secure_domains: list[str] = Field(default_factory=lambda: ["nhs.net"])
     eligibility: EligibilitySettings = Field(default_factory=EligibilitySettings)
     triage_file: Path | None = None
+    ocr_min_confidence: float = Field(default=0.9, ge=0.0, le=1.0)
+    """A form read by OCR is decided automatically only when every value on it was read at least this surely
+    (0 to 1); otherwise it goes to the team with the uncertain fields marked."""
 
     @field_validator("timezone")
     @classmethod

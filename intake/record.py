@@ -39,7 +39,9 @@ def record(
     """
     assert row.id is not None
     submission_id = decision.resubmission_of or row.id
-    uow.ledger.add_forms(_form_record(row.id, position, d) for position, d in enumerate(decision.documents))
+    outcome_problems = decision.outcome.problems if decision.outcome else ()
+    uncertain = {(str(p.form), p.field) for p in outcome_problems if p.code == "ocr_uncertain" and p.field}
+    uow.ledger.add_forms(_form_record(row.id, position, d, uncertain) for position, d in enumerate(decision.documents))
     if decision.queue is not None:
         uow.queue.save(_queue_row(decision, row.id, now))
     reply_key = None
@@ -130,8 +132,18 @@ def _queue_row(decision: Decision, ledger_id: int, now: dt.datetime) -> Referral
     )
 
 
-def _form_record(ledger_id: int, position: int, document: Document) -> FormRecord:
+def _form_record(ledger_id: int, position: int, document: Document, uncertain: set[tuple[str, str]]) -> FormRecord:
+    """What was read from ``document``; a field read by OCR but not surely is marked ``ocr_uncertain`` among
+    the invalid ones, so the team sees it beside the value to check."""
     form = document if isinstance(document, Form) else None
+    invalid = [[e.key, e.code] for e in form.invalid] if form else []
+    if form is not None:
+        marked = {key for key, _ in invalid}
+        invalid += [
+            [key, "ocr_uncertain"]
+            for kind, key in sorted(uncertain, key=str)
+            if kind == form.kind and key and key not in marked
+        ]
     return FormRecord(
         message_id=ledger_id,
         position=position,
@@ -140,7 +152,7 @@ def _form_record(ledger_id: int, position: int, document: Document) -> FormRecor
         readable=document.readable,
         problem=None if form else getattr(document, "problem", None),
         fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
-        invalid_json=json.dumps([[e.key, e.code] for e in form.invalid] if form else []),
+        invalid_json=json.dumps(invalid),
     )
 
 

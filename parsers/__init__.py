@@ -17,6 +17,10 @@ __all__ = ["Document", "Form", "Unreadable", "Value", "parse_document"]
 
 _PDF_MAGIC: Final = b"%PDF-"
 _ZIP_MAGIC: Final = b"PK\x03\x04"
+_IMAGE_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
+"""JPEG, PNG and TIFF (both byte orders)."""
+_HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
+"""The ISO box brands a phone's HEIC photo starts with, after its size: ``....ftypheic``."""
 _MAGIC_WINDOW: Final = 1024
 """Readers accept a PDF whose header comes after some junk (a mail gateway's banner, a BOM) within 1 KB."""
 
@@ -25,7 +29,8 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
     """The form in one attachment, or why there is none.
 
     The file's content decides how it is read, never its name: a PDF is one with ``%PDF-`` in its first
-    1024 bytes, a Word document (.docx) a ZIP package holding ``word/document.xml``. Zero bytes are
+    1024 bytes, a Word document (.docx) a ZIP package holding ``word/document.xml``, a picture (JPEG, PNG,
+    TIFF, HEIC) is read by OCR when it is page-sized. Zero bytes are
     "corrupt"; anything that is neither is "unrecognised". ``today`` only
     settles the century of two-digit years.
     """
@@ -42,4 +47,13 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
 
         # Word documents (.docx) are ZIP packages; parse_docx calls any other ZIP unrecognised.
         return parse_docx(data, filename, definitions, today=today)
+    if is_image(data):
+        from parsers.ocr import parse_image
+
+        return parse_image(data, filename, definitions, today=today)
     return Unreadable(filename, "unrecognised")
+
+
+def is_image(data: bytes) -> bool:
+    """Whether ``data`` is a picture a form may be photographed or scanned into: JPEG, PNG, TIFF or HEIC."""
+    return data.startswith(_IMAGE_MAGIC) or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS)

@@ -55,8 +55,9 @@ def parse_pdf(data: bytes, filename: str, definitions: FormDefinitions, *, today
     A fillable form gives a :class:`Form` with ``source="acroform"``. A recognised form with nothing in its
     fillable fields gives a Form with ``source="text"`` holding the values printed beside its labels. A PDF that
     needs a password is "encrypted" (an owner password alone does not stop reading); one pdfminer cannot
-    parse, or with no pages, is "corrupt"; pages with images but no text and no field values are "scanned";
-    anything else that is none of the four forms is "unrecognised". ``today`` only resolves two-digit years.
+    parse, or with no pages, is "corrupt"; pages with images but no text and no field values are read by OCR
+    (parsers/ocr: ``source="ocr"``), and are "scanned" when no form is read there; anything else that is none
+    of the four forms is "unrecognised". ``today`` only resolves two-digit years.
     """
     try:
         return _parse(data, filename, definitions, today)
@@ -76,12 +77,12 @@ def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.d
             return Unreadable(filename, "encrypted", kind)
         return Unreadable(filename, "corrupt", kind)
     try:
-        return _read(pdf, filename, definitions, today)
+        return _read(pdf, data, filename, definitions, today)
     finally:
         _close(pdf)
 
 
-def _read(pdf: PDF, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
+def _read(pdf: PDF, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
     first, page_count, page_of = _page_numbers(pdf.doc)
     if first is None:
         return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
@@ -94,7 +95,10 @@ def _read(pdf: PDF, filename: str, definitions: FormDefinitions, today: dt.date)
     if kind is None:
         title_text = page_text(first)
         if not title_text.strip() and not filled and _is_scan(pdf.pages):
-            return Unreadable(filename, "scanned", recognise("", names, filename, definitions))
+            # Pictures of pages: read by OCR (imported here, as the readers are: only scans need Tesseract).
+            from parsers.ocr import parse_scanned_pdf
+
+            return parse_scanned_pdf(data, filename, definitions, today=today)
         kind = recognise(title_text, names, filename, definitions)
     if kind is None:
         return Unreadable(filename, "unrecognised")

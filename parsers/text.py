@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from pdfminer.pdfcolor import PDFColorSpace
@@ -37,11 +37,16 @@ from parsers.values import NOT_APPLICABLE, RawValue, type_fields
 
 @dataclass(frozen=True)
 class Segment:
-    """Text on one line that stands apart from its neighbours: ``x0``/``x1`` are where it starts and ends."""
+    """Text on one line that stands apart from its neighbours: ``x0``/``x1`` are where it starts and ends.
+
+    ``confidence`` (0 to 1) is how sure the OCR engine was of the least certain word in it; None for text a
+    file holds as text, which is read exactly.
+    """
 
     x0: float
     x1: float
     text: str
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class TextReading:
     fields: dict[str, Value]
     invalid: tuple[FieldError, ...]
     found: tuple[Found, ...]
+    confidence: dict[str, float] = field(default_factory=dict)
+    """Per field read from segments with a confidence (OCR): the least confidence of the text it was read from."""
 
 
 # --- tick glyphs --------------------------------------------------------------------------------------------
@@ -221,6 +228,7 @@ class _Reader:
         self.labels = Labels(definition)
         self.used: set[tuple[int, int]] = set()
         self.taken: dict[str, tuple[Found, str]] = {}
+        self.confidence: dict[str, float] = {}
         pitches = sorted(b.y - a.y for a, b in itertools.pairwise(lines) if a.page == b.page and b.y > a.y)
         # Word spaces paragraphs apart, so what counts as a gap is relative to the document's usual spacing.
         self.pitch = pitches[len(pitches) // 2] if pitches else 0.0
@@ -239,8 +247,10 @@ class _Reader:
                     continue
                 field = self.definition.field(key)
                 assert field is not None
-                value = self.value(match, field)
+                value, confidence = self.value(match, field)
                 self.taken[key] = (Found(key, line.page, match.label.text), value)
+                if confidence is not None:
+                    self.confidence[key] = confidence
         return self.taken
 
     def match(self, i: int, j: int) -> _Match | None:
@@ -290,19 +300,24 @@ class _Reader:
     def _starts_label(self, i: int, j: int) -> bool:
         return (i, j) not in self.used and self.match(i, j) is not None
 
-    def value(self, match: _Match, field: FieldDefinition) -> str:
-        """The text ``match``'s label labels, marking what it takes as used."""
+    def value(self, match: _Match, field: FieldDefinition) -> tuple[str, float | None]:
+        """The text ``match``'s label labels, marking what it takes as used, and the least confidence of the
+        segments it came from (None when they carry none)."""
         label_lines = dict(match.spans)
         rows: list[str] = []
         value_x: float | None = None
+        confidences: list[float | None] = []
         for i, j in match.spans:
             parts = [match.rest] if (i, j) == match.spans[-1] and match.rest else []
+            if parts:
+                confidences.append(self.lines[i].segments[j].confidence)
             for k in range(j + 1, len(self.lines[i].segments)):
                 segment = self.lines[i].segments[k]
                 if (i, k) in self.used or (self._starts_label(i, k) and not _is_option(segment.text, field)):
                     break
                 value_x = self.lines[i].segments[k].x0 if value_x is None else value_x
                 parts.append(self.lines[i].segments[k].text)
+                confidences.append(segment.confidence)
                 self.used.add((i, k))
             if parts:
                 rows.append("  ".join(parts))
@@ -336,9 +351,11 @@ class _Reader:
             if not in_cell and not inline and rows and field.type not in _KEEP_GOING and not _GLYPH.search(text):
                 break
             rows.append(text)
+            confidences.extend(line.segments[k].confidence for k in free)
             self.used.update((i, k) for k in free)
             previous = i
-        return "\n".join(rows)
+        known = [c for c in confidences if c is not None]
+        return "\n".join(rows), (min(known) if known and len(known) == len(confidences) else None)
 
     @staticmethod
     def _wraps_back(line: Line, free: list[int], field: FieldDefinition, anchor: float) -> bool:
@@ -384,14 +401,17 @@ def read_lines(lines: Sequence[Line], definition: FormDefinition, today: dt.date
     A label found with nothing after it is still reported in ``found``, so the team can see the template
     matched; its field is simply absent from ``fields``.
     """
-    taken = _Reader(lines, definition).read()
+    reader = _Reader(lines, definition)
+    taken = reader.read()
     raw: dict[str, RawValue] = {}
     for key, (_, text) in taken.items():
         field = definition.field(key)
         value = _raw_value(text, field) if field is not None else None
         if value is not None:
             raw[key] = value
-    return _typed(raw, {key: found for key, (found, _) in taken.items()}, definition, today)
+    reading = _typed(raw, {key: found for key, (found, _) in taken.items()}, definition, today)
+    confidence = {key: reader.confidence[key] for key in reading.fields if key in reader.confidence}
+    return TextReading(reading.fields, reading.invalid, reading.found, confidence)
 
 
 def _typed(

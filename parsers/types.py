@@ -58,8 +58,11 @@ class Form:
     fields: Mapping[str, Value]
     invalid: tuple[FieldError, ...] = ()
     found: tuple[Found, ...] = ()
-    source: Literal["acroform", "text", "docx"] = "acroform"
+    source: Literal["acroform", "text", "docx", "ocr"] = "acroform"
     pages: int = 1
+    confidence: Mapping[str, float] = field(default_factory=dict)
+    """For a form read by OCR (``source="ocr"``): per field read, how sure the engine was of it, 0 to 1 (the
+    least sure word or tick box it was read from). Empty for text a file holds as text, which is exact."""
 
     readable: Literal[True] = field(default=True, init=False)
 

@@ -48,9 +48,17 @@ def decide(
         if isinstance(d, Form) and not d.fields
     ]
     kinds = tuple(dict.fromkeys(form.kind for form in forms))
+    context = context or Context()
     outcome = _decide(forms, unreadable, kinds, definitions, today, submission.automatic)
+    uncertain = ocr_uncertain(forms, definitions, today, context.ocr_min_confidence)
+    if uncertain and outcome.kind in _DECIDED_BY_VALUES:
+        # What OCR read unsurely (or not at all) may be the engine's mistake, not the referrer's: the team
+        # checks it against the form, and the referrer is told no more than that it is being checked.
+        outcome = Outcome(
+            kind="review", forms=kinds, problems=uncertain, reply="unreadable", reasons=("ocr_uncertain",)
+        )
     if outcome.kind == "accepted":
-        outcome = _judge_complete_referral(outcome, forms, submission.received_at.date(), context or Context())
+        outcome = _judge_complete_referral(outcome, forms, submission.received_at.date(), context)
     if outcome.reply is not None and submission.automatic is not None:
         # A machine sent this: answering it risks a mail loop, so the team answers by hand.
         return Outcome(
@@ -62,6 +70,31 @@ def decide(
             suppressed=submission.automatic,
         )
     return outcome
+
+
+_DECIDED_BY_VALUES = frozenset({"accepted", "incomplete", "mar_registration"})
+"""Outcomes that rest on the values read from the forms: the ones an uncertain OCR reading may not settle."""
+
+
+def ocr_uncertain(
+    forms: list[Form], definitions: FormDefinitions, today: dt.date, min_confidence: float
+) -> tuple[Problem, ...]:
+    """The fields of forms read by OCR that cannot be decided on: each value read less surely than
+    ``min_confidence``, and each required field missing or failing its checks (the NHS number's check digit,
+    a date, a postcode, an ODS code) — on a scan that may be the engine's misreading, never a guess to act on.
+    """
+    uncertain: list[Problem] = []
+    for form in forms:
+        if form.source != "ocr":
+            continue
+        definition = definitions[form.kind]
+        failing = {p.field for p in form_problems(form, definition, today)}
+        for field in definition.fields:
+            confidence = form.confidence.get(field.key)
+            unsure = field.key in form.fields and (confidence is None or confidence < min_confidence)
+            if unsure or field.key in failing:
+                uncertain.append(Problem(form=form.kind, field=field.key, label=field.label, code="ocr_uncertain"))
+    return tuple(uncertain)
 
 
 def decide_unread(problem: str) -> Outcome:

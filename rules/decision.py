@@ -237,6 +237,7 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         eligibility=EligibilityPolicy(min_age=policy.service.eligibility.min_age, practices=known.practices),
         open_referrals=known.open_referrals,
         secure_domains=frozenset(d.lower() for d in policy.service.secure_domains),
+        ocr_min_confidence=policy.service.ocr_min_confidence,
     )
     if message.unread is not None:
         outcome = decide_unread(message.unread)

@@ -74,9 +74,12 @@ class Context:
     """What the rules need besides the submission, read by the shell and passed in as plain data.
 
     ``open_referrals`` holds the NHS numbers of patients with a referral still open in the queue;
-    ``secure_domains`` the email domains patient data may be sent to (nhs.net and the configured list).
+    ``secure_domains`` the email domains patient data may be sent to (nhs.net and the configured list);
+    ``ocr_min_confidence`` the confidence (0 to 1) below which a value read by OCR is the team's to check.
     """
 
     eligibility: EligibilityPolicy = field(default_factory=EligibilityPolicy)
     open_referrals: frozenset[str] = frozenset()
     secure_domains: frozenset[str] = frozenset({"nhs.net"})
+    ocr_min_confidence: float = 0.9
+    """How sure the OCR engine must have been of every value on a scanned form for it to be decided alone."""

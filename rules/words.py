@@ -39,6 +39,7 @@ PROBLEM_PHRASES: Mapping[str, str] = {
     "too_deep": "is inside too many forwarded emails to read automatically, so it will be checked by the team",
     "too_many_parts": "came with more attachments than are read automatically, so it will be checked by the team",
     "nothing_read": "could not be read automatically, so it will be checked by the team",
+    "ocr_uncertain": "was read from a scan or photo and not with certainty, so it will be checked by the team",
 }
 """How each ``Problem.code`` reads after the field's (or form's) printed label."""
 
@@ -48,6 +49,10 @@ GENERIC_PHRASE = "needs checking"
 TEAM_SENTENCES: Mapping[str, str] = {
     # Why a submission went to review.
     "unreadable_form": "A form could not be read automatically: check it by hand.",
+    "ocr_uncertain": (
+        "A form was read from a scan or photo, and some of its fields were not read with certainty (or not "
+        "at all): check the fields marked against the form."
+    ),
     "nested_too_deep": (
         "A file is inside more forwarded emails or Outlook items than the service opens: open the email, follow "
         "the forwards to the innermost one and check its attachments by hand."

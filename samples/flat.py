@@ -146,10 +146,29 @@ def ascii_only(style: PrintStyle) -> PrintStyle:
     return PrintStyle(**{**style.__dict__, "ticks": "brackets"})
 
 
+_HANDWRITING: Final = Path("/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf")
+
+
+def handwriting_font() -> str:
+    """A handwriting-like font (Debian's fonts-humor-sans) for values filled in by hand."""
+    if "HumorSans" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("HumorSans", str(_HANDWRITING)))
+    return "HumorSans"
+
+
 class _Pen:
-    def __init__(self, canvas: Canvas, regular: str, bold: str) -> None:
+    def __init__(self, canvas: Canvas, regular: str, bold: str, hand: str | None = None) -> None:
         self.canvas, self.regular, self.bold = canvas, regular, bold
+        self.hand = hand
         self.y = PAGE_HEIGHT - MARGIN
+
+    def write_value(self, x: float, text: str) -> None:
+        """A value: in the handwriting font when there is one, but for tick boxes, which are printed."""
+        if self.hand is None or any(glyph in text for glyph in "☒☑✔☐"):
+            self.write(x, text)
+            return
+        self.canvas.setFont(self.hand, SIZE + 1.5)
+        self.canvas.drawString(x, self.y, text)
 
     def need(self, height: float) -> None:
         if self.y - height < BOTTOM:
@@ -171,8 +190,11 @@ def flat_pdf(
     layout: Layout = "table",
     style: PrintStyle | None = None,
     definitions: FormDefinitions | None = None,
+    handwritten: bool = False,
 ) -> bytes:
-    """The form ``kind`` holding ``values``, drawn as flat text in ``layout``; no fillable fields at all."""
+    """The form ``kind`` holding ``values``, drawn as flat text in ``layout``; no fillable fields at all.
+    ``handwritten`` writes the values in a handwriting font (in the table and below layouts), as if filled
+    in by hand on a printed form."""
     definition = (definitions or default_definitions())[kind]
     regular, bold = _fonts()
     style = style or PrintStyle()
@@ -181,7 +203,7 @@ def flat_pdf(
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=1)
     canvas.setTitle(definition.title)
-    pen = _Pen(canvas, regular, bold)
+    pen = _Pen(canvas, regular, bold, handwriting_font() if handwritten else None)
     for line in pen.wrap(definition.title, PAGE_WIDTH - 2 * MARGIN, bold=True):
         pen.y -= 20
         pen.write(MARGIN, line, bold=True, size=15)
@@ -216,7 +238,7 @@ def _draw_field(pen: _Pen, label: str, lines: list[str], layout: Layout) -> None
             if n < len(label_lines):
                 pen.write(MARGIN + 3, label_lines[n])
             if n < len(value_lines):
-                pen.write(VALUE_X, value_lines[n])
+                pen.write_value(VALUE_X, value_lines[n])
         pen.y -= 5
         pen.canvas.setLineWidth(0.5)
         pen.canvas.rect(MARGIN, pen.y, full, top - pen.y)
@@ -244,5 +266,5 @@ def _draw_field(pen: _Pen, label: str, lines: list[str], layout: Layout) -> None
         pen.write(MARGIN, part, bold=True)
     for part in value_lines:
         pen.y -= LEADING
-        pen.write(MARGIN, part)
+        pen.write_value(MARGIN, part)
     pen.y -= 6

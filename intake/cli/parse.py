@@ -91,7 +91,12 @@ def _print(result: dict[str, Any]) -> None:
         click.echo(f"{result['file']}: {result['form'] or 'no form'}, {result['problem']}")
     else:
         counted = result["counts"]
-        click.echo(f"{result['file']}: {result['form']}, {counted['filled']} of {counted['fields']} fields filled")
+        read = " (read by OCR)" if result["source"] == "ocr" else ""
+        click.echo(
+            f"{result['file']}: {result['form']}{read}, {counted['filled']} of {counted['fields']} fields filled"
+        )
+        for key, confidence in result["confidence"].items():
+            click.echo(f"  confidence: {key} {confidence:.2f}")
     for key in result["missing"]:
         click.echo(f"  missing: {key}")
     for item in result["invalid"]:
@@ -179,6 +184,8 @@ def _document_json(file: str, document: Document, definitions: FormDefinitions, 
         "readable": True,
         "problem": None,
         "fields": {key: _json_value(value) for key, value in document.fields.items()},
+        "source": document.source,
+        "confidence": dict(document.confidence),
         "counts": {"fields": len(definition.fields), "filled": len(document.fields)},
         "missing": [p.field for p in problems if p.code == "missing"],
         "invalid": [{"field": p.field, "code": p.code} for p in problems if p.code != "missing"],

@@ -1,0 +1,231 @@
+"""Reading a form from pictures of its pages: scanned PDFs, and photos or scans sent as images.
+
+Each page is rendered (pypdfium2) or decoded (Pillow; HEIC through pillow-heif) at about 250 dpi in grey,
+turned upright (Tesseract's orientation detector: sideways and upside-down pages too), deskewed by the angle
+of its text lines, then read: words with their boxes and confidences from Tesseract, tick boxes from the ink
+inside them (parsers/ocr/ticks.py). The words become the lines and segments the flat-PDF reader takes
+(parsers/ocr/layout.py), so ``config/forms/`` stays the one place that knows the forms' labels, and the form
+is read by :func:`parsers.text.read_lines` like any other. Every value carries the confidence of the least
+sure word or box it was read from (``Form.confidence``); the rules decide what is sure enough.
+
+Only the parse workers reach this package (through :func:`parsers.parse_document`), under their memory cap and
+time limit. Functions here never raise but for MemoryError, which the worker reports as "too_large".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from collections.abc import Iterator
+from typing import Final
+
+# Before numpy loads: each OpenBLAS thread reserves buffers that count against the worker's address-space
+# cap, and nothing here multiplies matrices.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+import pypdfium2
+from PIL import Image, ImageOps, ImageSequence
+
+from config.forms import FormDefinitions, FormKind
+from parsers.ocr.engine import Word, engine
+from parsers.ocr.layout import page_lines
+from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes
+from parsers.recognise import by_filename, recognise
+from parsers.text import Line, read_lines, title_text
+from parsers.types import Document, Form, Unreadable, UnreadableProblem
+
+DPI: Final = 250.0
+"""What every page is read at: Tesseract wants 9-point capitals some 20 pixels high or more, and at 300 dpi a
+page's reading (some 430 MB of address space at its peak) no longer fits the worker's default 512 MB cap."""
+
+MAX_PAGES: Final = 6
+"""Pages read at most: the forms have up to four; each page costs one to two seconds."""
+
+_MAX_PIXELS: Final = 40_000_000
+"""A page is scaled down to at most this many pixels (A4 at 300 dpi has 8.7 million)."""
+
+Image.MAX_IMAGE_PIXELS = 100_000_000
+"""A picture claiming more pixels than this is refused before it is decoded (a decompression bomb)."""
+
+_A4_SHORT_SIDE: Final = 8.27
+"""Inches: a photo or a scan saved as a picture says nothing true about its resolution, so a page is taken
+to be A4 wide."""
+
+_SMALLEST_PAGE: Final = 500
+"""Pixels on a picture's short side below which it is not a page (a logo in a signature, an icon)."""
+
+_UNSURE_PAGE: Final = 0.6
+"""A page whose words average less confidence than this, with no orientation detected, is tried turned."""
+
+
+def parse_scanned_pdf(data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date) -> Document:
+    """The form on the pictures that make up PDF ``data``'s pages, or "scanned" when none is read there."""
+    try:
+        pdf = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError:
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+    try:
+        return _read(_pdf_pages(pdf), len(pdf), filename, definitions, today, not_a_form="scanned")
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a page pdfium cannot render, or no OCR engine: the team reads it
+        return Unreadable(filename, "scanned", _kind_from_name(filename, definitions))
+    finally:
+        pdf.close()
+
+
+def parse_image(data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date) -> Document:
+    """The form in a picture (JPEG, PNG, TIFF with one page a frame, HEIC), or "unrecognised" when the picture
+    is not one of the forms (a logo, a photo of something else)."""
+    if data[4:8] == b"ftyp":
+        # HEIC (a phone's photo): its decoder is loaded only for one, as it takes tens of MB of the worker's cap.
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    try:
+        picture = Image.open(io.BytesIO(data))
+        frames = getattr(picture, "n_frames", 1)
+    except Image.DecompressionBombError:
+        return Unreadable(filename, "too_large")
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - hostile bytes can make an image decoder raise anything
+        return Unreadable(filename, "corrupt")
+    if min(picture.size) < _SMALLEST_PAGE:
+        return Unreadable(filename, "unrecognised")
+    try:
+        return _read(_image_pages(picture), frames, filename, definitions, today, not_a_form="unrecognised")
+    except Image.DecompressionBombError:
+        return Unreadable(filename, "too_large")
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a frame that will not decode: the picture is damaged
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+
+
+def _pdf_pages(pdf: pypdfium2.PdfDocument) -> Iterator[tuple[Image.Image, float]]:
+    for number in range(min(len(pdf), MAX_PAGES)):
+        page = pdf[number]
+        try:
+            width, height = page.get_size()
+            dpi = min(DPI, 72.0 * (_MAX_PIXELS / max(width * height, 1.0)) ** 0.5)
+            yield page.render(scale=dpi / 72.0, grayscale=True).to_pil().convert("L"), dpi
+        finally:
+            page.close()
+
+
+def _image_pages(picture: Image.Image) -> Iterator[tuple[Image.Image, float]]:
+    for number, frame in enumerate(ImageSequence.Iterator(picture)):
+        if number >= MAX_PAGES:
+            return
+        page = ImageOps.exif_transpose(frame).convert("L")
+        dpi = min(page.size) / _A4_SHORT_SIDE
+        scale = min(DPI / dpi, (_MAX_PIXELS / (page.width * page.height)) ** 0.5)
+        if abs(scale - 1.0) > 0.1:
+            page = page.resize((round(page.width * scale), round(page.height * scale)), Image.Resampling.LANCZOS)
+            dpi *= scale
+        yield page, dpi
+
+
+def _read(
+    pages: Iterator[tuple[Image.Image, float]],
+    page_count: int,
+    filename: str,
+    definitions: FormDefinitions,
+    today: dt.date,
+    *,
+    not_a_form: UnreadableProblem,
+) -> Document:
+    lines: list[Line] = []
+    kind: FormKind | None = None
+    for number, (image, dpi) in enumerate(pages, start=1):
+        lines.extend(read_page(image, dpi, number))
+        if number == 1:
+            kind = recognise(title_text(lines), (), filename, definitions)
+            if kind is None:
+                # Not one of the forms (or not legible): the rest of the file is not worth the time.
+                return Unreadable(filename, not_a_form, _kind_from_name(filename, definitions))
+    if kind is None:
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+    reading = read_lines(lines, definitions[kind], today)
+    return Form(
+        kind=kind,
+        filename=filename,
+        fields=reading.fields,
+        invalid=reading.invalid,
+        found=reading.found,
+        source="ocr",
+        pages=page_count,
+        confidence={key: round(value, 3) for key, value in reading.confidence.items()},
+    )
+
+
+def read_page(image: Image.Image, dpi: float, number: int) -> list[Line]:
+    """One page's picture (grey, ``dpi``) as printed lines: turned upright, deskewed, words and tick boxes."""
+    reader = engine()
+    turn = reader.orientation(image)
+    if turn:
+        image = image.rotate(turn, expand=True, fillcolor=255)
+    skew = reader.skew(image)
+    if abs(skew) >= 0.05:
+        image = image.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    words = reader.words(_without_boxes(image, boxes := _boxes(image, dpi)))
+    if turn is None and _unsure(words):
+        # No orientation was detected and the words read badly: the page may be upside down or sideways.
+        tries = [(words, image, boxes)]
+        for angle in (180, 90, 270):
+            turned = image.rotate(angle, expand=True, fillcolor=255)
+            turned_boxes = _boxes(turned, dpi)
+            tries.append((reader.words(_without_boxes(turned, turned_boxes)), turned, turned_boxes))
+        words, image, boxes = max(tries, key=lambda t: sum(w.confidence for w in t[0]))
+    return page_lines(_with_boxes(words, boxes), number, dpi)
+
+
+def _boxes(image: Image.Image, dpi: float) -> list[TickBox]:
+    return find_boxes(dark_pixels(np.asarray(image, dtype=np.uint8)), dpi)
+
+
+def _without_boxes(image: Image.Image, boxes: list[TickBox]) -> Image.Image:
+    """The page with its tick boxes painted out: the engine reads them as letters ("O", "[]", an accent on the
+    next word), and they are read from their ink instead."""
+    if not boxes:
+        return image
+    cleaned = image.copy()
+    for box in boxes:
+        cleaned.paste(255, (box.x0 - 1, box.top - 1, box.x1 + 2, box.bottom + 2))
+    return cleaned
+
+
+def _unsure(words: list[Word]) -> bool:
+    return not words or sum(w.confidence for w in words) / len(words) < _UNSURE_PAGE
+
+
+def _with_boxes(words: list[Word], boxes: list[TickBox]) -> list[Word]:
+    """The words, less what the engine made of the tick boxes, and a ballot box (☒ or ☐) for each box."""
+    if not boxes:
+        return words
+    kept = [w for w in words if not any(_mostly_inside(w, box) for box in boxes)]
+    for box in boxes:
+        kept.append(
+            Word(box.x0, box.top, box.x1, box.bottom, box.bottom, "☒" if box.ticked else "☐", box.confidence, box=True)
+        )
+    return kept
+
+
+def _mostly_inside(word: Word, box: TickBox) -> bool:
+    """Whether most of ``word`` lies on ``box``: the engine's reading of the box itself ("O", "[]", "x")."""
+    width = min(word.x1, box.x1) - max(word.x0, box.x0)
+    height = min(word.bottom, box.bottom) - max(word.top, box.top)
+    if width <= 0 or height <= 0:
+        return False
+    area = max(1.0, (word.x1 - word.x0) * (word.bottom - word.top))
+    return width * height / area > 0.5
+
+
+def _kind_from_name(filename: str, definitions: FormDefinitions) -> FormKind | None:
+    try:
+        return by_filename(filename, definitions)
+    except Exception:  # noqa: BLE001 - only a hint for the team; never worth failing over
+        return None
