@@ -178,11 +178,20 @@ class ImapMailbox:
         A copy keeps the original's bytes and arrival time (RFC 3501 6.4.7, and RFC 6851 for MOVE); a delivery
         of the same bytes at another time is a message of its own, and stays. The folder is looked at
         read-only, and the intake folder selected again, as it was, before returning.
+
+        A message over ``max_message_bytes`` is never read, here either: it is taken for not copied, and moved
+        (a second copy of a message the team must look at by hand is better than a guess that deletes one).
         """
-        original = client.fetch([uid], ["RFC822.SIZE", "INTERNALDATE", "BODY.PEEK[]"]).get(uid)
+        listed = client.fetch([uid], ["RFC822.SIZE", "INTERNALDATE"]).get(uid)
+        if listed is None:
+            return None
+        size, arrived = int(listed.get(b"RFC822.SIZE", 0)), listed.get(b"INTERNALDATE")
+        if size > self.max_message_bytes:
+            return False
+        original = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
         if original is None or b"BODY[]" not in original:
             return None
-        size, arrived, raw = int(original[b"RFC822.SIZE"]), original.get(b"INTERNALDATE"), original[b"BODY[]"]
+        raw = original[b"BODY[]"]
         try:
             client.select_folder(folder, readonly=True)
             same_size = client.search(["LARGER", max(size - 1, 0), "SMALLER", size + 1])

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from config.settings import ImapSettings, Settings
 from intake.bootstrap import App, bootstrap
 from intake.cli import cli
+from intake.errors import MailboxUnavailable
 from intake.mailboxes.imap import ImapMailbox
 from intake.migrate import upgrade
 from intake.pipeline import FOLDERS, send_outbox, take_new_mail
@@ -368,3 +369,23 @@ def test_a_message_that_crashes_the_pipeline_is_quarantined_with_its_bytes_the_r
         row = session.get(MessageRecord, taken[0].ledger_id)
     assert row is not None
     assert row.outcome == scenarios[0].expected_outcome
+
+
+def test_a_message_over_the_size_limit_filed_again_is_moved_unread_even_if_a_copy_may_be_there(
+    dovecot: Dovecot,
+) -> None:
+    raw = distinct_scenarios(1, first_seed=800)[0].raw
+    dovecot.append([raw])
+    settings = ImapSettings.model_validate(dovecot.mailbox_settings()["imap"])
+    mailbox = ImapMailbox(settings, name="imap-test", max_message_bytes=len(raw) - 1, client_factory=CutOffMoves())
+    try:
+        (incoming,) = mailbox.fetch_new()
+        assert incoming.oversize is not None
+        with pytest.raises(MailboxUnavailable):
+            mailbox.file(incoming.ref, "Quarantine")
+        mailbox.file(incoming.ref, "Quarantine", again=True)
+    finally:
+        mailbox.close()
+
+    # Telling the copy apart would mean reading it: the team gets two copies to look at, never none.
+    assert dovecot.folders() == {"Quarantine": 2}
