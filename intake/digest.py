@@ -4,6 +4,10 @@
 configured time (08:30 Europe/London by default), it queues that day's digest under the key
 ``digest-YYYY-MM-DD`` unless a row with that key exists. The database, not the scheduler, says whether it went,
 so a missed tick or a restart sends it late rather than never, and a second tick never sends it twice.
+
+A working day whose digest was never queued (the service was down from digest time to midnight) is carried by
+the next digest, in a dated section of its own: that digest looks back for the last one queued. Both days go
+out in one email under the later day's key, so the earlier day is sent once, and never on its own afterwards.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ import datetime as dt
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from config.forms import load_form_definitions
 from config.settings import Settings
 from intake.unit_of_work import UnitOfWork
 from intake.views import digest_content
-from notifier.digest import build_digest
-from rules.calendar import is_working_day
+from notifier.digest import Digest, build_digest
+from rules.calendar import is_working_day, previous_working_day
 
 log = structlog.get_logger("intake.digest")
+
+LOOK_BACK_WORKING_DAYS = 10
+"""How far back a digest looks for the last one queued. With none queued within it (a new install, or a service
+off for weeks) it covers its own day only, as the first digest does."""
 
 
 def digest_key(day: dt.date) -> str:
@@ -48,14 +57,42 @@ def queue_digest_if_due(uow: UnitOfWork, settings: Settings, *, now: dt.datetime
     return queue_digest(uow, settings, day=day, now=now, tz=tz)
 
 
+def missed_days(uow: UnitOfWork, day: dt.date) -> tuple[dt.date, ...]:
+    """The working days before ``day`` since the last digest queued, oldest first: their digests were never sent.
+
+    Empty when the previous working day's digest was queued, or when none was within ``LOOK_BACK_WORKING_DAYS``.
+    """
+    missed: list[dt.date] = []
+    earlier = previous_working_day(day)
+    for _ in range(LOOK_BACK_WORKING_DAYS):
+        if uow.outbox.has(digest_key(earlier)):
+            return tuple(reversed(missed))
+        missed.append(earlier)
+        earlier = previous_working_day(earlier)
+    return ()
+
+
+def digest_for(uow: UnitOfWork, settings: Settings, *, day: dt.date, tz: dt.tzinfo) -> Digest:
+    """What the digest for ``day`` says, as queued and as ``digest --print`` shows it: with the working days
+    before it whose digest was never sent, and forms by their printed names."""
+    definitions = load_form_definitions(settings.forms_dir)
+    return digest_content(
+        uow,
+        day,
+        send_at=settings.digest.send_at,
+        tz=tz,
+        incomplete_days=settings.digest.incomplete_days,
+        form_names={form.kind: form.name for form in definitions},
+        missed=missed_days(uow, day),
+    )
+
+
 def queue_digest(uow: UnitOfWork, settings: Settings, *, day: dt.date, now: dt.datetime, tz: dt.tzinfo) -> str | None:
     """Queue the digest for ``day`` unless it is queued already; returns its key if this call queued it."""
     key = digest_key(day)
     if uow.outbox.has(key):
         return None
-    digest = digest_content(
-        uow, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
-    )
+    digest = digest_for(uow, settings, day=day, tz=tz)
     message = build_digest(
         digest,
         recipients=settings.service.team_addresses,
@@ -70,5 +107,6 @@ def queue_digest(uow: UnitOfWork, settings: Settings, *, day: dt.date, now: dt.d
         # Another process queued the same day's digest between our check and our insert: theirs stands.
         return None
     # Counts only (the log's safe keys): the digest itself names patients.
-    log.info("digest_queued", kind="digest", count=len(digest.referrals) + len(digest.review) + len(digest.calls))
+    count = len(digest.referrals) + len(digest.review) + len(digest.calls)
+    log.info("digest_queued", kind="digest", count=count, missed=len(digest.missed))
     return key

@@ -64,6 +64,7 @@ SAFE_KEYS = frozenset(
         "resubmission_of",
         "solo_crashes",
         "mode",
+        "missed",  # how many earlier working days a digest also covers
     }
 )
 """Keys whose values are ids (ledger, outbox, a reference), codes, counts, flags and timings: never patient data."""

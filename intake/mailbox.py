@@ -57,14 +57,17 @@ class Mailbox(Protocol):
 
     ``fetch_new`` yields every message still in the intake folder, oldest first, without marking anything
     read. ``file`` moves one message to ``folder`` (created if missing); filing a message that is already
-    there, or already gone, is not an error, so a retry after a crash is safe.
+    there, or already gone, is not an error, so a retry after a crash is safe. The pipeline says ``again``
+    when an earlier filing of the message may have been cut off (it was decided before, and is listed still):
+    a mailbox whose move can be left half done (a copy made, the original not yet removed) then makes sure
+    the folder does not get a second copy.
     """
 
     name: str
 
     def fetch_new(self) -> Iterator[IncomingMail]: ...
 
-    def file(self, ref: MailRef, folder: str) -> None: ...
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None: ...
 
 
 class DeltaStore(Protocol):

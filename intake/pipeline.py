@@ -164,7 +164,8 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             uow.ledger.save(row)
         uow.commit()
     if taken_before:
-        _file(services, row, mailbox, incoming)
+        # Its decision stands; an earlier move may have been cut off half way, leaving a copy in the folder.
+        _file(services, row, mailbox, incoming, again=True)
         return None
     assert row.id is not None
     ledger_id = row.id
@@ -414,15 +415,17 @@ def quarantine_task_key(ledger_id: int) -> str:
     return f"quarantined-{ledger_id}"
 
 
-def _file(services: Services, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail) -> bool:
+def _file(
+    services: Services, row: MessageRecord, mailbox: Mailbox, incoming: IncomingMail, *, again: bool = False
+) -> bool:
     """Move the message to its outcome's folder; False when the mailbox refused.
 
     A refusal never stops the run: the decision is committed already, the ledger keeps the message
-    ``decided`` and the next run, listing it again, only files it.
+    ``decided`` and the next run, listing it again, only files it (``again``: without a second copy).
     """
     folder = row.filed_in or FOLDERS.get(row.outcome or "", "Review")
     try:
-        mailbox.file(incoming.ref, folder)
+        mailbox.file(incoming.ref, folder, again=again)
     except Exception as exc:  # noqa: BLE001 - whatever the mailbox says, the messages behind this one go on
         log.warning("message_not_filed", ledger_id=row.id, folder=folder, error_type=type(exc).__name__)
         return False

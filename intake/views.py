@@ -23,6 +23,7 @@ from notifier.digest import (
     Digest,
     DueCall,
     MarRegistration,
+    MissedDay,
     Patient,
     QueuedReferral,
     TaskToDo,
@@ -426,10 +427,12 @@ def hand_reply_draft(
     return HandReplyDraft(_task(task), _referrer_address(forms), text.subject, text.body)
 
 
-def waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo) -> list[WaitingSubmission]:
+def waiting(
+    uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, form_names: Mapping[str, str] | None = None
+) -> list[WaitingSubmission]:
     """Incomplete submissions no referral came of yet, longest waiting first, each with its age in working
-    days on ``day`` (England and Wales bank holidays are not working days)."""
-    found = _waiting(uow, day, tz, None)
+    days on ``day`` (England and Wales bank holidays are not working days) and its forms by ``form_names``."""
+    found = _waiting(uow, day, tz, None, form_names or {})
     return sorted(found, key=lambda w: (-w.age_working_days, w.received_on, w.reference))
 
 
@@ -526,28 +529,39 @@ def reports(uow: UnitOfWork, today: dt.date, tz: dt.tzinfo) -> Reports:
     )
 
 
-def digest_content(uow: UnitOfWork, day: dt.date, *, send_at: dt.time, tz: dt.tzinfo, incomplete_days: int) -> Digest:
+def digest_content(
+    uow: UnitOfWork,
+    day: dt.date,
+    *,
+    send_at: dt.time,
+    tz: dt.tzinfo,
+    incomplete_days: int,
+    form_names: Mapping[str, str] | None = None,
+    missed: Sequence[dt.date] = (),
+) -> Digest:
     """Everything the digest for ``day`` reports.
 
     The open tasks come first; the queue holds referrals not yet assessed (accepted ones by priority, those
     for review with reasons); incomplete submissions are those no referral came of, received within
-    ``incomplete_days`` working days; calls are those due by ``day`` and not made; MAR registrations are
-    those since the previous working day's digest time.
+    ``incomplete_days`` working days, with their forms by ``form_names`` (their printed names, by kind); calls
+    are those due by ``day`` and not made; MAR registrations are those since the previous working day's
+    digest time.
+
+    ``missed`` are earlier working days whose digest was never sent, oldest first (``intake.digest``): each gets
+    a section of what came in for it (decided between its previous working day's digest time and its own),
+    and the registrations before ``day``'s window go there, so that each is reported once.
     """
-    since = dt.datetime.combine(previous_working_day(day), send_at, tzinfo=tz)
+    windows = [*missed, day]
+    starts = [dt.datetime.combine(previous_working_day(d), send_at, tzinfo=tz) for d in windows]
+    since = starts[-1]
     assessed = uow.followups.assessed()
     queued: list[QueuedReferral] = []
     review: list[QueuedReferral] = []
     mar: list[MarRegistration] = []
+    earlier: dict[dt.date, list[tuple[str, QueuedReferral | MarRegistration]]] = {d: [] for d in missed}
     for row, message in uow.queue.all():
         received = _received_on(message.received_at, tz)
         patient = patient_of(row)
-        if row.kind == "mar_registration":
-            if row.created_at >= since:
-                mar.append(MarRegistration(row.reference, received, patient))
-            continue
-        if row.id in assessed or row.status not in STATUSES:
-            continue
         item = QueuedReferral(
             reference=row.reference,
             received_on=received,
@@ -556,15 +570,45 @@ def digest_content(uow: UnitOfWork, day: dt.date, *, send_at: dt.time, tz: dt.tz
             flags=tuple(json.loads(row.flags_json)),
             reasons=tuple(json.loads(row.reasons_json)),
         )
-        (review if row.status == "review" else queued).append(item)
+        registration = MarRegistration(row.reference, received, patient)
+        section = "mar" if row.kind == "mar_registration" else "review" if row.status == "review" else "queue"
+        window = _window(row.created_at, starts)
+        if window is not None and window < len(missed):
+            earlier[missed[window]].append((section, registration if section == "mar" else item))
+        if row.kind == "mar_registration":
+            if row.created_at >= since:
+                mar.append(registration)
+            continue
+        if row.id in assessed or row.status not in STATUSES:
+            continue
+        (review if section == "review" else queued).append(item)
     return Digest(
         day=day,
         tasks=tuple(TaskToDo(task.id, task.reference, task.action) for task in tasks(uow)),
         referrals=tuple(queued),
         review=tuple(review),
-        waiting=tuple(_waiting(uow, day, tz, incomplete_days)),
+        waiting=tuple(_waiting(uow, day, tz, incomplete_days, form_names or {})),
         calls=tuple(calls_due(uow, day)),
         mar=tuple(mar),
+        missed=tuple(_missed_day(d, earlier[d]) for d in missed),
+    )
+
+
+def _window(at: dt.datetime, starts: Sequence[dt.datetime]) -> int | None:
+    """Which window ``at`` falls in: the last whose start it is at or after; None before the first."""
+    found = None
+    for index, start in enumerate(starts):
+        if at >= start:
+            found = index
+    return found
+
+
+def _missed_day(day: dt.date, items: Sequence[tuple[str, QueuedReferral | MarRegistration]]) -> MissedDay:
+    return MissedDay(
+        day=day,
+        referrals=tuple(i for section, i in items if section == "queue" and isinstance(i, QueuedReferral)),
+        review=tuple(i for section, i in items if section == "review" and isinstance(i, QueuedReferral)),
+        mar=tuple(i for section, i in items if section == "mar" and isinstance(i, MarRegistration)),
     )
 
 
@@ -695,7 +739,9 @@ def _health(state: MailboxState, backlog: int, quarantined: int) -> MailboxHealt
     )
 
 
-def _waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, incomplete_days: int | None) -> list[WaitingSubmission]:
+def _waiting(
+    uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, incomplete_days: int | None, form_names: Mapping[str, str]
+) -> list[WaitingSubmission]:
     referred = uow.queue.references()
     waiting = []
     for message in uow.ledger.incomplete():
@@ -706,8 +752,8 @@ def _waiting(uow: UnitOfWork, day: dt.date, tz: dt.tzinfo, incomplete_days: int 
         if received > day or (incomplete_days is not None and age > incomplete_days):
             continue
         forms = uow.ledger.forms_of(message.id)
-        kinds = tuple(dict.fromkeys(f.kind for f in forms if f.kind))
-        waiting.append(WaitingSubmission(message.reference, received, age, kinds, _patient_from_forms(forms)))
+        names = tuple(dict.fromkeys(form_names.get(f.kind, f.kind) for f in forms if f.kind))
+        waiting.append(WaitingSubmission(message.reference, received, age, names, _patient_from_forms(forms)))
     return waiting
 
 

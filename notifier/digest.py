@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from typing import Any
 
 import jinja2
 
@@ -114,8 +115,22 @@ class TaskToDo:
 
 
 @dataclass(frozen=True)
+class MissedDay:
+    """A working day whose digest was never sent (the service was not running at digest time), with what came in
+    for it: the next digest carries it in a section of its own, so nothing of that day goes unreported."""
+
+    day: dt.date
+    referrals: tuple[QueuedReferral, ...] = ()
+    review: tuple[QueuedReferral, ...] = ()
+    mar: tuple[MarRegistration, ...] = ()
+
+
+@dataclass(frozen=True)
 class Digest:
-    """Everything in one day's digest. The builder orders the queue by priority, oldest first."""
+    """Everything in one day's digest. The builder orders the queue by priority, oldest first.
+
+    ``waiting`` names forms as printed ("Form 1"); ``missed`` are the earlier working days it also covers.
+    """
 
     day: dt.date
     tasks: tuple[TaskToDo, ...] = ()
@@ -124,6 +139,7 @@ class Digest:
     waiting: tuple[WaitingSubmission, ...] = ()
     calls: tuple[DueCall, ...] = ()
     mar: tuple[MarRegistration, ...] = ()
+    missed: tuple[MissedDay, ...] = ()
 
     @property
     def by_priority(self) -> list[tuple[str, list[QueuedReferral]]]:
@@ -182,8 +198,9 @@ def build_digest(
     to = _secure_recipients(recipients, secure_domains)
     urgent = sum(1 for r in digest.referrals if r.priority == "urgent")
     calls = len(digest.calls_today) + len(digest.calls_overdue)
+    also = f" (and {', '.join(long_date(m.day) for m in digest.missed)}, not sent then)" if digest.missed else ""
     subject = (
-        f"{service.name} digest for {long_date(digest.day)}: {len(digest.tasks)} needing your action, "
+        f"{service.name} digest for {long_date(digest.day)}{also}: {len(digest.tasks)} needing your action, "
         f"{len(digest.referrals)} in the queue ({urgent} urgent), {len(digest.review)} to review, {calls} calls due"
     )
     message = _team_message(to, subject, service, now, message_id=f"digest.{digest.day.isoformat()}")
@@ -210,6 +227,7 @@ def render_digest(digest: Digest, service: ServiceSettings, *, printed: bool = F
         "calls_today": digest.calls_today,
         "calls_overdue": digest.calls_overdue,
         "mar": sorted(digest.mar, key=lambda m: (m.received_on, m.reference)),
+        "missed": [_missed(m) for m in digest.missed],
     }
     environment = _environment()
     return (
@@ -274,6 +292,22 @@ def _team_message(
     message["X-Auto-Response-Suppress"] = "All"
     message["X-Loop"] = service.address
     return message
+
+
+def _missed(day: MissedDay) -> dict[str, Any]:
+    """A missed day's section as the templates show it: its date in words, each list in order."""
+    return {
+        "day": long_date(day.day),
+        "referrals": sorted(day.referrals, key=_most_urgent_first),
+        "review": sorted(day.review, key=lambda r: (r.received_on, r.reference)),
+        "mar": sorted(day.mar, key=lambda m: (m.received_on, m.reference)),
+    }
+
+
+def _most_urgent_first(referral: QueuedReferral) -> tuple[int, dt.date, str]:
+    priority = referral.priority or "unprioritised"
+    rank = PRIORITY_ORDER.index(priority) if priority in PRIORITY_ORDER else len(PRIORITY_ORDER)
+    return rank, referral.received_on, referral.reference
 
 
 def _humanise(code: str) -> str:

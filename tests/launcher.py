@@ -7,8 +7,9 @@ a test can kill it with SIGKILL at any instant of its work, and many runs take s
 
 The helper forks from a process that has only imported modules (no threads, no connections), so a child starts
 in a known state. It speaks JSON lines on its stdin and stdout: its first line says it is ready; a request
-names the folder, the environment, the arguments and, optionally, when to kill the command; the answer is the
-child's wait status and when it opened the database, as seen in ``/proc/<pid>/fd``.
+names the folder, the environment, the arguments and, optionally, when to kill the command (a time after it
+opened the database, or after it printed a given text on stderr); the answer is the child's wait status, when it
+opened the database, as seen in ``/proc/<pid>/fd``, and when it printed the text.
 """
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ PRELOAD = (
 POLL_SECONDS = 0.001
 """How often the helper looks for the database among a running child's open files."""
 
+LOG_POLL_SECONDS = 0.005
+"""How often the helper reads a running child's stderr for the text it waits on (a log grows to megabytes)."""
+
 
 @dataclass(frozen=True)
 class Ended:
     """How a command ended: its exit code, or the signal that ended it, and what it printed.
 
     ``opened`` is how long after its start the command first had the database open (None: never seen open),
+    ``printed`` when it first printed the text it was to be killed after (None: not asked, or never printed),
     ``ended`` how long after its start it ended.
     """
 
@@ -64,6 +69,7 @@ class Ended:
     stderr: str
     opened: float | None
     ended: float
+    printed: float | None = None
 
     @property
     def killed(self) -> bool:
@@ -98,17 +104,31 @@ class Launcher:
         env: dict[str, str],
         database: str | None = None,
         kill_after: float | None = None,
+        printed: str | None = None,
+        printed_within: float = 120.0,
     ) -> Ended:
         """Run ``nmss-intake ARGS`` in ``folder`` with exactly the environment ``env``, to its end.
 
         Args:
             database: a regular expression for the target of the command's open file that is the database:
                 a path for SQLite, ``socket:`` for a server. The helper watches for it to report ``opened``.
-            kill_after: SIGKILL the command this many seconds after it opened ``database`` (or after its
-                start, without ``database``), unless it ended first.
+            kill_after: SIGKILL the command this many seconds after it opened ``database`` (or after it
+                printed ``printed``, or after its start), unless it ended first.
+            printed: a text the command prints on stderr (a log event, say) that ``kill_after`` counts from.
+                A command that has not printed it within ``printed_within`` seconds is killed then, so that a
+                stuck command cannot hang the test (``Ended.printed`` is None: the test says what it expected).
         """
         assert self.process.stdin is not None
-        request = {"cwd": str(folder), "args": list(args), "env": env, "database": database, "kill_after": kill_after}
+        assert printed is None or database is None, "one starting point for kill_after"
+        request = {
+            "cwd": str(folder),
+            "args": list(args),
+            "env": env,
+            "database": database,
+            "kill_after": kill_after,
+            "printed": printed,
+            "printed_within": printed_within,
+        }
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = self._answer()
@@ -121,6 +141,7 @@ class Launcher:
             stderr=err.read_text(errors="replace"),
             opened=answer["opened"],
             ended=answer["ended"],
+            printed=answer["printed"],
         )
         out.unlink()
         err.unlink()
@@ -154,12 +175,15 @@ def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
         # looking at /proc/<pid> and killing it are safe. The pidfd is readable once the child has ended.
         pidfd = os.pidfd_open(pid)
         try:
-            opened = _watch(pid, pidfd, request, started)
+            if request["printed"] is not None:
+                opened, printed = None, _watch_printed(pid, pidfd, request, started)
+            else:
+                opened, printed = _watch(pid, pidfd, request, started), None
         finally:
             os.close(pidfd)
         _, status = os.waitpid(pid, 0)
         ended = time.monotonic() - started
-        answers.write(json.dumps({"status": status, "opened": opened, "ended": ended}) + "\n")
+        answers.write(json.dumps({"status": status, "opened": opened, "printed": printed, "ended": ended}) + "\n")
         answers.flush()
 
 
@@ -179,6 +203,31 @@ def _watch(pid: int, pidfd: int, request: dict[str, Any], started: float) -> flo
         return opened
     select.select([pidfd], [], [])
     return opened
+
+
+def _watch_printed(pid: int, pidfd: int, request: dict[str, Any], started: float) -> float | None:
+    """Wait for the child to print the text asked for on stderr, then ``kill_after`` seconds, and kill it (unless
+    it ended first); kill it too when it has not printed the text within ``printed_within`` seconds."""
+    text = request["printed"].encode()
+    stderr = Path(request["cwd"]) / STDERR
+    give_up = started + request["printed_within"]
+    while time.monotonic() < give_up:
+        if _contains(stderr, text):
+            printed = time.monotonic() - started
+            if not select.select([pidfd], [], [], request["kill_after"] or 0.0)[0]:
+                os.kill(pid, signal.SIGKILL)
+            return printed
+        if select.select([pidfd], [], [], LOG_POLL_SECONDS)[0]:
+            return time.monotonic() - started if _contains(stderr, text) else None  # ended by itself
+    os.kill(pid, signal.SIGKILL)
+    return None
+
+
+def _contains(path: Path, text: bytes) -> bool:
+    try:
+        return text in path.read_bytes()
+    except FileNotFoundError:
+        return False  # the child has not redirected its stderr yet
 
 
 def _has_open(pid: int, pattern: re.Pattern[str]) -> bool:

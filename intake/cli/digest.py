@@ -24,10 +24,9 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
     Example:
         nmss-intake digest --print
     """
-    from intake.digest import queue_digest
+    from intake.digest import digest_for, queue_digest
     from intake.migrate import upgrade
     from intake.pipeline import send_outbox
-    from intake.views import digest_content
     from notifier.digest import InsecureRecipient, long_date, render_digest
 
     app = app_of(ctx)
@@ -37,9 +36,7 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
     tz = app.services.timezone
     if print_only:
         with app.services.unit_of_work() as uow:
-            content = digest_content(
-                uow, day, send_at=settings.digest.send_at, tz=tz, incomplete_days=settings.digest.incomplete_days
-            )
+            content = digest_for(uow, settings, day=day, tz=tz)
         text, page = render_digest(content, settings.service, printed=True)
         click.echo(page if html else text, nl=False)
         return

@@ -107,8 +107,11 @@ class EwsMailbox:
                 raise _translate(item)
             yield IncomingMail(ref=ref, raw=bytes(item.mime_content or b""), received_at=received)
 
-    def file(self, ref: MailRef, folder: str) -> None:
-        """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing)."""
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:  # noqa: ARG002 - see below
+        """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing).
+
+        ``again`` changes nothing: MoveItem is one operation on the server, never left half done.
+        """
         with self._translated():
             account = self._connect()
             results = account.bulk_move(ids=[(ref.uid, None)], to_folder=self._folder(folder))

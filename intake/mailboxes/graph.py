@@ -109,8 +109,11 @@ class GraphMailbox:
         if not self._move_failed:
             self.state.save_delta_link(delta_link)
 
-    def file(self, ref: MailRef, folder: str) -> None:
-        """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing)."""
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:  # noqa: ARG002 - see below
+        """Move message ``ref`` to the folder ``folder`` under the mailbox root (created if missing).
+
+        ``again`` changes nothing: a Graph move is one operation on the server, never left half done.
+        """
         try:
             destination = self._folder_id(folder)
             self._request(

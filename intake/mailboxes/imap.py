@@ -8,7 +8,8 @@ What it does for the pipeline:
   over ``max_message_bytes`` is not fetched at all: it is handed over unread, for the pipeline to quarantine.
   It searches again after the last batch and yields what arrived meanwhile, until nothing new is left.
 * ``file`` MOVEs a message to the folder for its outcome (COPY, ``\\Deleted`` and UID EXPUNGE where the
-  server has no MOVE), creating the folder when missing. A message already gone is not an error.
+  server has no MOVE), creating the folder when missing. A message already gone is not an error; one filed
+  ``again`` (an earlier move may have been cut off) is only removed when the folder already holds its copy.
 * ``watch`` IDLEs on a second connection and calls ``wake`` when the folder changes, renewing IDLE every
   ``idle_renew_seconds``; on a server without IDLE it returns at once and the daemon's polling does the work.
 
@@ -47,6 +48,11 @@ BATCH_BYTES = 32 * 1024 * 1024
 
 IDLE_CHECK_SECONDS = 5.0
 """How long one wait inside IDLE lasts before the watcher looks at its stop flag again."""
+
+
+class _FolderRebuilt(IMAPClientError):  # type: ignore[misc]  # imapclient has no type hints
+    """The intake folder's UIDVALIDITY changed under the poller's connection."""
+
 
 _FAILURES = (OSError, IMAPClientError, IMAPClientAbortError)  # socket.timeout and ssl.SSLError are OSErrors
 _LOGIN_FAILURES = (*_FAILURES, TokenError)  # a login also fails when Entra ID gives no token
@@ -127,11 +133,16 @@ class ImapMailbox:
                     yield incoming
                 yielded.update(uid for uid, _size, _date in batch)  # gone since the listing: not ours any more
 
-    def file(self, ref: MailRef, folder: str) -> None:
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:
         """Move the message ``ref`` to ``folder`` (created when missing); one already gone is left alone.
 
         A message listed under an older UIDVALIDITY cannot be named any more: it is left where it is, and
         when it is listed again under its new UID the ledger's second net (the SHA-256 of its bytes) files it.
+
+        ``again``: an earlier filing of this message may have been cut off. A MOVE is a copy and an expunge
+        on the server (and COPY, ``\\Deleted`` and EXPUNGE where there is no MOVE): a server restarted, or a
+        service killed, between the two leaves the message in both folders. So the folder is searched for a
+        copy first (same size, arrival time and bytes), and when it holds one only the original is removed.
 
         Raises:
             MailboxUnavailable: the server failed; the ledger still says "decided", so the next poll files it.
@@ -142,6 +153,14 @@ class ImapMailbox:
                 return
             self._ensure_folder(client, folder)
             uid = [int(ref.uid)]
+            if again:
+                copied = self._copied(client, uid[0], folder)
+                if copied is None:
+                    return  # gone from the folder: the earlier move landed, or a person moved it
+                if copied:
+                    log.info("imap_copy_found", mailbox=self.name, folder=folder)
+                    self._remove(client, uid)
+                    return
             try:
                 if client.has_capability("MOVE"):
                     client.move(uid, folder)
@@ -151,11 +170,50 @@ class ImapMailbox:
                 if "EXPUNGEISSUED" in str(exc):
                     return  # another session (a person in Outlook, a replay) moved or deleted it meanwhile
                 raise
-            client.delete_messages(uid)
-            if client.has_capability("UIDPLUS"):
-                client.uid_expunge(uid)
-            else:
-                client.expunge()  # without UIDPLUS only a folder-wide EXPUNGE exists; \\Deleted mail is ours
+            self._remove(client, uid)
+
+    def _copied(self, client: IMAPClient, uid: int, folder: str) -> bool | None:
+        """Whether ``folder`` holds a copy of message ``uid`` (None: the message is no longer here).
+
+        A copy keeps the original's bytes and arrival time (RFC 3501 6.4.7, and RFC 6851 for MOVE); a delivery
+        of the same bytes at another time is a message of its own, and stays. The folder is looked at
+        read-only, and the intake folder selected again, as it was, before returning.
+
+        A message over ``max_message_bytes`` is never read, here either: it is taken for not copied, and moved
+        (a second copy of a message the team must look at by hand is better than a guess that deletes one).
+        """
+        listed = client.fetch([uid], ["RFC822.SIZE", "INTERNALDATE"]).get(uid)
+        if listed is None:
+            return None
+        size, arrived = int(listed.get(b"RFC822.SIZE", 0)), listed.get(b"INTERNALDATE")
+        if size > self.max_message_bytes:
+            return False
+        original = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
+        if original is None or b"BODY[]" not in original:
+            return None
+        raw = original[b"BODY[]"]
+        try:
+            client.select_folder(folder, readonly=True)
+            same_size = client.search(["LARGER", max(size - 1, 0), "SMALLER", size + 1])
+            dates = client.fetch(same_size, ["INTERNALDATE"]) if same_size else {}
+            candidates = [found for found, data in dates.items() if data.get(b"INTERNALDATE") == arrived]
+            bodies = client.fetch(candidates, ["BODY.PEEK[]"]) if candidates else {}
+            return any(data.get(b"BODY[]") == raw for data in bodies.values())
+        finally:
+            selected = client.select_folder(self.folder, readonly=False)
+            if int(selected[b"UIDVALIDITY"]) != self._uidvalidity:
+                # Rebuilt meanwhile: its UIDs name other messages now. The connection is dropped, and the next
+                # one lists the folder afresh.
+                raise _FolderRebuilt(self.folder)
+
+    @staticmethod
+    def _remove(client: IMAPClient, uid: list[int]) -> None:
+        """Delete the original of a message copied to its folder."""
+        client.delete_messages(uid)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uid)
+        else:
+            client.expunge()  # without UIDPLUS only a folder-wide EXPUNGE exists; \\Deleted mail is ours
 
     # -- IDLE --------------------------------------------------------------------------------------------------
 

@@ -72,8 +72,11 @@ class MaildirMailbox:
             return IncomingMail.over_limit(ref, received, len(raw))
         return IncomingMail(ref=ref, raw=raw, received_at=received)
 
-    def file(self, ref: MailRef, folder: str) -> None:
-        """Move the message ``ref`` into ``.<folder>/cur/``; a message no longer in the inbox is left alone."""
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:  # noqa: ARG002 - see below
+        """Move the message ``ref`` into ``.<folder>/cur/``; a message no longer in the inbox is left alone.
+
+        ``again`` changes nothing: a rename is never half done, so a copy cannot be left behind.
+        """
         target = _private_maildir(self.path / f".{folder}")
         known = self._seen.pop(ref.uid, None)
         for path in [known] if known else self._find(ref.uid):

@@ -59,7 +59,7 @@ class KillOnFile:
     def fetch_new(self) -> Iterator[IncomingMail]:
         return self.inner.fetch_new()  # type: ignore[attr-defined,no-any-return]
 
-    def file(self, ref: MailRef, folder: str) -> None:
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:
         raise Killed
 
 

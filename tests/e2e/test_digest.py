@@ -22,13 +22,11 @@ MONDAY = dt.datetime(2026, 11, 30, 8, 45, tzinfo=LONDON)
 TEAM = "nmss.team@nhs.net"
 
 
-@pytest.fixture
-def taken(service: Service, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The sample emails received on Friday evening and taken; their outcomes by reference."""
-    monkeypatch.setenv("NMSS_SERVICE__TEAM_ADDRESSES", json.dumps([TEAM]))
-    with time_machine.travel(RECEIVED, tick=False):
-        for path in deliver_to_maildir(service.mailbox, all_scenarios(RECEIVED.date(), seed=5)):
-            os.utime(path, (RECEIVED.timestamp(), RECEIVED.timestamp()))
+def take_at(service: Service, when: dt.datetime, seed: int) -> dict[str, str]:
+    """The sample emails of ``seed`` received at ``when`` and taken then; their outcomes by reference."""
+    with time_machine.travel(when, tick=False):
+        for path in deliver_to_maildir(service.mailbox, all_scenarios(when.date(), seed=seed)):
+            os.utime(path, (when.timestamp(), when.timestamp()))
         result = service.invoke("run", "--once")
     assert result.exit_code == 0, result.output
     outcomes = {}
@@ -37,6 +35,13 @@ def taken(service: Service, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         if parts and parts[0].startswith("NMSS-"):
             outcomes[parts[0]] = parts[1]
     return outcomes
+
+
+@pytest.fixture
+def taken(service: Service, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The sample emails received on Friday evening and taken; their outcomes by reference."""
+    monkeypatch.setenv("NMSS_SERVICE__TEAM_ADDRESSES", json.dumps([TEAM]))
+    return take_at(service, RECEIVED, seed=5)
 
 
 def invoke_at(service: Service, when: dt.datetime, *args: str) -> Result:
@@ -133,3 +138,58 @@ def test_the_digest_goes_to_a_domain_on_the_configured_accredited_list(
 
     assert result.exit_code == 0, result.output
     assert (service.outbox / "digest-2026-11-30.eml").exists()
+
+
+def between(text: str, start: str, end: str) -> str:
+    return text[text.index(start) : text.index(end, text.index(start))]
+
+
+def test_the_digest_names_forms_as_they_are_printed_not_by_their_codes(service: Service, taken: dict[str, str]) -> None:
+    text = invoke_at(service, MONDAY, "digest", "--print").stdout
+    page = invoke_at(service, MONDAY, "digest", "--print", "--html").stdout
+
+    waiting = between(text, "INCOMPLETE, WAITING ON THE REFERRER", "FOLLOW-UP CALLS DUE TODAY")
+    assert "forms: Form 2, Form 1)" in waiting
+    assert "form2" not in waiting
+    assert "<td>Form 2, Form 1</td>" in page
+
+
+def test_a_digest_missed_for_a_whole_working_day_comes_the_next_working_day_with_that_days_items_once(
+    service: Service, taken: dict[str, str]
+) -> None:
+    assert invoke_at(service, MONDAY, "digest").exit_code == 0
+    # Taken on Monday afternoon: Tuesday's digest would have had these. The service is down all Tuesday from
+    # before digest time; what it takes on its return on Tuesday evening belongs to Wednesday's digest.
+    monday = take_at(service, dt.datetime(2026, 11, 30, 14, 0, tzinfo=LONDON), seed=6)
+    tuesday = take_at(service, dt.datetime(2026, 12, 1, 19, 0, tzinfo=LONDON), seed=8)
+    wednesday = dt.datetime(2026, 12, 2, 8, 45, tzinfo=LONDON)
+
+    printed = invoke_at(service, wednesday, "digest", "--print").stdout
+    first = invoke_at(service, wednesday, "digest")
+    again = invoke_at(service, wednesday + dt.timedelta(hours=3), "digest")
+    thursday = invoke_at(service, wednesday + dt.timedelta(days=1), "digest", "--print").stdout
+
+    assert first.exit_code == 0, first.output
+    assert again.stdout == "The digest for Wednesday 2 December 2026 was queued already; nothing sent again.\n"
+    assert sorted(p.name for p in service.outbox.glob("digest-*.eml")) == [
+        "digest-2026-11-30.eml",
+        "digest-2026-12-02.eml",
+    ], "Tuesday's items went once, with Wednesday's digest"
+    sent = message_from_bytes((service.outbox / "digest-2026-12-02.eml").read_bytes(), policy=policy.default)
+    assert "(and Tuesday 1 December 2026, not sent then)" in str(sent["Subject"])
+    text = sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "FOR TUESDAY 1 DECEMBER 2026, WHOSE DIGEST WAS NOT SENT" in printed, "--print shows what will be sent"
+
+    assert "It also covers Tuesday 1 December 2026: no digest was sent then" in text
+    missed = between(text, "FOR TUESDAY 1 DECEMBER 2026, WHOSE DIGEST WAS NOT SENT", "NEEDING YOUR ACTION")
+    for reference, outcome in monday.items():
+        if outcome in ("accepted", "review", "mar_registration"):
+            assert reference in missed, f"{reference} ({outcome}) is in Tuesday's section"
+    for reference in [*tuesday, *taken]:
+        assert reference not in missed, "only what came in for Tuesday"
+    [monday_mar] = [ref for ref, outcome in monday.items() if outcome == "mar_registration"]
+    [tuesday_mar] = [ref for ref, outcome in tuesday.items() if outcome == "mar_registration"]
+    latest = text[text.index("MAR CHART REGISTRATIONS SINCE THE LAST DIGEST") :]
+    assert tuesday_mar in latest
+    assert monday_mar not in latest, "each registration is reported once"
+    assert "WHOSE DIGEST WAS NOT SENT" not in thursday, "Thursday's digest covers Thursday alone"

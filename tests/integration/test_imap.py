@@ -118,7 +118,7 @@ class DiesOnFile:
     def fetch_new(self) -> Iterator[IncomingMail]:
         return self.inner.fetch_new()
 
-    def file(self, ref: MailRef, folder: str) -> None:
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:
         raise MailboxUnavailable("crashed before the move")
 
 

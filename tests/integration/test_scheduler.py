@@ -256,8 +256,8 @@ class BusyMailbox:
         self.done.wait()
         return self.inner.fetch_new()
 
-    def file(self, ref: MailRef, folder: str) -> None:
-        self.inner.file(ref, folder)
+    def file(self, ref: MailRef, folder: str, *, again: bool = False) -> None:
+        self.inner.file(ref, folder, again=again)
 
 
 def test_the_digest_and_the_outbox_go_out_while_the_poll_is_busy_reading_a_message(app: App) -> None:

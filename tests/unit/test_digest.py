@@ -13,6 +13,7 @@ from notifier.digest import (
     DueCall,
     InsecureRecipient,
     MarRegistration,
+    MissedDay,
     Patient,
     QueuedReferral,
     TaskToDo,
@@ -228,3 +229,28 @@ def test_a_reminder_is_refused_for_an_address_not_on_a_secure_domain() -> None:
         build_follow_up_reminder(
             call(7, DAY, 0), recipients=["x@gmail.com"], service=SERVICE, secure_domains=SECURE, now=NOW
         )
+
+
+def test_a_missed_days_items_come_in_a_dated_section_of_their_own_and_the_subject_says_so() -> None:
+    friday = dt.date(2026, 11, 27)
+    missed = MissedDay(
+        day=friday,
+        referrals=(referral("NMSS-FRIROUT1", "routine", "Later"), referral("NMSS-FRIURGE1", "urgent", "First")),
+        mar=(MarRegistration("NMSS-FRIMAR01", friday, person("Charted")),),
+    )
+    message = build(Digest(day=DAY, missed=(missed,)))
+    text, html = parts(message)
+
+    assert "(and Friday 27 November 2026, not sent then)" in str(message["Subject"])
+    section = text[text.index("FOR FRIDAY 27 NOVEMBER 2026, WHOSE DIGEST WAS NOT SENT") : text.index("NEEDING YOUR")]
+    assert section.index("NMSS-FRIURGE1") < section.index("NMSS-FRIROUT1"), "most urgent first"
+    assert "NMSS-FRIMAR01" in section
+    assert "For Friday 27 November 2026, whose digest was not sent" in html
+    assert "NMSS-FRIMAR01" in html
+
+
+def test_a_digest_with_no_missed_day_has_no_such_section() -> None:
+    text, html = parts(build())
+
+    assert "WHOSE DIGEST WAS NOT SENT" not in text
+    assert "also covers" not in html
