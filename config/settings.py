@@ -326,6 +326,16 @@ class HealthSettings(Section):
     alert_after_failures: int = Field(default=3, ge=1)
 
 
+class LeaseSettings(Section):
+    """Two or more instances on one PostgreSQL database: one polls each mailbox, the others stand by.
+
+    ``takeover_seconds`` bounds how long a mailbox goes unpolled after its poller dies: a standby tries to take
+    the lease twice in that time, and a holder whose host or network died loses it within it.
+    """
+
+    takeover_seconds: float = Field(default=30.0, ge=1, le=3600)
+
+
 class DigestSettings(Section):
     """The team's morning digest and follow-up reminders, sent to ``service.team_addresses`` on secure domains.
 
@@ -384,6 +394,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod

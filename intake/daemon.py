@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from types import FrameType
 from typing import Protocol, runtime_checkable
@@ -18,11 +18,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from intake.bootstrap import App
 from intake.digest import queue_digest_if_due
-from intake.errors import MailboxUnavailable
+from intake.errors import AlreadyRunning, MailboxUnavailable
 from intake.followups import queue_reminders
 from intake.health import take_and_record
 from intake.outbox import SendReport
-from intake.pipeline import send_outbox
+from intake.pipeline import Taken, send_outbox
 from notifier.digest import InsecureRecipient
 
 log = structlog.get_logger("intake.daemon")
@@ -30,6 +30,9 @@ log = structlog.get_logger("intake.daemon")
 POLL_EXECUTOR = "poll"
 """The poll's own thread: reading one message may take its whole time budget, and the outbox, the digest and
 the reminders (on the default executor's single thread) must not wait behind it."""
+
+LEASE_EXECUTOR = "lease"
+"""The lease job's own thread (``LeaseWatch``)."""
 
 _sending = threading.Lock()
 """Held while the outbox is sent: the poll and the outbox jobs run on different threads, and two sends at once
@@ -45,14 +48,16 @@ def send_outbox_alone(app: App) -> SendReport:
 def poll_once(app: App, stopping: threading.Event | None = None) -> None:
     """One tick: take what is waiting, then send what is pending. A mailbox outage waits for the next tick.
 
-    Once ``stopping`` is set, the tick takes no further message (the one in hand is finished first).
+    Only the holder of the mailbox's lease takes mail; a standby only sends. Once ``stopping`` is set, the tick
+    takes no further message (the one in hand is finished first).
     """
-    try:
-        # Health notes success or failure.
-        taken = take_and_record(app.mailbox, app.services, app.settings, stopping=stopping)
-    except (MailboxUnavailable, OSError) as exc:
-        log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
-        taken = []
+    taken: Sequence[Taken] = []
+    if app.lease.hold():
+        try:
+            # Health notes success or failure.
+            taken = take_and_record(app.mailbox, app.services, app.settings, stopping=stopping)
+        except (MailboxUnavailable, OSError) as exc:
+            log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
     report = send_outbox_alone(app)
     if taken or report:
         log.info(
@@ -76,7 +81,7 @@ DIGEST_CHECK_SECONDS = 60
 REMINDER_CHECK_SECONDS = 300
 """How often the reminder job looks for follow-up calls that have fallen due."""
 
-MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300}
+MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300, "lease": 30}
 """How late a job may still start. A run missed beyond this is skipped, which loses nothing: the next run
 finds in the database whatever the skipped one would have done."""
 
@@ -119,8 +124,29 @@ def reminders_tick(app: App) -> None:
         send_pending(app)
 
 
+class LeaseWatch:
+    """The lease job's memory: whether this instance held the lease at the last look, so that taking it over
+    starts a poll at once rather than at the next interval."""
+
+    def __init__(self, app: App, wake: Callable[[], None] | None = None) -> None:
+        self.app = app
+        self.wake = wake
+        self.held = False
+
+    def tick(self) -> None:
+        held = self.app.lease.hold()
+        if held and not self.held:
+            log.info("lease_taken", mailbox=self.app.lease.mailbox)
+            if self.wake is not None:
+                self.wake()
+        self.held = held
+
+
 def new_scheduler(
-    app: App, kind: type[BaseScheduler] = BlockingScheduler, stopping: threading.Event | None = None
+    app: App,
+    kind: type[BaseScheduler] = BlockingScheduler,
+    stopping: threading.Event | None = None,
+    lease: LeaseWatch | None = None,
 ) -> BaseScheduler:
     """A scheduler of ``kind`` with the service's jobs, as the daemon runs it.
 
@@ -132,11 +158,16 @@ def new_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone=app.settings.service.timezone,
     )
-    add_jobs(scheduler, app, stopping)
+    add_jobs(scheduler, app, stopping, lease)
     return scheduler
 
 
-def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | None = None) -> None:
+def add_jobs(
+    scheduler: BaseScheduler,
+    app: App,
+    stopping: threading.Event | None = None,
+    lease: LeaseWatch | None = None,
+) -> None:
     """Add the service's four jobs to ``scheduler``: poll, outbox, digest and reminders.
 
     Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
@@ -167,6 +198,21 @@ def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | Non
             # The outbox starts a little after the poll so the first poll (which also sends) goes first.
             next_run_time=now + dt.timedelta(seconds=5 if job_id == "outbox" else 0),
         )
+    if lease is not None:
+        # A standby's attempt to take the lease over, twice per takeover time, on a thread of its own so that
+        # a slow send or poll cannot delay a takeover.
+        scheduler.add_executor(ThreadPoolExecutor(1), alias=LEASE_EXECUTOR)
+        scheduler.add_job(
+            lease.tick,
+            "interval",
+            seconds=app.settings.lease.takeover_seconds / 2,
+            id="lease",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS["lease"],
+            executor=LEASE_EXECUTOR,
+            next_run_time=now,
+        )
 
 
 @runtime_checkable
@@ -178,29 +224,39 @@ class Watchable(Protocol):
 
 
 def run_daemon(app: App) -> None:
-    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first."""
+    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first.
+
+    With a lease other hosts share (PostgreSQL), a daemon that finds it held stands by: it sends the outbox,
+    the digest and reminders, and tries to take the lease over until the holder is gone. Otherwise (the file
+    lock) it refuses to start: the other poller is on this host.
+    """
+    if not app.lease.shared and not app.lease.hold():
+        raise AlreadyRunning(f"another poller is working on mailbox {app.lease.mailbox}")
     # Set on SIGTERM or SIGINT: the watcher ends, and a running poll finishes the message in hand (its parse
     # is bounded by the workers' time limit) and takes no more, so shutting down waits for one message at most.
     stopping = threading.Event()
-    scheduler = new_scheduler(app, stopping=stopping)
+    scheduler: BaseScheduler | None = None
+
+    # IDLE (or the like), and taking the lease over, only wake the poll job; the poll's own listing decides
+    # what is new. A one-off job rather than moving "poll" forward: a wake during a running poll would be
+    # skipped as a second instance. Two instances are allowed so a wake during a woken poll queues behind it
+    # on the poll's single thread (never beside it); replace_existing keeps at most one waiting.
+    def wake() -> None:
+        with suppress(SchedulerNotRunningError):
+            assert scheduler is not None
+            scheduler.add_job(
+                poll_once,
+                args=[app, stopping],
+                id="poll-now",
+                replace_existing=True,
+                max_instances=2,
+                executor=POLL_EXECUTOR,
+            )
+
+    watch = LeaseWatch(app) if app.lease.shared else None
+    scheduler = new_scheduler(app, stopping=stopping, lease=watch)
     interval = app.settings.poll_interval_seconds
-
     if isinstance(app.mailbox, Watchable):
-        # IDLE (or the like) only wakes the poll job; the poll's own listing decides what is new.
-        # A one-off job rather than moving "poll" forward: a wake during a running poll would be skipped as a
-        # second instance. Two instances are allowed so a wake during a woken poll queues behind it on the
-        # poll's single thread (never beside it); replace_existing keeps at most one waiting.
-        def wake() -> None:
-            with suppress(SchedulerNotRunningError):
-                scheduler.add_job(
-                    poll_once,
-                    args=[app, stopping],
-                    id="poll-now",
-                    replace_existing=True,
-                    max_instances=2,
-                    executor=POLL_EXECUTOR,
-                )
-
         threading.Thread(target=app.mailbox.watch, args=(wake, stopping), name="watch", daemon=True).start()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -211,7 +267,15 @@ def run_daemon(app: App) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("daemon_started", mailbox=app.mailbox.name, interval_seconds=interval)
+    if watch is not None:
+        watch.tick()  # whether this instance starts as the poller (whose first poll starts at once) or stands by
+        watch.wake = wake
+        if not watch.held:
+            log.info("lease_standby", mailbox=app.lease.mailbox, takeover_seconds=app.settings.lease.takeover_seconds)
     if not app.settings.service.team_addresses:
         log.warning("team_mail_off_no_team_addresses")  # no digest and no follow-up reminders
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        app.lease.release()
     log.info("daemon_stopped")

@@ -6,6 +6,7 @@ once per session from the Debian server binaries (``scripts/install-system-packa
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
@@ -37,8 +38,12 @@ DATABASE_FIXTURES = frozenset({"database_url", "database_engine", "new_database"
 TEST_DATABASES = ("sqlite", "postgresql")
 
 
+@functools.cache
 def chosen_database() -> str:
-    """The database the service's tests run on: ``NMSS_TEST_DATABASE``, ``sqlite`` (the default) or ``postgresql``."""
+    """The database the service's tests run on: ``NMSS_TEST_DATABASE``, ``sqlite`` (the default) or ``postgresql``.
+
+    Read once, when the run starts: fixtures clear every ``NMSS_`` variable for the service under test.
+    """
     chosen = os.environ.get("NMSS_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
     if chosen not in TEST_DATABASES:
         raise pytest.UsageError(f"NMSS_TEST_DATABASE={chosen!r}: use one of {', '.join(TEST_DATABASES)}")

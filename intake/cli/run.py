@@ -35,10 +35,10 @@ def run(ctx: click.Context, once: bool) -> None:
     app = app_of(ctx)
     upgrade(app.engine)
     try:
+        if not once:
+            run_daemon(app)  # holds the lease itself, or stands by for it (intake.lease)
+            return
         with poller_lock(app):
-            if not once:
-                run_daemon(app)
-                return
             taken = take_and_record(app.mailbox, app.services, app.settings)
             sent = send_outbox(app.services)
     except IntakeError as exc:

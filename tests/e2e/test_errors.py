@@ -107,6 +107,7 @@ def test_a_full_disk_is_one_line_saying_to_free_space(service: Service) -> None:
     assert "free some space" in line
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL the poller's lease is in the database, not a file in state_dir
 def test_a_state_folder_that_cannot_be_written_is_one_line_naming_the_setting(service: Service) -> None:
     (service.root / "not-a-folder").write_bytes(b"")
 
