@@ -80,7 +80,8 @@ class Daemon:
         return load_settings(self.config)
 
     def outbox(self) -> list[Path]:
-        return sorted((self.root / "outbox").glob("*.eml"))
+        """The replies written; not a half-written ``.tmp-`` file a kill left, which the outbox never reads."""
+        return sorted(p for p in (self.root / "outbox").glob("*.eml") if not p.name.startswith(".tmp-"))
 
 
 @pytest.fixture
