@@ -15,6 +15,7 @@ digest and reminders are queued by whichever instance comes first, once per outb
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import math
@@ -148,14 +149,22 @@ class PostgresLease:
         return self._connection
 
     def _drop(self, *, lost: bool, error: Exception | None = None) -> None:
+        import psycopg
+
         if lost:
             log.warning("lease_lost", mailbox=self.mailbox, error_type=type(error).__name__ if error else None)
-        self._held = False
-        if self._connection is not None:
-            try:
-                self._connection.close()  # ends the session, which releases the lock on the server
-            finally:
-                self._connection = None
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if self._held and not connection.closed:
+                # Said, not left to the session's end: the server ends a closed session a little later, and the
+                # next holder should not have to wait for that.
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        finally:
+            self._held = False
+            connection.close()
 
     def _libpq_url(self) -> str:
         url = make_url(self._url)

@@ -60,12 +60,14 @@ class Outbox:
         )
         self.session.flush()  # what this transaction added before goes first (the ledger row it answers)
         insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        table = metadata.tables[OutboxRecord.__tablename__]
         statement = (
-            insert(metadata.tables[OutboxRecord.__tablename__])
+            insert(table)
             .values(**row.model_dump(exclude={"id"}))
             .on_conflict_do_nothing(index_elements=["key"])
+            .returning(table.c.id)  # a row back only when it was inserted (rowcount is not told with RETURNING)
         )
-        return bool(self.session.connection().execute(statement).rowcount == 1)
+        return self.session.connection().execute(statement).first() is not None
 
     def has(self, key: str) -> bool:
         """Whether an email with ``key`` was ever put in the outbox."""
