@@ -21,6 +21,7 @@ from intake.digest import queue_digest_if_due
 from intake.errors import AlreadyRunning, MailboxUnavailable
 from intake.followups import queue_reminders
 from intake.health import take_and_record
+from intake.lease import Lease
 from intake.outbox import SendReport
 from intake.pipeline import Taken, send_outbox
 from notifier.digest import InsecureRecipient
@@ -55,7 +56,8 @@ def poll_once(app: App, stopping: threading.Event | None = None) -> None:
     if app.lease.hold():
         try:
             # Health notes success or failure.
-            taken = take_and_record(app.mailbox, app.services, app.settings, stopping=stopping)
+            until = UntilStoppedOrLost(app.lease, stopping)
+            taken = take_and_record(app.mailbox, app.services, app.settings, stopping=until)
         except (MailboxUnavailable, OSError) as exc:
             log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
     report = send_outbox_alone(app)
@@ -122,6 +124,19 @@ def reminders_tick(app: App) -> None:
         return
     if queued:
         send_pending(app)
+
+
+class UntilStoppedOrLost:
+    """Set once the daemon is told to stop or it no longer holds the lease: looked at before each message, so
+    a poller that lost its lease (its connection to the database cut) stops taking mail after the message in
+    hand, rather than at the end of the batch, while another instance may have taken over."""
+
+    def __init__(self, lease: Lease, stopping: threading.Event | None) -> None:
+        self.lease = lease
+        self.stopping = stopping
+
+    def is_set(self) -> bool:
+        return (self.stopping is not None and self.stopping.is_set()) or not self.lease.hold()
 
 
 class LeaseWatch:

@@ -14,12 +14,15 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from config.settings import RetrySettings
+from config.settings import MailboxSettings, OutgoingSettings, RetrySettings, Settings
+from intake.bootstrap import bootstrap
+from intake.daemon import poll_once
 from intake.lease import FileLease, PostgresLease, make_lease
 from intake.migrate import upgrade
 from intake.outbox import send_due
 from intake.store import OutboxRecord
 from intake.unit_of_work import UnitOfWork
+from samples.scenarios import deliver_to_maildir, incomplete
 
 NOW = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 GUARD_SECONDS = 60.0
@@ -191,3 +194,35 @@ def waiting_on_a_lock(engine: Engine) -> bool:
                 )
             ).scalar_one()
         )
+
+
+# -- the daemon's poll --------------------------------------------------------------------------------------------
+
+
+def test_a_standby_s_poll_takes_no_mail_until_the_holder_gives_the_lease_up(
+    postgres_engine: Engine, tmp_path: Path
+) -> None:
+    url = url_of(postgres_engine)
+    settings = Settings(
+        database_url=url,  # type: ignore[arg-type]
+        state_dir=tmp_path / "state",
+        mailbox=MailboxSettings(path=tmp_path / "mailbox"),
+        outgoing=OutgoingSettings(outbox_path=tmp_path / "outbox"),
+    )
+    upgrade(postgres_engine)
+    deliver_to_maildir(tmp_path / "mailbox", [incomplete(NOW.date(), seed=3)])
+    holder = PostgresLease(url, settings.mailbox.name, takeover_seconds=5)
+    app = bootstrap(settings)
+    try:
+        assert holder.hold()
+        poll_once(app)
+        assert len(list((tmp_path / "mailbox" / "new").iterdir())) == 1, "the standby left the mail alone"
+
+        holder.release()
+        poll_once(app)
+    finally:
+        holder.release()
+        app.lease.release()
+        app.engine.dispose()
+    assert list((tmp_path / "mailbox" / "new").iterdir()) == []
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1, "taken over, it took the mail and replied"
