@@ -70,8 +70,19 @@ if TYPE_CHECKING:  # the tables name their classes as text; mypy still checks th
 
 
 @dataclass(frozen=True)
+class Poller:
+    """One mailbox the service polls, and the lease that lets one poller at a time take its mail."""
+
+    mailbox: Mailbox
+    lease: Lease
+
+
+@dataclass(frozen=True)
 class App:
-    """Everything a command needs, built once from the settings."""
+    """Everything a command needs, built once from the settings.
+
+    ``mailbox`` and ``lease`` are the first (or only) mailbox's; ``more`` the others of ``[[mailboxes]]``.
+    """
 
     settings: Settings
     engine: Engine
@@ -80,6 +91,16 @@ class App:
     services: Services
     lease: Lease
     """The right to poll ``mailbox`` (``intake.lease``): a file lock on SQLite, an advisory lock on PostgreSQL."""
+    more: tuple[Poller, ...] = ()
+
+    @property
+    def pollers(self) -> tuple[Poller, ...]:
+        """Every mailbox the service polls, each with its lease, in the order the settings list them."""
+        return (Poller(self.mailbox, self.lease), *self.more)
+
+    def poller(self, name: str) -> Poller | None:
+        """The mailbox called ``name`` (the ledger's ``source``), or None when no setting names it now."""
+        return next((p for p in self.pollers if p.mailbox.name == name), None)
 
     def reply_location(self, key: str) -> str:
         """Where the email with outbox ``key`` went, in words a person can follow."""
@@ -95,7 +116,18 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | No
     handed in, so a test injects its faults through the services rather than by patching.
     """
     engine = make_engine(settings.database_url.get_secret_value())
-    mailbox = make_mailbox(settings, engine, clock)
+    first, *more = (
+        Poller(
+            make_mailbox(settings.for_mailbox(mailbox), engine, clock),
+            make_lease(
+                settings.database_url.get_secret_value(),
+                settings.state_dir,
+                mailbox.name,
+                takeover_seconds=settings.lease.takeover_seconds,
+            ),
+        )
+        for mailbox in settings.polled_mailboxes
+    )
     sender = make_sender(settings)
     services = Services(
         engine=engine,
@@ -108,13 +140,15 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | No
         outgoing=settings.outgoing,
         pool=pool,
     )
-    lease = make_lease(
-        settings.database_url.get_secret_value(),
-        settings.state_dir,
-        mailbox.name,
-        takeover_seconds=settings.lease.takeover_seconds,
+    return App(
+        settings=settings,
+        engine=engine,
+        mailbox=first.mailbox,
+        sender=sender,
+        services=services,
+        lease=first.lease,
+        more=tuple(more),
     )
-    return App(settings=settings, engine=engine, mailbox=mailbox, sender=sender, services=services, lease=lease)
 
 
 def today(app: App) -> dt.date:

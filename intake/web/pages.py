@@ -98,7 +98,7 @@ def service_page(request: Request, _account: Account, _form: FormData | None) ->
     """Admins: each mailbox's health, and the quarantined messages."""
     app = service_of(request)
     with app.services.unit_of_work() as uow:
-        report = service_status(uow, [app.mailbox.name])
+        report = service_status(uow, [poller.mailbox.name for poller in app.pollers])
     return render(
         request,
         "service.jinja",
