@@ -151,7 +151,10 @@ class LeaseWatch:
         self.held = False
 
     def tick(self) -> None:
+        problem = self.lease.problem
         held = self.lease.hold()
+        if self.lease.problem is not None and problem is None:  # once per outage, not at every tick
+            log.warning("lease_unavailable", mailbox=self.lease.mailbox, error_type=self.lease.problem)
         if held and not self.held:
             log.info("lease_taken", mailbox=self.lease.mailbox)
             if self.wake is not None:

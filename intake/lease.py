@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import structlog
 from sqlalchemy.engine import make_url
 
-from intake.errors import AlreadyRunning, StateDirUnwritable
+from intake.errors import AlreadyRunning, LeaseUnavailable, StateDirUnwritable
 from notifier.private_files import private_folder
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ class Lease(Protocol):
     mailbox: str
     shared: bool
     """Whether instances on other hosts share it: a second daemon then stands by rather than refusing to start."""
+    problem: str | None
+    """Why the last ``hold`` could not even ask (an exception's class name: the database did not answer), or
+    None when it could: then False from ``hold`` means another instance holds the lease."""
 
     def hold(self) -> bool:
         """Whether this instance holds the lease now: takes it when it is free, checks it when already held."""
@@ -66,6 +69,7 @@ class FileLease:
     def __init__(self, state_dir: Path, mailbox: str) -> None:
         self.mailbox = mailbox
         self.shared = False
+        self.problem: str | None = None
         self.path = state_dir / f"poller-{mailbox}.lock"
         self._fd: int | None = None
 
@@ -111,6 +115,7 @@ class PostgresLease:
     def __init__(self, database_url: str, mailbox: str, *, takeover_seconds: float) -> None:
         self.mailbox = mailbox
         self.shared = True
+        self.problem: str | None = None
         self.key = lease_key(mailbox)
         self.takeover_seconds = takeover_seconds
         self._url = database_url
@@ -129,8 +134,10 @@ class PostgresLease:
                     return True
                 row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             except psycopg.Error as exc:
+                self.problem = type(exc).__name__
                 self._drop(lost=self._held, error=exc)
                 return False
+            self.problem = None
             self._held = bool(row and row[0])
             return self._held
 
@@ -212,6 +219,11 @@ class HeldLease:
 
     def __enter__(self) -> Lease:
         if not self.lease.hold():
+            if self.lease.problem is not None:
+                raise LeaseUnavailable(
+                    f"cannot take the poller's lease for mailbox {self.lease.mailbox}: "
+                    f"the database did not answer ({self.lease.problem})"
+                )
             raise AlreadyRunning(f"another poller is working on mailbox {self.lease.mailbox}")
         return self.lease
 

@@ -17,12 +17,14 @@ from sqlmodel import Session, select
 from config.settings import MailboxSettings, OutgoingSettings, RetrySettings, Settings
 from intake.bootstrap import bootstrap
 from intake.daemon import poll_once
-from intake.lease import FileLease, PostgresLease, make_lease
+from intake.errors import LeaseUnavailable
+from intake.lease import FileLease, HeldLease, PostgresLease, make_lease
 from intake.migrate import upgrade
 from intake.outbox import send_due
 from intake.store import OutboxRecord
 from intake.unit_of_work import UnitOfWork
 from samples.scenarios import deliver_to_maildir, incomplete
+from tests.conftest import _free_port
 
 NOW = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 GUARD_SECONDS = 60.0
@@ -84,6 +86,15 @@ def test_a_holder_whose_connection_is_cut_knows_it_has_lost_the_lease_and_anothe
     finally:
         holder.release()
         standby.release()
+
+
+def test_a_lease_the_database_cannot_answer_for_is_said_so_not_taken_for_another_poller() -> None:
+    lease = PostgresLease(f"postgresql+psycopg://nmss@127.0.0.1:{_free_port()}/nmss", "intake", takeover_seconds=2)
+
+    assert not lease.hold()
+    assert lease.problem == "OperationalError"
+    with pytest.raises(LeaseUnavailable, match="the database did not answer"), HeldLease(lease):
+        pass
 
 
 def test_the_lease_is_a_file_lock_on_sqlite_and_an_advisory_lock_on_postgresql(
