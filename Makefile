@@ -10,7 +10,7 @@ DEV_LOCK := requirements/dev.lock
 BUILD_LOCK := requirements/build.lock
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install lock web-assets system-packages demo test lint unit integration e2e bench clean
+.PHONY: install lock web-assets system-packages demo test test-postgres lint unit integration e2e bench clean
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,8 +79,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The whole suite on SQLite (PostgreSQL-only tests included), then every test that uses the service's database
+# again on PostgreSQL: a throwaway cluster, a fresh database per test.
 test: install system-packages lint
 	$(BIN)/pytest
+	$(MAKE) test-postgres
+
+test-postgres: install system-packages
+	NMSS_TEST_DATABASE=postgresql $(BIN)/pytest -m database
 
 unit: install
 	$(BIN)/pytest tests/unit

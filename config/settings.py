@@ -329,6 +329,16 @@ class HealthSettings(Section):
     alert_after_failures: int = Field(default=3, ge=1)
 
 
+class LeaseSettings(Section):
+    """Two or more instances on one PostgreSQL database: one polls each mailbox, the others stand by.
+
+    ``takeover_seconds`` bounds how long a mailbox goes unpolled after its poller dies: a standby tries to take
+    the lease twice in that time, and a holder whose host or network died loses it within it.
+    """
+
+    takeover_seconds: float = Field(default=30.0, ge=1, le=3600)
+
+
 class DigestSettings(Section):
     """The team's morning digest and follow-up reminders, sent to ``service.team_addresses`` on secure domains.
 
@@ -383,11 +393,36 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
+    # Several mailboxes, each with a poller, a ledger, folders and health of its own (``[[mailboxes]]``, e.g.
+    # the referral mailbox and a MAR registrations mailbox); empty: the one ``[mailbox]``.
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
     outgoing: OutgoingSettings = Field(default_factory=OutgoingSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+
+    @model_validator(mode="after")
+    def _mailboxes_named_once(self) -> Settings:
+        if self.mailboxes and "mailbox" in self.model_fields_set:
+            raise ValueError("both [mailbox] and [[mailboxes]] are set: list every mailbox under [[mailboxes]]")
+        names = [mailbox.name for mailbox in self.mailboxes]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(
+                f"[[mailboxes]] names {', '.join(twice)} more than once: each mailbox needs a name of its own"
+            )
+        return self
+
+    @property
+    def polled_mailboxes(self) -> tuple[MailboxSettings, ...]:
+        """Every mailbox the service polls: those of ``[[mailboxes]]``, or else the one ``[mailbox]``."""
+        return tuple(self.mailboxes) or (self.mailbox,)
+
+    def for_mailbox(self, mailbox: MailboxSettings) -> Settings:
+        """These settings with ``mailbox`` as ``[mailbox]``: what a mailbox adapter builds itself from."""
+        return self.model_copy(update={"mailbox": mailbox})
 
     @classmethod
     def settings_customise_sources(

@@ -7,13 +7,9 @@ class serves each ``mailbox.kind`` and ``outgoing.kind``.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import importlib
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 from zoneinfo import ZoneInfo
 
@@ -21,13 +17,12 @@ from sqlalchemy import Engine
 
 from config.forms import load_form_definitions
 from config.settings import Settings
-from intake.errors import AlreadyRunning, StateDirUnwritable
 from intake.health import MailboxStateStore
 from intake.isolation import ParsePool
+from intake.lease import HeldLease, Lease, make_lease
 from intake.mailbox import DeltaStore, Mailbox
 from intake.pipeline import Clock, Services
 from intake.store import make_engine, utcnow
-from notifier.private_files import private_folder
 from notifier.sender import Sender
 from notifier.senders.outbox import FileOutbox
 
@@ -75,14 +70,37 @@ if TYPE_CHECKING:  # the tables name their classes as text; mypy still checks th
 
 
 @dataclass(frozen=True)
+class Poller:
+    """One mailbox the service polls, and the lease that lets one poller at a time take its mail."""
+
+    mailbox: Mailbox
+    lease: Lease
+
+
+@dataclass(frozen=True)
 class App:
-    """Everything a command needs, built once from the settings."""
+    """Everything a command needs, built once from the settings.
+
+    ``mailbox`` and ``lease`` are the first (or only) mailbox's; ``more`` the others of ``[[mailboxes]]``.
+    """
 
     settings: Settings
     engine: Engine
     mailbox: Mailbox
     sender: Sender
     services: Services
+    lease: Lease
+    """The right to poll ``mailbox`` (``intake.lease``): a file lock on SQLite, an advisory lock on PostgreSQL."""
+    more: tuple[Poller, ...] = ()
+
+    @property
+    def pollers(self) -> tuple[Poller, ...]:
+        """Every mailbox the service polls, each with its lease, in the order the settings list them."""
+        return (Poller(self.mailbox, self.lease), *self.more)
+
+    def poller(self, name: str) -> Poller | None:
+        """The mailbox called ``name`` (the ledger's ``source``), or None when no setting names it now."""
+        return next((p for p in self.pollers if p.mailbox.name == name), None)
 
     def reply_location(self, key: str) -> str:
         """Where the email with outbox ``key`` went, in words a person can follow."""
@@ -98,7 +116,18 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | No
     handed in, so a test injects its faults through the services rather than by patching.
     """
     engine = make_engine(settings.database_url.get_secret_value())
-    mailbox = make_mailbox(settings, engine, clock)
+    first, *more = (
+        Poller(
+            make_mailbox(settings.for_mailbox(mailbox), engine, clock),
+            make_lease(
+                settings.database_url.get_secret_value(),
+                settings.state_dir,
+                mailbox.name,
+                takeover_seconds=settings.lease.takeover_seconds,
+            ),
+        )
+        for mailbox in settings.polled_mailboxes
+    )
     sender = make_sender(settings)
     services = Services(
         engine=engine,
@@ -111,7 +140,15 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | No
         outgoing=settings.outgoing,
         pool=pool,
     )
-    return App(settings=settings, engine=engine, mailbox=mailbox, sender=sender, services=services)
+    return App(
+        settings=settings,
+        engine=engine,
+        mailbox=first.mailbox,
+        sender=sender,
+        services=services,
+        lease=first.lease,
+        more=tuple(more),
+    )
 
 
 def today(app: App) -> dt.date:
@@ -119,27 +156,10 @@ def today(app: App) -> dt.date:
     return app.services.clock().astimezone(app.services.timezone).date()
 
 
-@contextmanager
-def poller_lock(app: App) -> Iterator[None]:
-    """Hold the one lock that lets a single poller work on this mailbox; raise AlreadyRunning if it is taken."""
-    directory: Path = app.settings.state_dir
-    path = directory / f"poller-{app.mailbox.name}.lock"
-    try:
-        private_folder(directory, kind="state", shared=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StateDirUnwritable(
-            f"cannot write the state folder {directory} ({exc.strerror}): "
-            "set state_dir (NMSS_STATE_DIR) to a folder this user can write"
-        ) from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise AlreadyRunning(f"another poller is working on mailbox {app.mailbox.name}") from exc
-        yield
-    finally:
-        os.close(fd)
+def poller_lock(app: App) -> HeldLease:
+    """``with poller_lock(app):`` holds the mailbox's lease for the block; raises AlreadyRunning if another
+    poller has it (``intake.lease``)."""
+    return HeldLease(app.lease)
 
 
 def make_mailbox(settings: Settings, engine: Engine, clock: Clock = utcnow) -> Mailbox:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from types import FrameType
 from typing import Protocol, runtime_checkable
@@ -16,13 +16,14 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from intake.bootstrap import App
+from intake.bootstrap import App, Poller
 from intake.digest import queue_digest_if_due
-from intake.errors import MailboxUnavailable
+from intake.errors import AlreadyRunning, MailboxUnavailable
 from intake.followups import queue_reminders
 from intake.health import take_and_record
+from intake.lease import Lease
 from intake.outbox import SendReport
-from intake.pipeline import send_outbox
+from intake.pipeline import Taken, send_outbox
 from notifier.digest import InsecureRecipient
 
 log = structlog.get_logger("intake.daemon")
@@ -30,6 +31,9 @@ log = structlog.get_logger("intake.daemon")
 POLL_EXECUTOR = "poll"
 """The poll's own thread: reading one message may take its whole time budget, and the outbox, the digest and
 the reminders (on the default executor's single thread) must not wait behind it."""
+
+LEASE_EXECUTOR = "lease"
+"""The lease job's own thread (``LeaseWatch``)."""
 
 _sending = threading.Lock()
 """Held while the outbox is sent: the poll and the outbox jobs run on different threads, and two sends at once
@@ -42,22 +46,27 @@ def send_outbox_alone(app: App) -> SendReport:
         return send_outbox(app.services)
 
 
-def poll_once(app: App, stopping: threading.Event | None = None) -> None:
-    """One tick: take what is waiting, then send what is pending. A mailbox outage waits for the next tick.
+def poll_once(app: App, stopping: threading.Event | None = None, poller: Poller | None = None) -> None:
+    """One tick of ``poller`` (default: the first mailbox): take what is waiting, then send what is pending. A
+    mailbox outage waits for the next tick.
 
-    Once ``stopping`` is set, the tick takes no further message (the one in hand is finished first).
+    Only the holder of the mailbox's lease takes mail; a standby only sends. Once ``stopping`` is set, the tick
+    takes no further message (the one in hand is finished first).
     """
-    try:
-        # Health notes success or failure.
-        taken = take_and_record(app.mailbox, app.services, app.settings, stopping=stopping)
-    except (MailboxUnavailable, OSError) as exc:
-        log.warning("poll_failed", mailbox=app.mailbox.name, error_type=type(exc).__name__)
-        taken = []
+    poller = poller or app.pollers[0]
+    taken: Sequence[Taken] = []
+    if poller.lease.hold():
+        try:
+            # Health notes success or failure.
+            until = UntilStoppedOrLost(poller.lease, stopping)
+            taken = take_and_record(poller.mailbox, app.services, app.settings, stopping=until)
+        except (MailboxUnavailable, OSError) as exc:
+            log.warning("poll_failed", mailbox=poller.mailbox.name, error_type=type(exc).__name__)
     report = send_outbox_alone(app)
     if taken or report:
         log.info(
             "poll_done",
-            mailbox=app.mailbox.name,
+            mailbox=poller.mailbox.name,
             taken=len(taken),
             sent=report.sent,
             deferred=report.deferred,
@@ -76,7 +85,7 @@ DIGEST_CHECK_SECONDS = 60
 REMINDER_CHECK_SECONDS = 300
 """How often the reminder job looks for follow-up calls that have fallen due."""
 
-MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300}
+MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300, "lease": 30}
 """How late a job may still start. A run missed beyond this is skipped, which loses nothing: the next run
 finds in the database whatever the skipped one would have done."""
 
@@ -119,8 +128,51 @@ def reminders_tick(app: App) -> None:
         send_pending(app)
 
 
+class UntilStoppedOrLost:
+    """Set once the daemon is told to stop or it no longer holds the lease: looked at before each message, so
+    a poller that lost its lease (its connection to the database cut) stops taking mail after the message in
+    hand, rather than at the end of the batch, while another instance may have taken over."""
+
+    def __init__(self, lease: Lease, stopping: threading.Event | None) -> None:
+        self.lease = lease
+        self.stopping = stopping
+
+    def is_set(self) -> bool:
+        return (self.stopping is not None and self.stopping.is_set()) or not self.lease.hold()
+
+
+class LeaseWatch:
+    """A lease job's memory: whether this instance held the mailbox's lease at the last look, so that taking it
+    over starts a poll at once rather than at the next interval."""
+
+    def __init__(self, lease: Lease, wake: Callable[[], None] | None = None) -> None:
+        self.lease = lease
+        self.wake = wake
+        self.held = False
+
+    def tick(self) -> None:
+        problem = self.lease.problem
+        held = self.lease.hold()
+        if self.lease.problem is not None and problem is None:  # once per outage, not at every tick
+            log.warning("lease_unavailable", mailbox=self.lease.mailbox, error_type=self.lease.problem)
+        if held and not self.held:
+            log.info("lease_taken", mailbox=self.lease.mailbox)
+            if self.wake is not None:
+                self.wake()
+        self.held = held
+
+
+def named(base: str, app: App, poller: Poller) -> str:
+    """A job's or executor's name for ``poller``: ``base`` for the first mailbox (as with one mailbox only),
+    ``base-NAME`` for each other one."""
+    return base if poller.mailbox.name == app.mailbox.name else f"{base}-{poller.mailbox.name}"
+
+
 def new_scheduler(
-    app: App, kind: type[BaseScheduler] = BlockingScheduler, stopping: threading.Event | None = None
+    app: App,
+    kind: type[BaseScheduler] = BlockingScheduler,
+    stopping: threading.Event | None = None,
+    leases: Sequence[LeaseWatch] = (),
 ) -> BaseScheduler:
     """A scheduler of ``kind`` with the service's jobs, as the daemon runs it.
 
@@ -132,40 +184,73 @@ def new_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone=app.settings.service.timezone,
     )
-    add_jobs(scheduler, app, stopping)
+    add_jobs(scheduler, app, stopping, leases)
     return scheduler
 
 
-def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | None = None) -> None:
-    """Add the service's four jobs to ``scheduler``: poll, outbox, digest and reminders.
+def add_jobs(
+    scheduler: BaseScheduler,
+    app: App,
+    stopping: threading.Event | None = None,
+    leases: Sequence[LeaseWatch] = (),
+) -> None:
+    """Add the service's jobs to ``scheduler``: a poll per mailbox, the outbox, the digest and reminders, and
+    a lease job per shared lease in ``leases``.
 
     Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
     so a restart catches up on whatever fell due while the service was down. The digest and reminders need
-    ``service.team_addresses``; without them those jobs are left out (``run_daemon`` logs it once). The poll
-    runs on an executor of its own (``POLL_EXECUTOR``), added here, and stops taking messages once
-    ``stopping`` is set.
+    ``service.team_addresses``; without them those jobs are left out (``run_daemon`` logs it once). Each
+    mailbox's poll runs on an executor of its own (``POLL_EXECUTOR``, then ``poll-NAME``), added here, so a
+    slow message in one mailbox does not hold the others; it stops taking messages once ``stopping`` is set.
     """
-    scheduler.add_executor(ThreadPoolExecutor(1), alias=POLL_EXECUTOR)
     now = dt.datetime.now(dt.UTC)
-    jobs: list[tuple[str, Callable[[App], None], int]] = [
-        ("poll", poll_once, app.settings.poll_interval_seconds),
-        ("outbox", send_pending, OUTBOX_INTERVAL_SECONDS),
-    ]
+    for poller in app.pollers:
+        executor = named(POLL_EXECUTOR, app, poller)
+        scheduler.add_executor(ThreadPoolExecutor(1), alias=executor)
+        scheduler.add_job(
+            poll_once,
+            "interval",
+            args=[app, stopping, poller],
+            seconds=app.settings.poll_interval_seconds,
+            id=named("poll", app, poller),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS["poll"],
+            executor=executor,
+            next_run_time=now,
+        )
+    jobs: list[tuple[str, Callable[[App], None], int]] = [("outbox", send_pending, OUTBOX_INTERVAL_SECONDS)]
     if app.settings.service.team_addresses:
         jobs += [("digest", digest_tick, DIGEST_CHECK_SECONDS), ("reminders", reminders_tick, REMINDER_CHECK_SECONDS)]
     for job_id, function, seconds in jobs:
         scheduler.add_job(
             function,
             "interval",
-            args=[app, stopping] if function is poll_once else [app],
+            args=[app],
             seconds=seconds,
             id=job_id,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=MISFIRE_GRACE_SECONDS[job_id],
-            executor=POLL_EXECUTOR if job_id == "poll" else "default",
-            # The outbox starts a little after the poll so the first poll (which also sends) goes first.
+            executor="default",
+            # The outbox starts a little after the polls so the first poll (which also sends) goes first.
             next_run_time=now + dt.timedelta(seconds=5 if job_id == "outbox" else 0),
+        )
+    if leases:
+        # A standby's attempts to take the leases over, twice per takeover time, on a thread of their own so
+        # that a slow send or poll cannot delay a takeover.
+        scheduler.add_executor(ThreadPoolExecutor(1), alias=LEASE_EXECUTOR)
+    for watch in leases:
+        scheduler.add_job(
+            watch.tick,
+            "interval",
+            seconds=app.settings.lease.takeover_seconds / 2,
+            id=f"lease-{watch.lease.mailbox}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS["lease"],
+            executor=LEASE_EXECUTOR,
+            next_run_time=now,
         )
 
 
@@ -178,30 +263,48 @@ class Watchable(Protocol):
 
 
 def run_daemon(app: App) -> None:
-    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first."""
-    # Set on SIGTERM or SIGINT: the watcher ends, and a running poll finishes the message in hand (its parse
+    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first.
+
+    With a lease other hosts share (PostgreSQL), a daemon that finds it held stands by: it sends the outbox,
+    the digest and reminders, and tries to take the lease over until the holder is gone. Otherwise (the file
+    lock) it refuses to start: the other poller is on this host.
+    """
+    pollers = app.pollers
+    for poller in pollers:
+        if not poller.lease.shared and not poller.lease.hold():
+            raise AlreadyRunning(f"another poller is working on mailbox {poller.lease.mailbox}")
+    # Set on SIGTERM or SIGINT: the watchers end, and a running poll finishes the message in hand (its parse
     # is bounded by the workers' time limit) and takes no more, so shutting down waits for one message at most.
     stopping = threading.Event()
-    scheduler = new_scheduler(app, stopping=stopping)
-    interval = app.settings.poll_interval_seconds
+    scheduler: BaseScheduler | None = None
 
-    if isinstance(app.mailbox, Watchable):
-        # IDLE (or the like) only wakes the poll job; the poll's own listing decides what is new.
-        # A one-off job rather than moving "poll" forward: a wake during a running poll would be skipped as a
-        # second instance. Two instances are allowed so a wake during a woken poll queues behind it on the
-        # poll's single thread (never beside it); replace_existing keeps at most one waiting.
+    # IDLE (or the like), and taking a lease over, only wake a mailbox's poll job; the poll's own listing
+    # decides what is new. A one-off job rather than moving "poll" forward: a wake during a running poll would
+    # be skipped as a second instance. Two instances are allowed so a wake during a woken poll queues behind
+    # it on the poll's single thread (never beside it); replace_existing keeps at most one waiting.
+    def waker(poller: Poller) -> Callable[[], None]:
         def wake() -> None:
             with suppress(SchedulerNotRunningError):
+                assert scheduler is not None
                 scheduler.add_job(
                     poll_once,
-                    args=[app, stopping],
-                    id="poll-now",
+                    args=[app, stopping, poller],
+                    id=named("poll-now", app, poller),
                     replace_existing=True,
                     max_instances=2,
-                    executor=POLL_EXECUTOR,
+                    executor=named(POLL_EXECUTOR, app, poller),
                 )
 
-        threading.Thread(target=app.mailbox.watch, args=(wake, stopping), name="watch", daemon=True).start()
+        return wake
+
+    wakes = {poller.mailbox.name: waker(poller) for poller in pollers}
+    watches = [LeaseWatch(poller.lease) for poller in pollers if poller.lease.shared]
+    scheduler = new_scheduler(app, stopping=stopping, leases=watches)
+    interval = app.settings.poll_interval_seconds
+    for poller in pollers:
+        if isinstance(poller.mailbox, Watchable):
+            wake = wakes[poller.mailbox.name]
+            threading.Thread(target=poller.mailbox.watch, args=(wake, stopping), name="watch", daemon=True).start()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", signal=signal.Signals(signum).name)
@@ -211,7 +314,16 @@ def run_daemon(app: App) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("daemon_started", mailbox=app.mailbox.name, interval_seconds=interval)
+    for watch in watches:
+        watch.tick()  # whether this instance starts as the poller (whose first poll starts at once) or stands by
+        watch.wake = wakes[watch.lease.mailbox]
+        if not watch.held:
+            log.info("lease_standby", mailbox=watch.lease.mailbox, takeover_seconds=app.settings.lease.takeover_seconds)
     if not app.settings.service.team_addresses:
         log.warning("team_mail_off_no_team_addresses")  # no digest and no follow-up reminders
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        for poller in pollers:
+            poller.lease.release()
     log.info("daemon_stopped")

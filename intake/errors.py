@@ -13,6 +13,10 @@ class AlreadyRunning(IntakeError):
     """Another poller holds this mailbox: two at once would process messages twice."""
 
 
+class LeaseUnavailable(IntakeError):
+    """The database that keeps the poller's lease (PostgreSQL) did not answer: nobody can say who polls."""
+
+
 class StateDirUnwritable(IntakeError):
     """The state folder (``state_dir``, where the poller's lock file lives) cannot be created or written."""
 

@@ -10,7 +10,6 @@ only: exception text can echo a server's reply, and that can carry message conte
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -20,7 +19,7 @@ from sqlalchemy import Engine
 from config.settings import ServiceSettings, Settings
 from intake.errors import MailboxUnavailable
 from intake.mailbox import Mailbox
-from intake.pipeline import Services, Taken, take_new_mail
+from intake.pipeline import Services, Stopping, Taken, take_new_mail
 from intake.store import MailboxState
 from intake.unit_of_work import UnitOfWork
 from notifier.replies import LOOP_HEADER
@@ -30,7 +29,7 @@ log = structlog.get_logger("intake.health")
 
 
 def take_and_record(
-    mailbox: Mailbox, services: Services, settings: Settings, *, stopping: threading.Event | None = None
+    mailbox: Mailbox, services: Services, settings: Settings, *, stopping: Stopping | None = None
 ) -> list[Taken]:
     """``take_new_mail`` (which stops taking messages once ``stopping`` is set), with the poll's success or
     failure recorded in the mailbox's health.

@@ -60,6 +60,7 @@ SAFE_KEYS = frozenset(
         "attempts",
         "permanent",
         "retry_in_seconds",
+        "takeover_seconds",
         "failures",
         "resubmission_of",
         "solo_crashes",

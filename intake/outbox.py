@@ -70,12 +70,20 @@ def backoff(attempts: int, retry: RetrySettings) -> dt.timedelta:
 def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettings) -> SendReport:
     """Send every pending row whose ``next_attempt_at`` has come (or was never set), oldest first.
 
-    Each try commits on its own, so a crash repeats at most the email being sent. An email given up on becomes
-    a task for the team ("send it by hand"), in the same commit.
+    Each row is taken in a transaction of its own, locked while it is sent (``Outbox.claim_next_due``) and
+    committed with its result: other instances sending at the same time take other rows, and a crash repeats
+    at most the email being sent. An email given up on becomes a task for the team ("send it by hand"), in the
+    same commit.
     """
     sent = deferred = failed = 0
-    with UnitOfWork(engine) as uow:
-        for item in uow.outbox.due(clock()):
+    last = 0
+    while True:
+        with UnitOfWork(engine) as uow:
+            item = uow.outbox.claim_next_due(clock(), after=last)
+            if item is None:
+                break
+            assert item.id is not None
+            last = item.id  # each row at most once per call, even one deferred with no wait
             message = message_from_bytes(item.raw, _class=EmailMessage, policy=policy.default)
             assert isinstance(message, EmailMessage)
             item.attempts += 1

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 from sqlalchemy import Engine
@@ -132,11 +132,17 @@ class Taken:
     filed: bool = True  # False: decided, but the mailbox refused the move; the next run files it
 
 
-def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: threading.Event | None = None) -> list[Taken]:
+class Stopping(Protocol):
+    """**Protocol:** says when to take no further message (a ``threading.Event`` is one)."""
+
+    def is_set(self) -> bool: ...
+
+
+def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: Stopping | None = None) -> list[Taken]:
     """Take every message waiting in ``mailbox``; the outbox is sent afterwards by ``send_outbox``.
 
-    Once ``stopping`` is set (the daemon was told to stop), no further message is taken: the one in hand is
-    finished, within its parse time limits, and the rest wait in the mailbox for the next start.
+    Once ``stopping`` is set (the daemon was told to stop, or lost its lease), no further message is taken: the
+    one in hand is finished, within its parse time limits, and the rest wait in the mailbox for the next poll.
     """
     taken = []
     for incoming in mailbox.fetch_new():

@@ -6,6 +6,7 @@ once per session from the Debian server binaries (``scripts/install-system-packa
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
@@ -14,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -30,12 +31,55 @@ from tests.integration.dovecot import Dovecot, DovecotUnavailable
 
 POSTGRES_FIXTURES = frozenset({"postgres_cluster", "postgres_url", "postgres_engine"})
 
+DATABASE_FIXTURES = frozenset({"database_url", "database_engine", "new_database", "filled"})
+"""Fixtures that give a test the database ``NMSS_TEST_DATABASE`` chooses: a test using any of them (the e2e
+``service`` fixture does) is marked ``database``, and ``make test`` runs those again on PostgreSQL."""
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Any test that uses a PostgreSQL fixture gets the ``postgres`` marker, so ``-m postgres`` selects it."""
+TEST_DATABASES = ("sqlite", "postgresql")
+
+
+@functools.cache
+def chosen_database() -> str:
+    """The database the service's tests run on: ``NMSS_TEST_DATABASE``, ``sqlite`` (the default) or ``postgresql``.
+
+    Read once, when the run starts: fixtures clear every ``NMSS_`` variable for the service under test.
+    """
+    chosen = os.environ.get("NMSS_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+    if chosen not in TEST_DATABASES:
+        raise pytest.UsageError(f"NMSS_TEST_DATABASE={chosen!r}: use one of {', '.join(TEST_DATABASES)}")
+    return chosen
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen_database()  # a misspelt choice stops the run before anything is collected
+
+
+def pytest_report_header() -> str:
+    return f"database: {chosen_database()} (NMSS_TEST_DATABASE)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by the databases they use, and leave out, on PostgreSQL, those about SQLite itself.
+
+    A test that uses a PostgreSQL fixture gets the ``postgres`` marker (``-m postgres``), one that uses the
+    chosen database the ``database`` marker (``-m database``). With ``NMSS_TEST_DATABASE=postgresql`` a test
+    marked ``sqlite_only`` (its file, permissions or locks, or the embedded defaults) is deselected: it ran in
+    the SQLite pass and has no PostgreSQL meaning.
+    """
+    on_postgres = chosen_database() == "postgresql"
+    kept, dropped = [], []
     for item in items:
-        if POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if POSTGRES_FIXTURES & fixtures:
             item.add_marker(pytest.mark.postgres)
+        if DATABASE_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.database)
+            if on_postgres:
+                item.add_marker(pytest.mark.postgres)
+        (dropped if on_postgres and item.get_closest_marker("sqlite_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -169,6 +213,17 @@ class _Cluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def copy_database(self, template: str, name: str) -> str:
+        """A new database ``name`` as a copy of ``template`` (whose connections are ended first: PostgreSQL
+        copies only a database nobody is connected to)."""
+        with self.connect() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (template,),
+            )
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)
+
     def drop_database(self, name: str) -> None:
         with self.connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -209,6 +264,53 @@ def postgres_engine(postgres_cluster: _Cluster) -> Iterator[Engine]:
     finally:
         engine.dispose()
         postgres_cluster.drop_database(name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The chosen database (NMSS_TEST_DATABASE): a fresh, empty one per test
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def new_database(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str]]:
+    """Makes a fresh, empty database of the chosen kind for a service in a folder and returns its URL.
+
+    SQLite: ``FOLDER/var/nmss.db``, where the embedded defaults put it (created on first use). PostgreSQL: a
+    new database in the session's cluster (CREATE DATABASE takes some tens of milliseconds), dropped after
+    the test.
+    """
+    if chosen_database() == "sqlite":
+        yield lambda folder: f"sqlite:///{folder}/var/nmss.db"
+        return
+    cluster: _Cluster = request.getfixturevalue("postgres_cluster")
+    made: list[str] = []
+
+    def new(_folder: Path) -> str:
+        name = f"nmss_{uuid.uuid4().hex[:12]}"
+        made.append(name)
+        return cluster.create_database(name)
+
+    yield new
+    for name in made:
+        cluster.drop_database(name)
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[Path], str], tmp_path: Path) -> str:
+    """The URL of this test's fresh, empty database of the chosen kind (SQLite: ``tmp_path/var/nmss.db``)."""
+    return new_database(tmp_path)
+
+
+@pytest.fixture
+def database_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on this test's fresh, empty database of the chosen kind (not migrated)."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -131,7 +131,29 @@ class Launcher:
         }
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
-        answer = self._answer()
+        return self._ended(folder, self._answer())
+
+    def spawn(self, folder: Path, *args: str, env: dict[str, str]) -> int:
+        """Start ``nmss-intake ARGS`` in ``folder`` with exactly the environment ``env`` and return its pid at
+        once, while it runs (a daemon); ``end`` it. The pid stays the command's until ``end`` has reaped it, so
+        signalling it meanwhile is safe. Other commands can run or be spawned in between."""
+        assert self.process.stdin is not None
+        request = {"spawn": True, "cwd": str(folder), "args": list(args), "env": env}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return int(self._answer()["pid"])
+
+    def end(self, folder: Path, pid: int, signum: int | None = signal.SIGKILL) -> Ended:
+        """Send ``signum`` (None: none) to the command ``spawn`` started in ``folder``, wait for it to end
+        and say how it ended."""
+        if signum is not None:
+            os.kill(pid, signum)
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"reap": pid}) + "\n")
+        self.process.stdin.flush()
+        return self._ended(folder, self._answer())
+
+    def _ended(self, folder: Path, answer: dict[str, Any]) -> Ended:
         status = answer["status"]
         out, err = folder / STDOUT, folder / STDERR
         ended = Ended(
@@ -165,12 +187,24 @@ def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
         importlib.import_module(module)
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
+    spawned: dict[int, float] = {}  # pid -> when it started, of the commands started with ``spawn``
     for line in requests:
         request = json.loads(line)
+        if "reap" in request:
+            _, status = os.waitpid(request["reap"], 0)
+            ended = time.monotonic() - spawned.pop(request["reap"])
+            answers.write(json.dumps({"status": status, "opened": None, "ended": ended}) + "\n")
+            answers.flush()
+            continue
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns here
             _child(intake.cli.main, request)
+        if request.get("spawn"):
+            spawned[pid] = started
+            answers.write(json.dumps({"pid": pid}) + "\n")
+            answers.flush()
+            continue
         # The child is ours and not reaped until waitpid below, so its pid names no other process meanwhile:
         # looking at /proc/<pid> and killing it are safe. The pidfd is readable once the child has ended.
         pidfd = os.pidfd_open(pid)

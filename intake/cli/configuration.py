@@ -59,7 +59,9 @@ def config_check(ctx: click.Context, file: Path | None) -> None:
 
         raise Problems(problems)
     click.echo(f"{path or 'The embedded defaults'}: valid.")
-    click.echo(f"  mail in    {_mailbox(settings.mailbox)}")
+    for mailbox in settings.polled_mailboxes:
+        named = f" ({mailbox.name})" if settings.mailboxes else ""
+        click.echo(f"  mail in    {_mailbox(mailbox)}{named}")
     click.echo(f"  mail out   {_outgoing(settings.outgoing, settings.service.address)}")
     click.echo(f"  database   {database}")
     variables = sorted(name for name in os.environ if name.upper().startswith("NMSS_"))

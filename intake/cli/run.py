@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import click
@@ -12,7 +13,6 @@ from intake.errors import IntakeError
 
 if TYPE_CHECKING:
     from intake.bootstrap import App
-    from intake.outbox import SendReport
     from intake.pipeline import Taken
 
 
@@ -26,31 +26,39 @@ def run(ctx: click.Context, once: bool) -> None:
     Example:
         nmss-intake run --once
     """
-    from intake.bootstrap import poller_lock
     from intake.daemon import run_daemon
     from intake.health import take_and_record
+    from intake.lease import HeldLease
     from intake.migrate import upgrade
     from intake.pipeline import send_outbox
 
     app = app_of(ctx)
     upgrade(app.engine)
     try:
-        with poller_lock(app):
-            if not once:
-                run_daemon(app)
-                return
-            taken = take_and_record(app.mailbox, app.services, app.settings)
+        if not once:
+            run_daemon(app)  # holds the lease itself, or stands by for it (intake.lease)
+            return
+        with ExitStack() as held:
+            for poller in app.pollers:  # every mailbox's lease first: none is taken from half-way
+                held.enter_context(HeldLease(poller.lease))
+            taken = [
+                (poller.mailbox.name, take_and_record(poller.mailbox, app.services, app.settings))
+                for poller in app.pollers
+            ]
             sent = send_outbox(app.services)
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc
-    _report(app, taken, sent)
+    for mailbox, taken_from in taken:
+        _report(app, mailbox, taken_from)
+    if sent:
+        click.echo(sent_line(app, sent))
 
 
-def _report(app: App, taken: Sequence[Taken], sent: SendReport) -> None:
+def _report(app: App, mailbox: str, taken: Sequence[Taken]) -> None:
     if not taken:
-        click.echo(f"Nothing new in mailbox {app.mailbox.name}.")
+        click.echo(f"Nothing new in mailbox {mailbox}.")
     else:
-        click.echo(f"Took {len(taken)} message(s) from mailbox {app.mailbox.name}:")
+        click.echo(f"Took {len(taken)} message(s) from mailbox {mailbox}:")
         for item in taken:
             forms = ", ".join(item.forms) or "no forms"
             filed = f"filed in {item.folder}" if item.filed else f"to be filed in {item.folder} (the mailbox refused)"
@@ -60,5 +68,3 @@ def _report(app: App, taken: Sequence[Taken], sent: SendReport) -> None:
     unfiled = sum(not item.filed for item in taken)
     if unfiled:
         click.echo(f"{unfiled} message(s) could not be filed; the next run files them (their decisions stand).")
-    if sent:
-        click.echo(sent_line(app, sent))

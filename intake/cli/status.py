@@ -29,7 +29,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     app = app_of(ctx)
     upgrade(app.engine)
     with app.services.unit_of_work() as uow:
-        report = view_status(uow, [app.mailbox.name])
+        report = view_status(uow, [poller.mailbox.name for poller in app.pollers])
     if as_json:
         quarantined = [
             {"id": q.id, "reference": q.reference, "mailbox": q.mailbox, "error": q.error, "at": q.at.isoformat()}

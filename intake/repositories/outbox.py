@@ -7,9 +7,10 @@ from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from intake.store import OutboxRecord
+from intake.store import OutboxRecord, metadata
 from parsers.addresses import mailbox_key
 
 REPLY_KINDS_PREFIX = "reply_"
@@ -38,26 +39,35 @@ class Outbox:
     ) -> bool:
         """Put ``message`` in the outbox under ``key`` unless a row with that key is there; True if it was put.
 
+        Two instances putting the same key at once (the digest, a reminder) make one row: the insert does
+        nothing on a conflict, rather than failing the second instance's whole transaction.
+
         ``recipient`` is who it is sent to (the envelope, never read again from the message's headers; default:
         its To, which the service wrote itself); ``message_id`` the ledger row it answers and ``submission_id``
         the submission (its first ledger id), for the reply limits and to match the referrer's answer to it.
         """
         if self.has(key):
             return False
-        self.session.add(
-            OutboxRecord(
-                key=key,
-                message_id=message_id,
-                kind=kind,
-                recipient=recipient if recipient is not None else str(message["To"]),
-                raw=message.as_bytes(),
-                created_at=now,
-                submission_id=submission_id,
-                header_message_id=str(message["Message-ID"]) if message["Message-ID"] else None,
-            )
+        row = OutboxRecord(
+            key=key,
+            message_id=message_id,
+            kind=kind,
+            recipient=recipient if recipient is not None else str(message["To"]),
+            raw=message.as_bytes(),
+            created_at=now,
+            submission_id=submission_id,
+            header_message_id=str(message["Message-ID"]) if message["Message-ID"] else None,
         )
-        self.session.flush()
-        return True
+        self.session.flush()  # what this transaction added before goes first (the ledger row it answers)
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        table = metadata.tables[OutboxRecord.__tablename__]
+        statement = (
+            insert(table)
+            .values(**row.model_dump(exclude={"id"}))
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(table.c.id)  # a row back only when it was inserted (rowcount is not told with RETURNING)
+        )
+        return self.session.connection().execute(statement).first() is not None
 
     def has(self, key: str) -> bool:
         """Whether an email with ``key`` was ever put in the outbox."""
@@ -75,6 +85,25 @@ class Outbox:
                 .order_by(col(OutboxRecord.id))
             ).all()
         )
+
+    def claim_next_due(self, now: dt.datetime, *, after: int = 0) -> OutboxRecord | None:
+        """The oldest pending email due by ``now`` with an id above ``after``, locked for this transaction.
+
+        On PostgreSQL the row is locked ``FOR UPDATE SKIP LOCKED``: another instance sending at the same time
+        skips it and takes the next, so two instances never send one row together. (SQLite has one writer at a
+        time and no row locks; the clause is left out there.)
+        """
+        return self.session.exec(
+            select(OutboxRecord)
+            .where(
+                OutboxRecord.state == "pending",
+                col(OutboxRecord.id) > after,
+                or_(col(OutboxRecord.next_attempt_at).is_(None), col(OutboxRecord.next_attempt_at) <= now),
+            )
+            .order_by(col(OutboxRecord.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
 
     def save(self, item: OutboxRecord) -> None:
         """Keep the changes made to ``item`` (a try, its result)."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +15,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import ProgrammingError
 
 from config import load_form_definitions
 from intake.cli import cli
+from intake.store import make_engine
 from parsers import parse_document
 from parsers.mail import read_mail
 from samples.scenarios import Scenario, all_scenarios
+from tests.conftest import is_sqlite
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -29,6 +36,58 @@ class Service:
     root: Path
     dependencies: dict[str, Any] = field(default_factory=dict)
     """What the next commands' app is built with instead of the default (``bootstrap``'s keywords): faults."""
+    database_url: str = ""
+    """Its database: empty, SQLite in ``var/nmss.db`` as the embedded defaults have it; otherwise the URL
+    ``NMSS_DATABASE_URL`` gives its commands (a fresh PostgreSQL database when ``NMSS_TEST_DATABASE`` says so)."""
+
+    @property
+    def database(self) -> str:
+        """The database's URL as a process in any folder reaches it."""
+        return self.database_url or f"sqlite:///{self.root}/var/nmss.db"
+
+    @property
+    def on_sqlite(self) -> bool:
+        return self.database.startswith("sqlite")
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) without any ``NMSS_`` setting but the database, for a
+        command run as a separate process as a fresh install would run it."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("NMSS_")}
+        return env | ({"NMSS_DATABASE_URL": self.database_url} if self.database_url else {})
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """An engine on the service's database, to read what its commands wrote."""
+        engine = make_engine(self.database)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows ``sql`` selects, read as another process would while commands run; [] until the table is
+        there. Creates nothing: a SQLite file is opened read-only, and only once it exists."""
+        if self.on_sqlite:
+            database = self.root / "var" / "nmss.db"
+            if not database.exists():
+                return []
+            try:
+                with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as connection:
+                    return list(connection.execute(sql).fetchall())
+            except sqlite3.OperationalError:  # no table yet
+                return []
+        try:
+            with self.engine() as engine, engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql))]
+        except ProgrammingError:  # no table yet
+            return []
+
+    def has_database(self) -> bool:
+        """Whether any command has made the database: the SQLite file exists, or a table exists in it."""
+        if self.on_sqlite:
+            return (self.root / "var" / "nmss.db").exists()
+        with self.engine() as engine:
+            return bool(inspect(engine).get_table_names())
 
     @property
     def mailbox(self) -> Path:
@@ -53,13 +112,17 @@ class Service:
 
 
 @pytest.fixture
-def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Service:
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Service:
+    """A fresh install in ``tmp_path``: on the embedded defaults, but for the database the tests run on."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith("NMSS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("NMSS_LOG_FORMAT", "json")
-    return Service(tmp_path)
+    if is_sqlite(database_url):
+        return Service(tmp_path)  # the embedded default, var/nmss.db, which is database_url's file
+    monkeypatch.setenv("NMSS_DATABASE_URL", database_url)
+    return Service(tmp_path, database_url=database_url)
 
 
 def today() -> dt.date:

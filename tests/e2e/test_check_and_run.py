@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from samples.scenarios import Scenario, deliver_to_maildir
 
@@ -60,4 +59,4 @@ def test_check_changes_nothing_and_creates_no_database(service: Service, scenari
     checked = check(service, scenarios[0].raw)
 
     assert checked["outcome"] == scenarios[0].expected_outcome
-    assert not Path(service.root / "var" / "nmss.db").exists()
+    assert not service.has_database()

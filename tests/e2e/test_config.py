@@ -58,7 +58,7 @@ def test_a_misspelt_key_at_any_depth_stops_the_run_with_one_line_naming_it(
     result = service.invoke("run", "--once")
 
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {line}\n")
-    assert not (service.root / "var" / "nmss.db").exists(), "nothing ran on the embedded defaults"
+    assert not service.has_database(), "nothing ran"
     assert {path.parent.name for path in service.inbox()} == {"new"}, "the mail waits, untouched"
 
 
@@ -160,6 +160,7 @@ def test_config_check_checks_the_default_file_even_when_it_is_broken(service: Se
     )
 
 
+@pytest.mark.sqlite_only  # the embedded defaults: no NMSS_DATABASE_URL
 def test_config_check_of_the_embedded_defaults_says_what_they_are(service: Service) -> None:
     result = service.invoke("config", "check")
 

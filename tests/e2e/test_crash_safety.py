@@ -6,12 +6,10 @@ import errno
 import hashlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -281,22 +279,15 @@ def test_when_no_solo_attempt_can_be_started_the_message_is_decided_as_usual(
     assert [row.solo_crashes for row in ledger(app)] == [0]
 
 
-def attempts_so_far(database: Path) -> dict[int, int]:
+def attempts_so_far(service: Service) -> dict[int, int]:
     """Each ledger row's attempts, read as another process sees them; {} until the run has made the table."""
-    if not database.exists():
-        return {}
-    try:
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as connection:
-            return dict(connection.execute("SELECT id, attempts FROM message").fetchall())
-    except sqlite3.OperationalError:  # no table yet
-        return {}
+    return {int(row[0]): int(row[1]) for row in service.rows("SELECT id, attempts FROM message")}
 
 
 def kill_once_a_decision_has_started(service: Service, log: Path) -> None:
     """Start `run --once` and SIGKILL it as soon as it has started deciding a message (or let it finish)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
-    database = service.root / "var" / "nmss.db"
-    before = attempts_so_far(database)
+    env = service.environment()
+    before = attempts_so_far(service)
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("nmss-intake")), "run", "--once"],
@@ -308,7 +299,7 @@ def kill_once_a_decision_has_started(service: Service, log: Path) -> None:
     try:
         deadline = time.monotonic() + 300  # a generous bound for a busy machine, not a measurement
         while process.poll() is None:
-            now = attempts_so_far(database)
+            now = attempts_so_far(service)
             if any(count > before.get(row, 0) for row, count in now.items()):
                 break
             if time.monotonic() > deadline:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from .test_hostile_mail import LOG_LINES_PER_MESSAGE, attack_email, deliver
 def test_the_daemon_takes_mail_as_it_arrives_and_stops_cleanly_on_sigterm(
     service: Service, scenarios: list[Scenario]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
+    env = service.environment()
     env |= {"NMSS_POLL_INTERVAL_SECONDS": "5", "NMSS_LOG_FORMAT": "json"}
     script = Path(sys.executable).with_name("nmss-intake")
     daemon = subprocess.Popen(
@@ -45,15 +43,9 @@ def test_the_daemon_takes_mail_as_it_arrives_and_stops_cleanly_on_sigterm(
     assert events[-2:] == ["stopping", "daemon_stopped"]
 
 
-def ledger_states(database: Path) -> list[tuple[str | None, str]]:
+def ledger_states(service: Service) -> list[tuple[str | None, str]]:
     """(Message-ID, state) of every message the daemon has started on, read as another process would."""
-    if not database.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
-            return list(connection.execute("SELECT message_id, state FROM message ORDER BY id"))
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return []
+    return [(row[0], row[1]) for row in service.rows("SELECT message_id, state FROM message ORDER BY id")]
 
 
 def stopped(daemon: subprocess.Popen[str]) -> str:
@@ -67,7 +59,7 @@ def stopped(daemon: subprocess.Popen[str]) -> str:
 
 
 def test_sigterm_stops_the_daemon_while_a_worker_is_stuck_on_the_hostile_winmail_dat(service: Service) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
+    env = service.environment()
     # The attack runs into the time limit however busy the machine: 10 s is far longer than it takes to
     # see the attack being read and send the signal.
     env |= {"NMSS_POLL_INTERVAL_SECONDS": "5", "NMSS_LOG_FORMAT": "json", "NMSS_LIMITS__PARSE_TIMEOUT_SECONDS": "10"}
@@ -78,11 +70,10 @@ def test_sigterm_stops_the_daemon_while_a_worker_is_stuck_on_the_hostile_winmail
         [str(script), "run"], cwd=service.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        database = service.root / "var" / "nmss.db"
         deadline = time.monotonic() + 120  # a guard against a hang, not a measure of speed
-        while ledger_states(database) == [] and time.monotonic() < deadline and daemon.poll() is None:
+        while ledger_states(service) == [] and time.monotonic() < deadline and daemon.poll() is None:
             time.sleep(0.1)
-        assert ledger_states(database)[:1] == [(None, "received")], "the daemon should be reading the attack"
+        assert ledger_states(service)[:1] == [(None, "received")], "the daemon should be reading the attack"
     finally:
         daemon.send_signal(signal.SIGTERM)
         stderr = stopped(daemon)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import re
-import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from intake.migrate import is_current
 from intake.store import make_engine, metadata
@@ -32,26 +31,6 @@ NewDatabase = Callable[[Path], str]
 def launcher() -> Iterator[Launcher]:
     with Launcher() as started:
         yield started
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def new_database(request: pytest.FixtureRequest) -> Iterator[NewDatabase]:
-    if request.param == "sqlite":
-        yield lambda folder: f"sqlite:///{folder}/var/nmss.db"
-        return
-    # One PostgreSQL database, emptied for each service: much quicker than a database each.
-    cluster = request.getfixturevalue("postgres_cluster")
-    name = f"nmss_kill_{uuid.uuid4().hex[:12]}"
-    url = str(cluster.create_database(name))
-
-    def emptied(_folder: Path) -> str:
-        with cluster.connect(name) as connection:
-            connection.execute("DROP SCHEMA public CASCADE")
-            connection.execute("CREATE SCHEMA public")
-        return url
-
-    yield emptied
-    cluster.drop_database(name)
 
 
 @pytest.fixture(scope="module")
@@ -129,17 +108,19 @@ def test_an_upgrade_killed_at_any_instant_leaves_all_or_nothing_and_the_next_run
     assert states["empty", True] >= 1, f"no kill landed before the commit (window {window:.3f} s): {dict(states)}"
 
 
-def ruin_the_old_way(database: Path, *, with_a_row: bool = False) -> None:
+def ruin_the_old_way(url: str, *, with_a_row: bool = False) -> None:
     """What an older version left when killed during its first migration: some empty tables, no version."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(f"sqlite:///{database}")
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
         for name in ("message", "audit_event", "form"):
             metadata.tables[name].create(connection)
         if with_a_row:
-            connection.exec_driver_sql(
-                "INSERT INTO audit_event (at, event, detail, team_item) VALUES ('2026-11-28', 'x', '', 0)"
+            connection.execute(
+                text("INSERT INTO audit_event (at, event, detail, team_item) VALUES (:at, 'x', '', :no)"),
+                {"at": dt.datetime(2026, 11, 28, tzinfo=dt.UTC), "no": False},
             )
     engine.dispose()
 
@@ -147,14 +128,14 @@ def ruin_the_old_way(database: Path, *, with_a_row: bool = False) -> None:
 def test_a_database_an_older_version_left_half_made_is_mended_by_the_next_command(
     service: Service, one_incomplete: list[Scenario]
 ) -> None:
-    ruin_the_old_way(service.root / "var" / "nmss.db")
+    ruin_the_old_way(service.database)
     deliver_to_maildir(service.mailbox, one_incomplete)
 
     result = service.invoke("run", "--once")
 
     assert result.exit_code == 0
     assert "filed in Incomplete" in result.stdout
-    assert schema_state(f"sqlite:///{service.root}/var/nmss.db") == "complete"
+    assert schema_state(service.database) == "complete"
     warnings = [e for e in log_events(result.stderr) if e["event"] == "database.unfinished_schema_removed"]
     assert warnings == [{**warnings[0], "count": 3, "level": "warning"}]
 
@@ -170,20 +151,23 @@ def one_line_error(ended: Ended) -> str:
 
 
 def test_a_half_made_database_that_holds_data_is_left_alone_and_every_command_says_so_in_one_line(
-    launcher: Launcher, tmp_path: Path
+    launcher: Launcher, tmp_path: Path, database_url: str
 ) -> None:
-    database = tmp_path / "var" / "nmss.db"
-    ruin_the_old_way(database, with_a_row=True)
-    env = environment(f"sqlite:///{database}")
+    ruin_the_old_way(database_url, with_a_row=True)
+    env = environment(database_url)
 
     for command in (("db", "upgrade"), ("run", "--once"), ("referrals", "list"), ("status",)):
         line = one_line_error(launcher.run(tmp_path, *command, env=env))
         assert "holds data but no schema version" in line
         assert "restore it from a backup" in line
 
-    with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT count(*) FROM audit_event").fetchone() == (1,)
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM audit_event")).one() == (1,)
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
     assert tables == {"alembic_version", "message", "audit_event", "form"}
 
 

@@ -151,7 +151,7 @@ HELD_BACK = "reply by hand: the automatic reply was held back "
 
 
 def outbox_recipients(service: Service) -> list[str]:
-    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    engine = make_engine(service.database)
     try:
         with Session(engine) as session:
             return [row.recipient for row in session.exec(select(OutboxRecord).order_by(OutboxRecord.id))]  # type: ignore[arg-type]

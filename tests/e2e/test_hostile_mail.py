@@ -75,7 +75,7 @@ def taken(stdout: str) -> dict[str, str]:
 
 def ledger(service: Service) -> dict[str | None, tuple[str | None, list[str | None], list[list[str]]]]:
     """Message-ID -> (outcome, each document's problem, for each team task about it the decision's reasons)."""
-    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    engine = make_engine(service.database)
     try:
         with Session(engine) as session:
             found = {}
@@ -269,7 +269,7 @@ def running(pid: int) -> bool:
 
 def test_killed_while_a_worker_is_stuck_on_the_attack_the_service_leaves_nothing_running(service: Service) -> None:
     deliver(service, ("000.attack", attack_email()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")}
+    env = service.environment()
     env |= {"NMSS_LOG_FORMAT": "json", "NMSS_LIMITS__PARSE_TIMEOUT_SECONDS": "600"}  # only a kill ends this run
     script = Path(sys.executable).with_name("nmss-intake")
     run = subprocess.Popen(

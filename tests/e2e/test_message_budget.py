@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -58,7 +57,7 @@ def test_forty_slow_files_cost_one_budget_go_to_the_team_and_the_referral_behind
     assert result.exit_code == 0, result.output
     decided = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if "filed in" in line}
     assert decided == {reference_for(hostile): "review", reference_for(referral.raw): "accepted"}
-    engine = make_engine(f"sqlite:///{Path('var/nmss.db').resolve()}")
+    engine = make_engine(service.database)
     with Session(engine) as session:
         row = session.exec(select(MessageRecord).where(MessageRecord.reference == reference_for(hostile))).one()
         problems = [f.problem for f in session.exec(select(FormRecord).where(FormRecord.message_id == row.id))]

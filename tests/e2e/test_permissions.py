@@ -17,6 +17,8 @@ from samples.scenarios import Scenario, deliver_to_maildir, incomplete
 
 from .conftest import Service, log_events, today
 
+pytestmark = pytest.mark.sqlite_only  # the database is a file here; on PostgreSQL the server keeps it
+
 
 @pytest.fixture
 def umask(request: pytest.FixtureRequest) -> Iterator[None]:

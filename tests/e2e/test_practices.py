@@ -64,7 +64,7 @@ def test_before_any_import_the_practice_check_is_skipped_and_check_says_so(servi
     assert item["outcome"] == "accepted"
     assert item["eligibility"] == []
     assert item["warnings"] == ["practice_check_skipped"]
-    assert not (service.root / "var" / "nmss.db").exists(), "check must not create the database"
+    assert not service.has_database(), "check must not create the database"
 
 
 def test_with_the_list_imported_a_practice_outside_it_sends_the_referral_to_review(service: Service) -> None:

@@ -182,7 +182,7 @@ def test_a_referral_past_the_senders_daily_reply_limit_is_answered_by_the_team(s
     )
     digest = service.invoke("digest", "--print").stdout
     assert f"NEEDING YOUR ACTION (1)\n  #{task['id']}  {taken[3][0]}  reply by hand" in digest
-    engine = make_engine(f"sqlite:///{service.root}/var/nmss.db")
+    engine = make_engine(service.database)
     with Session(engine) as session:
         assert {row.recipient for row in session.exec(select(OutboxRecord))} == {referrals[0].sender}
         assert all(row.submission_of is None for row in session.exec(select(MessageRecord)))

@@ -23,8 +23,8 @@ EMAILS = sorted((CORPORA / "emails").rglob("*.eml"))
 PDFS = sorted(p for p in (CORPORA / "pdfs").rglob("*") if p.is_file())
 
 
-def services(tmp_path: Path) -> Services:
-    return pipeline_services(make_engine(f"sqlite:///{tmp_path}/nmss.db"), tmp_path / "outbox")
+def services(tmp_path: Path, database_url: str) -> Services:
+    return pipeline_services(make_engine(database_url), tmp_path / "outbox")
 
 
 def deliver(maildir: Path, messages: list[bytes]) -> None:
@@ -38,8 +38,10 @@ def outcomes(service: Services) -> Counter[str]:
         return Counter(row.outcome or row.state for row in session.exec(select(MessageRecord)).all())
 
 
-def test_every_corpus_email_is_decided_and_filed_and_none_crashes_the_pipeline(tmp_path: Path) -> None:
-    service = services(tmp_path)
+def test_every_corpus_email_is_decided_and_filed_and_none_crashes_the_pipeline(
+    tmp_path: Path, database_url: str
+) -> None:
+    service = services(tmp_path, database_url)
     mailbox = MaildirMailbox(tmp_path / "mailbox")
     deliver(tmp_path / "mailbox", [path.read_bytes() for path in EMAILS])
 
@@ -62,8 +64,8 @@ def test_every_corpus_email_is_decided_and_filed_and_none_crashes_the_pipeline(t
     assert decided["automatic"] >= 40
 
 
-def test_every_corpus_pdf_attached_to_an_email_gets_a_clear_outcome(tmp_path: Path) -> None:
-    service = services(tmp_path)
+def test_every_corpus_pdf_attached_to_an_email_gets_a_clear_outcome(tmp_path: Path, database_url: str) -> None:
+    service = services(tmp_path, database_url)
     mailbox = MaildirMailbox(tmp_path / "mailbox")
     messages = []
     for i, path in enumerate(PDFS):

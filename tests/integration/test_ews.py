@@ -98,8 +98,8 @@ def settings(**changes: Any) -> EwsSettings:
 
 
 @pytest.fixture
-def services(sqlite_engine: Engine, tmp_path: Path) -> Services:
-    return pipeline_services(sqlite_engine, tmp_path / "outbox", clock=lambda: NOW)
+def services(database_engine: Engine, tmp_path: Path) -> Services:
+    return pipeline_services(database_engine, tmp_path / "outbox", clock=lambda: NOW)
 
 
 def test_each_message_is_read_as_mime_oldest_first_and_moved_to_its_outcome_folder(
@@ -129,7 +129,7 @@ def test_each_message_is_read_as_mime_oldest_first_and_moved_to_its_outcome_fold
 
 
 def test_a_message_listed_over_the_size_limit_is_quarantined_without_fetching_it_and_the_next_is_read(
-    exchange: type[RecordedMailboxServer], services: Services, sqlite_engine: Engine
+    exchange: type[RecordedMailboxServer], services: Services, database_engine: Engine
 ) -> None:
     exchange.sizes[ITEM_IDS[1]] = GIGABYTE
 
@@ -142,7 +142,7 @@ def test_a_message_listed_over_the_size_limit_is_quarantined_without_fetching_it
     ]
     fetched = [re.findall(r'ItemId Id="([^"]+)"', b)[0] for op, b in exchange.calls if op == "GetItem"]
     assert fetched == [ITEM_IDS[0], ITEM_IDS[2]], "the big message's content is never asked for"
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         [(ledger, kept)] = session.exec(select(MessageRecord, QuarantineRecord).join(QuarantineRecord)).all()
     assert (ledger.uid, ledger.size, ledger.error) == (ITEM_IDS[1], GIGABYTE, "too_large")
     assert kept.raw == b""

@@ -114,15 +114,15 @@ def microsoft() -> RecordedMicrosoft:
 
 
 @pytest.fixture
-def services(sqlite_engine: Engine, tmp_path: Path) -> Services:
-    return pipeline_services(sqlite_engine, tmp_path / "outbox", clock=lambda: NOW)
+def services(database_engine: Engine, tmp_path: Path) -> Services:
+    return pipeline_services(database_engine, tmp_path / "outbox", clock=lambda: NOW)
 
 
 MailboxFactory = Callable[..., GraphMailbox]
 
 
 @pytest.fixture
-def graph_mailbox(microsoft: RecordedMicrosoft, sqlite_engine: Engine) -> MailboxFactory:
+def graph_mailbox(microsoft: RecordedMicrosoft, database_engine: Engine) -> MailboxFactory:
     """A new GraphMailbox each call, as a restarted service makes one; all share the recordings and database.
 
     Keyword arguments go to GraphMailbox (``max_message_bytes``)."""
@@ -135,7 +135,7 @@ def graph_mailbox(microsoft: RecordedMicrosoft, sqlite_engine: Engine) -> Mailbo
 
     def make(**options: Any) -> GraphMailbox:
         client = httpx.Client(transport=httpx.MockTransport(microsoft))
-        state = MailboxStateStore(sqlite_engine, "intake")
+        state = MailboxStateStore(database_engine, "intake")
         return GraphMailbox(settings, name="intake", state=state, client=client, clock=lambda: NOW, **options)
 
     return make
@@ -167,7 +167,7 @@ def test_each_message_in_the_folder_is_taken_oldest_first_and_moved_to_its_outco
 
 
 def test_a_message_listed_over_the_size_limit_is_quarantined_without_reading_it_and_the_next_is_read(
-    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, database_engine: Engine
 ) -> None:
     microsoft.first_round()
     microsoft.answers[f"GET {DELTA_START}"] = [recorded("delta-page-1.json", **{MIDDLE_LISTED_SIZE: f'"{GIGABYTE}"'})]
@@ -182,7 +182,7 @@ def test_a_message_listed_over_the_size_limit_is_quarantined_without_reading_it_
         ("misrouted", "Misrouted"),
     ]
     assert not microsoft.sent("GET", f"{GRAPH}/messages/{MIDDLE}/$value")
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         [(ledger, kept)] = session.exec(select(MessageRecord, QuarantineRecord).join(QuarantineRecord)).all()
     assert (ledger.uid, ledger.size, ledger.error) == (MIDDLE, GIGABYTE, "too_large")
     assert kept.raw == b""
@@ -203,7 +203,7 @@ class Served(httpx.SyncByteStream):
 
 
 def test_content_larger_than_its_listed_size_is_read_no_further_than_the_limit(
-    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, database_engine: Engine
 ) -> None:
     # PidTagMessageSize counts attachments before base64 makes them a third larger: the listing can be short.
     microsoft.first_round()
@@ -222,7 +222,7 @@ def test_content_larger_than_its_listed_size_is_read_no_further_than_the_limit(
         ("quarantined", "Quarantine"),
     ]
     assert served.served <= limit + 65536, "the stream is dropped once past the limit"
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         ledger = session.exec(select(MessageRecord).where(MessageRecord.uid == LATEST)).one()
     assert (ledger.size, ledger.error) == (len(body), "too_large")
 
@@ -246,12 +246,12 @@ def test_every_graph_request_carries_the_token_and_asks_for_ids_that_survive_a_m
 
 
 def test_the_next_round_asks_only_for_changes_and_takes_nothing_twice(
-    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, database_engine: Engine
 ) -> None:
     microsoft.first_round()
     take_new_mail(graph_mailbox(), services)
     delta_link = json.loads((RECORDINGS / "delta-page-2.json").read_text())["@odata.deltaLink"]
-    assert MailboxStateStore(sqlite_engine, "intake").delta_link() == delta_link
+    assert MailboxStateStore(database_engine, "intake").delta_link() == delta_link
     microsoft.on("GET", unquote(delta_link), recorded("delta-round-2.json"))
 
     again = take_new_mail(graph_mailbox(), services)
@@ -259,22 +259,22 @@ def test_the_next_round_asks_only_for_changes_and_takes_nothing_twice(
     assert again == []
     assert len(microsoft.sent("GET", DELTA_START)) == 1, "the restarted service resumed from the stored link"
     next_link = json.loads((RECORDINGS / "delta-round-2.json").read_text())["@odata.deltaLink"]
-    assert MailboxStateStore(sqlite_engine, "intake").delta_link() == next_link
+    assert MailboxStateStore(database_engine, "intake").delta_link() == next_link
 
 
 def test_a_failed_move_mid_round_leaves_the_link_unsaved_and_the_retry_decides_nothing_twice(
-    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, database_engine: Engine
 ) -> None:
     microsoft.first_round()
     microsoft.answers[f"POST {GRAPH}/messages/{MIDDLE}/move"].insert(0, recorded("error-throttled.json", 503))
 
     first = take_new_mail(graph_mailbox(), services)
     assert [t.filed for t in first] == [True, False, True], "the run went on past the message it could not file"
-    assert MailboxStateStore(sqlite_engine, "intake").delta_link() is None
+    assert MailboxStateStore(database_engine, "intake").delta_link() is None
     retried = take_new_mail(graph_mailbox(), services)
 
     assert retried == [], "the repeated round only files what was decided"
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         decided = Counter(e.message_id for e in session.exec(select(AuditEvent)).all() if e.event == "decided")
         states = {m.uid: m.state for m in session.exec(select(MessageRecord)).all()}
         replies = session.exec(select(OutboxRecord)).all()
@@ -285,11 +285,11 @@ def test_a_failed_move_mid_round_leaves_the_link_unsaved_and_the_retry_decides_n
 
 
 def test_a_forgotten_sync_state_starts_the_folder_again_without_taking_anything_twice(
-    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, sqlite_engine: Engine
+    microsoft: RecordedMicrosoft, graph_mailbox: MailboxFactory, services: Services, database_engine: Engine
 ) -> None:
     microsoft.first_round()
     take_new_mail(graph_mailbox(), services)
-    stale = MailboxStateStore(sqlite_engine, "intake").delta_link()
+    stale = MailboxStateStore(database_engine, "intake").delta_link()
     assert stale is not None
     microsoft.on("GET", unquote(stale), recorded("error-sync-state-not-found.json", 410))
 
@@ -297,7 +297,7 @@ def test_a_forgotten_sync_state_starts_the_folder_again_without_taking_anything_
 
     assert again == []
     assert len(microsoft.sent("GET", DELTA_START)) == 2
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         assert len(session.exec(select(MessageRecord)).all()) == 3
 
 

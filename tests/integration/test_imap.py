@@ -33,9 +33,9 @@ def mailbox_for(dovecot: Dovecot, **overrides: object) -> ImapMailbox:
 
 
 @pytest.fixture
-def app(dovecot: Dovecot, tmp_path: Path) -> Iterator[App]:
+def app(dovecot: Dovecot, tmp_path: Path, database_url: str) -> Iterator[App]:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/nmss.db",
+        database_url=database_url,
         state_dir=tmp_path,
         mailbox=dovecot.mailbox_settings(),  # type: ignore[arg-type]
         outgoing={"outbox_path": tmp_path / "outbox"},  # type: ignore[arg-type]
@@ -142,14 +142,14 @@ def test_a_message_decided_but_not_moved_when_uidvalidity_changes_is_not_decided
 
 
 def test_a_message_over_the_size_limit_is_quarantined_unread_and_the_one_behind_it_is_decided(
-    dovecot: Dovecot, tmp_path: Path
+    dovecot: Dovecot, tmp_path: Path, database_url: str
 ) -> None:
     small = incomplete(TODAY, 1).raw
     big = incomplete(TODAY, 2).raw + b"\r\n" + b"epilogue padding\r\n" * 20_000
     dovecot.append([big, small])
     limit = max(len(small), len(incomplete(TODAY, 2).raw)) + 1000
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/nmss.db",
+        database_url=database_url,
         state_dir=tmp_path,
         mailbox=dovecot.mailbox_settings(),  # type: ignore[arg-type]
         outgoing={"outbox_path": tmp_path / "outbox"},  # type: ignore[arg-type]

@@ -88,7 +88,8 @@ class Daemon:
         return load_settings(self.config)
 
     def outbox(self) -> list[Path]:
-        return sorted((self.root / "outbox").glob("*.eml"))
+        """The replies written; not a half-written ``.tmp-`` file a kill left, which the outbox never reads."""
+        return sorted(p for p in (self.root / "outbox").glob("*.eml") if not p.name.startswith(".tmp-"))
 
 
 def settings_for(server: Dovecot, folder: Path) -> Settings:
@@ -102,13 +103,13 @@ def settings_for(server: Dovecot, folder: Path) -> Settings:
 
 
 @pytest.fixture
-def daemon(dovecot: Dovecot, tmp_path: Path) -> Daemon:
+def daemon(dovecot: Dovecot, tmp_path: Path, database_url: str) -> Daemon:
     imap = dovecot.mailbox_settings()["imap"]
     assert isinstance(imap, dict)
     lines = [f"{key} = {value!r}" if isinstance(value, str) else f"{key} = {value}" for key, value in imap.items()]
     config = tmp_path / "nmss-intake.toml"
     config.write_text(
-        f'database_url = "sqlite:///{tmp_path}/nmss.db"\n'
+        f'database_url = "{database_url}"\n'
         f'state_dir = "{tmp_path}/state"\n'
         "poll_interval_seconds = 5\n"
         'log_format = "json"\n\n'

@@ -19,9 +19,10 @@ from tests.services import pipeline_services
 TODAY = dt.date(2026, 11, 27)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    return request.getfixturevalue(f"{request.param}_engine")  # type: ignore[no-any-return]
+@pytest.fixture
+def engine(database_engine: Engine) -> Engine:
+    """The database the tests run on (``NMSS_TEST_DATABASE``; ``make test`` runs both)."""
+    return database_engine
 
 
 def services(engine: Engine, outbox: Path) -> Services:

@@ -31,10 +31,10 @@ LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[App]:
     monkeypatch.chdir(tmp_path)
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/nmss.db",  # type: ignore[arg-type]
+        database_url=database_url,  # type: ignore[arg-type]
         state_dir=tmp_path / "var",
         mailbox=MailboxSettings(path=tmp_path / "mailbox"),
         outgoing=OutgoingSettings(outbox_path=tmp_path / "outbox"),

@@ -355,10 +355,10 @@ def outbox_row(key: str, message: EmailMessage) -> OutboxRecord:
 
 
 def test_the_worker_sends_each_due_row_once_retries_a_deferred_one_later_and_hands_a_refused_one_to_the_team(
-    sqlite_engine: Engine, starttls_server: Server, certificate: Certificate
+    database_engine: Engine, starttls_server: Server, certificate: Certificate
 ) -> None:
-    upgrade(sqlite_engine)
-    with Session(sqlite_engine) as session:
+    upgrade(database_engine)
+    with Session(database_engine) as session:
         session.add(outbox_row("ok", reply()))
         session.add(outbox_row("later", reply(to="later-451@pharmacy.nhs.net")))
         session.add(outbox_row("refused", reply(to="refuse-550@pharmacy.nhs.net")))
@@ -367,16 +367,16 @@ def test_the_worker_sends_each_due_row_once_retries_a_deferred_one_later_and_han
     clock = Clock(NOW)
     retry = RetrySettings(max_attempts=3, base_seconds=60, max_seconds=600)
 
-    first = send_due(sqlite_engine, sender, clock=clock, retry=retry)
-    too_soon = send_due(sqlite_engine, sender, clock=clock, retry=retry)
+    first = send_due(database_engine, sender, clock=clock, retry=retry)
+    too_soon = send_due(database_engine, sender, clock=clock, retry=retry)
     clock.now += dt.timedelta(seconds=61)
-    second = send_due(sqlite_engine, sender, clock=clock, retry=retry)
+    second = send_due(database_engine, sender, clock=clock, retry=retry)
 
     assert (first.sent, first.deferred, first.failed) == (1, 1, 1)
     assert (too_soon.sent, too_soon.deferred, too_soon.failed) == (0, 0, 0), "nothing is due before the back-off"
     assert (second.sent, second.deferred, second.failed) == (0, 1, 0)
     assert len(starttls_server.handler.received) == 1
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         rows = {row.key: row for row in session.exec(select(OutboxRecord))}
         tasks = session.exec(select(TaskRecord)).all()
     assert rows["ok"].state == "sent"
@@ -455,15 +455,15 @@ def test_a_message_naming_anyone_else_in_its_headers_is_refused_and_nothing_is_s
     assert handler.received == []
 
 
-def test_the_worker_gives_an_unsendable_utf8_reply_to_the_team(sqlite_engine: Engine) -> None:
+def test_the_worker_gives_an_unsendable_utf8_reply_to_the_team(database_engine: Engine) -> None:
     handler = Handler()
     port = free_port()
     controller = Controller(handler, hostname=HOST, port=port, enable_SMTPUTF8=False)
     controller.start()
     address = "jürgen@bücher.example"
-    upgrade(sqlite_engine)
+    upgrade(database_engine)
     try:
-        with Session(sqlite_engine) as session:
+        with Session(database_engine) as session:
             message = reply(to=address)
             session.add(
                 OutboxRecord(
@@ -471,13 +471,13 @@ def test_the_worker_gives_an_unsendable_utf8_reply_to_the_team(sqlite_engine: En
                 )
             )
             session.commit()
-        report = send_due(sqlite_engine, plain_sender(Server(handler, port)), clock=Clock(NOW), retry=RetrySettings())
+        report = send_due(database_engine, plain_sender(Server(handler, port)), clock=Clock(NOW), retry=RetrySettings())
     finally:
         controller.stop()
 
     assert (report.sent, report.failed) == (0, 1)
     assert handler.received == []
-    with Session(sqlite_engine) as session:
+    with Session(database_engine) as session:
         [row] = session.exec(select(OutboxRecord)).all()
         [task] = session.exec(select(TaskRecord)).all()
     assert (row.state, row.last_error) == ("failed", "UnsafeMessage")

@@ -15,12 +15,11 @@ from intake.unit_of_work import UnitOfWork
 WHEN = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """A database of each kind at the newest migration."""
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    upgrade(engine)
-    return engine
+@pytest.fixture
+def engine(database_engine: Engine) -> Engine:
+    """The database the tests run on (``NMSS_TEST_DATABASE``; ``make test`` runs both), migrated."""
+    upgrade(database_engine)
+    return database_engine
 
 
 def email(to: str = "pharmacy@nhs.net") -> EmailMessage:

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from samples.emails import referral_email
 from samples.forms import complete_values, fillable_pdf
 from samples.people import patient, seeded
 from samples.scenarios import FILENAMES, Scenario, deliver_to_maildir, incomplete
+from tests.conftest import chosen_database
 
 TEAM = "pharmacist@nhs.net"
 ADMIN = "admin@nhs.net"
@@ -39,9 +41,16 @@ def invoke(*args: str, input: str | None = None) -> str:
     return result.output
 
 
+FILLED_DATABASE = "nmss_filled"
+"""On PostgreSQL, the database ``filled`` fills once, which each test gets a copy of (``filled_database``)."""
+
+
 @pytest.fixture(scope="session")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ``var/`` after ``samples deliver`` and ``run --once``, with a team and an admin account."""
+def filled(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A ``var/`` after ``samples deliver`` and ``run --once``, with a team and an admin account.
+
+    On SQLite the database is in it; on PostgreSQL it is ``FILLED_DATABASE``, which ``filled_database`` copies.
+    """
     root = tmp_path_factory.mktemp("filled")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
@@ -49,6 +58,9 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if name.startswith("NMSS_"):
                 patch.delenv(name)
         patch.setenv("NMSS_LOG_FORMAT", "json")
+        if chosen_database() == "postgresql":
+            cluster = request.getfixturevalue("postgres_cluster")
+            patch.setenv("NMSS_DATABASE_URL", cluster.create_database(FILLED_DATABASE))
         invoke("db", "upgrade")
         invoke("samples", "practices", "var/epraccur.csv")
         invoke("practices", "import", "var/epraccur.csv", "--commissioner", "26A")
@@ -82,6 +94,19 @@ def two_patients(day: dt.date) -> Scenario:
         date=dt.datetime.combine(day, dt.time(9, 30), tzinfo=ZoneInfo("Europe/London")),
     )
     return Scenario("two_patients", "", raw, "review")
+
+
+@pytest.fixture
+def filled_database(filled: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The settings (``NMSS_`` names without the prefix) that give a test a copy of the filled database of
+    its own: none on SQLite (the file is copied with ``var/``), a fresh copy on PostgreSQL."""
+    if chosen_database() == "sqlite":
+        yield {}
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = f"nmss_{uuid.uuid4().hex[:12]}"
+    yield {"DATABASE_URL": cluster.copy_database(FILLED_DATABASE, name)}
+    cluster.drop_database(name)
 
 
 @dataclass
@@ -134,10 +159,12 @@ def service_in(tmp_path: Path, filled: Path, monkeypatch: pytest.MonkeyPatch, **
 
 
 @pytest.fixture
-def workspace(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+def workspace(
+    filled: Path, filled_database: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
     from intake.web import create_app
 
-    app, clock = service_in(tmp_path, filled, monkeypatch)
+    app, clock = service_in(tmp_path, filled, monkeypatch, **filled_database)
     with TestClient(create_app(app), base_url="https://testserver", follow_redirects=False) as client:
         yield Workspace(app, client, clock, tmp_path)
     app.engine.dispose()

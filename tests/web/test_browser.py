@@ -25,8 +25,10 @@ class Site:
 
 
 @pytest.fixture
-def site(filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    app, clock = service_in(tmp_path, filled, monkeypatch)
+def site(
+    filled: Path, filled_database: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Site]:
+    app, clock = service_in(tmp_path, filled, monkeypatch, **filled_database)
     with serving(create_app(app)) as url:
         yield Site(url, clock)
     app.engine.dispose()

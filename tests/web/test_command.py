@@ -17,10 +17,13 @@ from tests.conftest import _free_port
 START_TIMEOUT = 120.0  # a wait for a condition on a busy machine, not a speed requirement
 
 
-def test_the_web_command_serves_the_sign_in_page_until_stopped(filled: Path, tmp_path: Path) -> None:
+def test_the_web_command_serves_the_sign_in_page_until_stopped(
+    filled: Path, filled_database: dict[str, str], tmp_path: Path
+) -> None:
     shutil.copytree(filled, tmp_path / "var")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NMSS_")} | {"NMSS_LOG_FORMAT": "json"}
+    env |= {f"NMSS_{name}": value for name, value in filled_database.items()}
     process = subprocess.Popen(
         [sys.executable, "-m", "intake.cli", "web", "--port", str(port)],
         cwd=tmp_path,

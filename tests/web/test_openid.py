@@ -50,7 +50,11 @@ def provider() -> Iterator[str]:
 
 @pytest.fixture
 def openid_workspace(
-    provider: str, filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    provider: str,
+    filled: Path,
+    filled_database: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Workspace]:
     from intake.web import create_app
 
@@ -61,6 +65,7 @@ def openid_workspace(
         WEB__OPENID__ISSUER=provider,
         WEB__OPENID__CLIENT_ID=CLIENT_ID,
         WEB__OPENID__CLIENT_SECRET=CLIENT_SECRET,
+        **filled_database,
     )
     with TestClient(create_app(app), base_url="https://testserver", follow_redirects=False) as client:
         yield Workspace(app, client, clock, tmp_path)
