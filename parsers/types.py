@@ -41,12 +41,27 @@ class FieldError:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a value stands on its page, as a picture of the page shows it: a box in points measured from the
+    page's top-left corner (its crop box, turned as the page's ``/Rotate`` turns it), and that page's size."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    page_width: float
+    page_height: float
+
+
+@dataclass(frozen=True)
 class Found:
-    """Where a field's value came from: the page (1-based) and the label or field name it matched."""
+    """Where a field's value came from: the page (1-based), the label or field name it matched and, in a PDF,
+    the value's place on that page (``place``; None in a Word file, or where the file does not say)."""
 
     key: str
     page: int
     label: str
+    place: Place | None = None
 
 
 @dataclass(frozen=True)
