@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from config.settings import ServiceSettings
@@ -18,7 +19,7 @@ from intake.unit_of_work import UnitOfWork
 from notifier.errors import UnsafeMessage
 from notifier.replies import NoReplyAddressError, build_reply
 from parsers.mail import Mail
-from parsers.types import Document, Form, Value
+from parsers.types import Document, Form, Found, Value
 from rules.decision import Decision
 from rules.tasks import held_back_task
 
@@ -31,15 +32,26 @@ def record(
     service: ServiceSettings,
     *,
     now: dt.datetime,
+    originals: Sequence[tuple[Document, bytes | None]] = (),
 ) -> str | None:
-    """Carry ``decision`` about ledger row ``row`` out in ``uow``: the forms, the queue entry, the reply, the
-    team's tasks and the audit trail; returns the reply's outbox key, if one was written. Does not commit.
+    """Carry ``decision`` about ledger row ``row`` out in ``uow``: the forms (with the originals of the message's
+    own documents, ``originals`` as ``Read.with_originals`` gives them), the queue entry, the reply, the team's
+    tasks and the audit trail; returns the reply's outbox key, if one was written. Does not commit.
 
-    For a resubmission the queue row and the reply carry the original submission's reference.
+    For a resubmission the queue row and the reply carry the original submission's reference; the earlier
+    documents it carries over keep their originals with the earlier message.
     """
     assert row.id is not None
     submission_id = decision.resubmission_of or row.id
-    uow.ledger.add_forms(_form_record(row.id, position, d) for position, d in enumerate(decision.documents))
+    forms = [_form_record(row.id, position, d) for position, d in enumerate(decision.documents)]
+    uow.ledger.add_forms(forms)
+    # Matched by identity, not by position: a resubmission's decision also carries documents of earlier messages.
+    content = {id(document): data for document, data in originals if data is not None}
+    uow.documents.keep(
+        (form, content[id(document)])
+        for form, document in zip(forms, decision.documents, strict=True)
+        if id(document) in content
+    )
     if decision.queue is not None:
         uow.queue.save(_queue_row(decision, row.id, now))
     reply_key = None
@@ -138,7 +150,17 @@ def _form_record(ledger_id: int, position: int, document: Document) -> FormRecor
         problem=None if form else getattr(document, "problem", None),
         fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
         invalid_json=json.dumps([[e.key, e.code] for e in form.invalid] if form else []),
+        source=form.source if form else None,
+        found_json=json.dumps([_found(f) for f in form.found] if form else []),
     )
+
+
+def _found(found: Found) -> dict[str, Any]:
+    place = found.place
+    box = None
+    if place is not None:
+        box = [place.left, place.top, place.right, place.bottom, place.page_width, place.page_height]
+    return {"key": found.key, "page": found.page, "label": found.label, "place": box}
 
 
 def _jsonable(value: Value) -> Any:

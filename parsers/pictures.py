@@ -9,15 +9,11 @@ memory cap. It never raises, but for MemoryError, which the worker reports as "t
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import Final
 
 import pypdfium2 as pdfium
 
-from parsers.types import Unreadable
-
-DEFAULT_WIDTH: Final = 1000
-"""Pixels across a page picture: small print on an A4 form stays legible."""
+from parsers.types import PICTURE_WIDTH, PagePicture, Unreadable
 
 MAX_PIXELS: Final = 4_000_000
 """Pixels in one picture at most, whatever size a hostile page claims (a 200-inch page is drawn smaller)."""
@@ -26,18 +22,7 @@ MAX_PAGE: Final = 10_000
 """Pages beyond this are not drawn: the parsers count no further."""
 
 
-@dataclass(frozen=True)
-class PagePicture:
-    """A page drawn as a PNG ``width`` × ``height`` pixels, of page ``page`` of ``pages``."""
-
-    png: bytes
-    page: int
-    pages: int
-    width: int
-    height: int
-
-
-def render_page(data: bytes, page: int, *, width: int = DEFAULT_WIDTH) -> PagePicture | Unreadable:
+def render_page(data: bytes, page: int, *, width: int = PICTURE_WIDTH) -> PagePicture | Unreadable:
     """Page ``page`` (1-based) of the PDF ``data`` drawn ``width`` pixels across, or why it cannot be.
 
     A page that does not exist is "unrecognised"; a file that needs a password "encrypted"; anything pdfium

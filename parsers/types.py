@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from config.forms import FormKind
 
@@ -95,3 +95,18 @@ class Unreadable:
 
 Document = Form | Unreadable
 """The result of parsing one file."""
+
+
+PICTURE_WIDTH: Final = 1000
+"""Pixels across a page picture: small print on an A4 form stays legible."""
+
+
+@dataclass(frozen=True)
+class PagePicture:
+    """Page ``page`` of ``pages`` of a PDF drawn as a PNG ``width`` × ``height`` pixels (``parsers.pictures``)."""
+
+    png: bytes
+    page: int
+    pages: int
+    width: int
+    height: int
