@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.bootstrap import App
 from intake.errors import IntakeError
-from intake.web import auth, pages
+from intake.web import auth, documents, pages
 from intake.web.render import environment
 from intake.web.security import SecurityHeaders, session_key
 
@@ -42,6 +42,8 @@ def create_app(app: App) -> Starlette:
         Route("/", pages.queue, name="queue"),
         Route("/referrals/{reference}", pages.referral, name="referral"),
         Route("/referrals/{reference}/assessment", pages.record_assessment_page, methods=["POST"], name="assessment"),
+        Route("/referrals/{reference}/documents/{number:int}", documents.download, name="document"),
+        Route("/referrals/{reference}/documents/{number:int}/pages/{page:int}", documents.page_picture, name="picture"),
         Route("/follow-up-calls", pages.follow_up_calls, name="calls"),
         Route("/follow-up-calls/{followup_id:int}", pages.record_call, methods=["POST"], name="record_call"),
         Route("/service", pages.service_page, name="service"),
@@ -67,4 +69,5 @@ def create_app(app: App) -> Starlette:
     workspace.state.service = app
     workspace.state.templates = environment(app.settings.service.timezone, app.services.definitions)
     workspace.state.openid = auth.make_openid(app)
+    workspace.state.pictures = documents.PictureCache()
     return workspace

@@ -26,6 +26,7 @@ from intake.commands import (
 from intake.views import calls_due
 from intake.views import status as service_status
 from intake.web.auth import now_of, page, service_of
+from intake.web.documents import document_views
 from intake.web.queries import PRIORITIES, STATUSES, queue_page, record_view, referral_detail
 from intake.web.render import render
 from notifier.digest import DueCall, long_date
@@ -76,6 +77,7 @@ def _referral_page(
         "referral.jinja",
         status_code,
         referral=detail,
+        documents=document_views(request, reference, detail.forms, service.services.definitions),
         error=error,
         values=values or {},
         flash=request.session.pop("flash", None),

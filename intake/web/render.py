@@ -51,6 +51,8 @@ def event_text(event: Any) -> str:
         return OUTCOMES.get(str(detail.get("outcome")), f"Decided: {detail.get('outcome')}")
     if event.event == "viewed":
         return f"Viewed by {detail.get('by', 'someone')}"
+    if event.event == "downloaded":
+        return f"Document {detail.get('document', '')} downloaded by {detail.get('by', 'someone')}"
     name = str(event.event)
     return EVENTS.get(name, name.replace("_", " ").capitalize())
 
@@ -105,7 +107,7 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
             rows.append(
                 {
                     "key": {"text": field.label if field else key},
-                    "value": {"text": _value_text(values[key], field)},
+                    "value": {"text": value_text(values[key], field)},
                 }
             )
         return rows
@@ -131,7 +133,8 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
     return env
 
 
-def _value_text(value: Any, field: Any) -> str:
+def value_text(value: Any, field: Any) -> str:
+    """A field's value as the team reads it: options by their printed text, dates in words, "Not given"."""
     if value is None or value == "" or value == []:
         return "Not given"
     if isinstance(value, bool):
