@@ -180,6 +180,7 @@ class Picture:
     """A page picture with a value's place marked, in the page's points (an SVG ``viewBox``)."""
 
     href: str
+    page: int
     width: float
     height: float
     mark: tuple[float, float, float, float]  # x, y, width, height
@@ -272,6 +273,7 @@ def _picture(where: FieldPlace, place: Place, href: str, title: str, label: str)
     height = min(place.page_height, place.bottom + pad) - y
     return Picture(
         href=href,
+        page=where.page,
         width=place.page_width,
         height=place.page_height,
         mark=(round(x, 1), round(y, 1), round(width, 1), round(height, 1)),

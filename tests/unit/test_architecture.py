@@ -96,3 +96,10 @@ def test_only_the_store_and_the_unit_of_work_open_database_sessions() -> None:
         if (count := sessions_opened(path)) and str(path.relative_to(ROOT)) not in SESSION_OPENERS
     }
     assert offenders == {}
+
+
+def test_pages_are_drawn_only_by_the_parse_workers() -> None:
+    """pdfium (pypdfium2) reads hostile PDFs in C: only parsers/pictures.py calls it, and only the worker pool
+    reaches that module; the workspace asks the pool for a page picture, never draws one itself."""
+    assert modules_importing("pypdfium2") == {"parsers/pictures.py"}
+    assert {p for p in modules_importing("parsers.pictures") if not p.startswith("tests/")} == {"intake/isolation.py"}
