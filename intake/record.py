@@ -43,7 +43,7 @@ def record(
     """
     assert row.id is not None
     submission_id = decision.resubmission_of or row.id
-    forms = [_form_record(row.id, position, d) for position, d in enumerate(decision.documents)]
+    forms = [form_record(row.id, position, d) for position, d in enumerate(decision.documents)]
     uow.ledger.add_forms(forms)
     # Matched by identity, not by position: a resubmission's decision also carries documents of earlier messages.
     content = {id(document): data for document, data in originals if data is not None}
@@ -139,7 +139,8 @@ def _queue_row(decision: Decision, ledger_id: int, now: dt.datetime) -> Referral
     )
 
 
-def _form_record(ledger_id: int, position: int, document: Document) -> FormRecord:
+def form_record(ledger_id: int, position: int, document: Document) -> FormRecord:
+    """The ``form`` row of one document of ledger message ``ledger_id``: what was read, and where."""
     form = document if isinstance(document, Form) else None
     return FormRecord(
         message_id=ledger_id,
