@@ -216,12 +216,13 @@ def document_views(
     service = service_of(request)
     with service.services.unit_of_work() as uow:
         facts = documents(uow, [form.id for form in forms])
-    local_time = request.app.state.templates.filters["local_time"]
+    filters = request.app.state.templates.filters
+    local_time, form_title = filters["local_time"], filters["form_title"]
     views = {}
     for number, form in enumerate(forms, start=1):
         fact = facts.get(form.id)
         base = f"/referrals/{reference}/documents/{number}"
-        title = _title(form.kind, definitions)
+        title = form_title(form.kind)
         if fact is None or fact.size is None:
             kept = "The original of this document was not kept."
         elif fact.purged:
@@ -287,12 +288,6 @@ def _read_from(where: FieldPlace | None, source: str | None, label: str) -> str 
     if source == "acroform":
         return f"Read from page {where.page}, fillable field “{where.label}” (printed label “{label}”)"
     return f"Read from page {where.page}, beside the label “{where.label}”"
-
-
-def _title(kind: str | None, definitions: FormDefinitions) -> str:
-    if kind and kind in definitions.forms:
-        return definitions.forms[kind].title  # type: ignore[index]
-    return "A document that is not one of the forms"
 
 
 def _bytes(size: int) -> str:

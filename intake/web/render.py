@@ -94,24 +94,6 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
             return definitions.forms[kind].title  # type: ignore[index]
         return "A document that is not one of the forms"
 
-    def field_rows(form: Any) -> list[dict[str, Any]]:
-        """The summary-list rows of a form's fields, in the order the form prints them, by printed label."""
-        definition = definitions.forms.get(form.kind) if form.kind else None
-        values = form.fields
-        order = [f.key for f in definition.fields] if definition else sorted(values)
-        rows = []
-        for key in order:
-            if key not in values:
-                continue
-            field = definition.field(key) if definition else None
-            rows.append(
-                {
-                    "key": {"text": field.label if field else key},
-                    "value": {"text": value_text(values[key], field)},
-                }
-            )
-        return rows
-
     def call_rows(calls: Any) -> list[dict[str, Any]]:
         return [
             {
@@ -128,7 +110,6 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
     env.filters["call_rows"] = call_rows
     env.filters["call_error_link"] = lambda item: {"text": item[1], "href": f"#outcome-{item[0]}"}
     env.filters["form_title"] = form_title
-    env.filters["field_rows"] = field_rows
     env.globals["page_items"] = page_items
     return env
 
