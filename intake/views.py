@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from intake.store import AuditEvent, FollowUpRecord, FormRecord, MailboxState, ReferralRecord, TaskRecord
@@ -445,7 +445,11 @@ class FieldPlace:
 @dataclass(frozen=True)
 class DocumentFacts:
     """What the referral page says of one document besides its fields: how it was read, where each value was,
-    and its original: kept (``size`` bytes), purged (``purged_at``), or never kept (``size`` None)."""
+    and its original: kept (``size`` bytes), purged (``purged_at``), or never kept (``size`` None).
+
+    ``same_as`` is the form whose original and places these are, when the document is an earlier one that a
+    resubmission carried over (the same form, file name and values), kept once with the earlier email.
+    """
 
     form_id: int
     source: str | None
@@ -454,6 +458,7 @@ class DocumentFacts:
     sha256: str | None
     purged: bool
     purged_at: dt.datetime | None
+    same_as: int | None = None
 
     @property
     def downloadable(self) -> bool:
@@ -482,12 +487,24 @@ class Original:
 
 
 def documents(uow: UnitOfWork, form_ids: Sequence[int]) -> dict[int, DocumentFacts]:
-    """Forms ``form_ids`` (by id) with where each value was read and what is known of the original."""
-    out = {}
-    for form, facts in uow.documents.facts(form_ids):
-        assert form.id is not None
-        out[form.id] = DocumentFacts(
-            form_id=form.id,
+    """Forms ``form_ids`` (by id; in the referral page's order) with where each value was read and what is
+    known of the original. A document a resubmission carried over is given the earlier copy's facts."""
+    out: dict[int, DocumentFacts] = {}
+    found = {form.id: (form, facts) for form, facts in uow.documents.facts(form_ids)}
+    originals: dict[tuple[str | None, str, str], int] = {}
+    for form_id in form_ids:
+        if form_id not in found:
+            continue
+        form, facts = found[form_id]
+        same = (form.kind, form.filename, form.fields_json)
+        earlier = originals.get(same)
+        if facts is None and earlier is not None:
+            out[form_id] = replace(out[earlier], form_id=form_id, same_as=earlier)
+            continue
+        if facts is not None:
+            originals.setdefault(same, form_id)
+        out[form_id] = DocumentFacts(
+            form_id=form_id,
             source=form.source,
             places={p.key: p for p in _places(form.found_json)},
             size=facts.size if facts else None,

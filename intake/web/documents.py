@@ -219,11 +219,15 @@ def document_views(
     filters = request.app.state.templates.filters
     local_time, form_title = filters["local_time"], filters["form_title"]
     views = {}
+    numbers = {form.id: number for number, form in enumerate(forms, start=1)}
     for number, form in enumerate(forms, start=1):
         fact = facts.get(form.id)
-        base = f"/referrals/{reference}/documents/{number}"
+        kept_as = numbers.get(fact.same_as, number) if fact is not None and fact.same_as is not None else number
+        base = f"/referrals/{reference}/documents/{kept_as}"
         title = form_title(form.kind)
-        if fact is None or fact.size is None:
+        if kept_as != number:
+            kept = f"The same document as document {kept_as}, which came with an earlier email."
+        elif fact is None or fact.size is None:
             kept = "The original of this document was not kept."
         elif fact.purged:
             when = local_time(fact.purged_at) if fact.purged_at else "an earlier date"
@@ -234,7 +238,7 @@ def document_views(
             number=number,
             title=title,
             fields=tuple(_fields(form, fact, definitions, base, title, number)),
-            download=f"{base}" if fact is not None and fact.downloadable else None,
+            download=base if fact is not None and fact.downloadable and kept_as == number else None,
             original=kept,
         )
     return views
