@@ -347,7 +347,7 @@ class _Running:
 
 def _filename(request: _Request) -> str:
     if isinstance(request, _Read | _Render):
-        return ""  # a message has no file name; nothing from its headers is known before it is read
+        return ""  # a message or a page has no file name (nothing from its headers is known before it is read)
     return request.container.filename if isinstance(request, _Open) else request.filename
 
 
