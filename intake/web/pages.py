@@ -7,6 +7,7 @@ every page that shows a patient records who saw which referral, in that referral
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -27,7 +28,7 @@ from intake.views import calls_due
 from intake.views import status as service_status
 from intake.web.auth import now_of, page, service_of
 from intake.web.documents import document_views
-from intake.web.queries import PRIORITIES, STATUSES, queue_page, record_view, referral_detail
+from intake.web.queries import PRIORITIES, STATUSES, Event, queue_page, record_view, referral_detail
 from intake.web.render import render
 from notifier.digest import DueCall, long_date
 
@@ -70,8 +71,10 @@ def _referral_page(
     if detail is None:
         return _no_such_referral(request)
     viewer = request.scope["account"].email
-    record_view(service.engine, detail.message_id, viewer, now=now_of(request))
-    detail = referral_detail(service.engine, reference) or detail  # the history shows this view too
+    now = now_of(request)
+    record_view(service.engine, detail.message_id, viewer, now=now)
+    # The history shows this view too: the newest line, added here rather than by reading the referral again.
+    detail = replace(detail, history=(*detail.history, Event(now, detail.message_id, "viewed", {"by": viewer})))
     return render(
         request,
         "referral.jinja",
