@@ -35,11 +35,9 @@ from parsers.types import PagePicture, Place, Unreadable
 DOWNLOAD_POLICY: Final = "default-src 'none'; sandbox; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 """A download runs nothing and loads nothing, even if a browser were to show it."""
 
-TYPES: Final = {
-    "pdf": "application/pdf",
-    "zip": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
-"""The type a download is sent as, by what its bytes are (``parsers.sniff``); anything else is octet-stream."""
+TYPES: Final = {"pdf": "application/pdf"}
+"""The type a download is sent as, by what its bytes are (``parsers.sniff``). Anything else, a Word file
+included (a ZIP's first bytes do not say it is one), is ``application/octet-stream``."""
 
 CACHE_BYTES: Final = 64 * 1024 * 1024
 """Memory the page pictures of one workspace process may take: a few hundred pages."""
