@@ -101,6 +101,7 @@ e2e: install
 bench: install
 	$(BIN)/python bench/parse
 	$(BIN)/python bench/intake
+	$(BIN)/python bench/web
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -56,13 +56,22 @@ class Identity:
 
 @dataclass(frozen=True)
 class Read:
-    """A message read: the mail, its documents, who it is and when it arrived."""
+    """A message read: the mail, its documents, who it is and when it arrived.
+
+    ``originals`` holds each document's bytes, in the order of ``documents`` (None for one that has none of its
+    own: a container that could not be opened, a file skipped before reading), for the store to keep.
+    """
 
     mail: Mail
     documents: tuple[Document, ...]
     identity: Identity
     received_at: dt.datetime
     unread: str | None = None  # why the message itself could not be read (``Unreadable`` problem), if it could not
+    originals: tuple[bytes | None, ...] = ()
+
+    def with_originals(self) -> tuple[tuple[Document, bytes | None], ...]:
+        """Each document with its bytes, as ``intake.record.record`` keeps them."""
+        return tuple(zip(self.documents, self.originals, strict=True)) if self.originals else ()
 
 
 def fingerprint(mail: Mail | None, identity: bytes) -> str:
@@ -136,10 +145,11 @@ def read_message(
     if isinstance(mail, Unreadable):
         # Nothing is known of it: no sender to answer, no documents, no thread; it is known by its bytes.
         return Read(Mail(), (), identity or identify(None, raw), received_at, unread=mail.problem)
-    documents = read_documents(
+    files, documents = _read_files(
         mail, definitions, today, pool=pool, deadline=deadline, max_attachment_bytes=limits.max_attachment_bytes
     )
-    return Read(mail, documents, identity or identify(mail, raw), received_at)
+    originals = tuple(f.data if isinstance(f, Attachment) and f.skipped is None else None for f in files)
+    return Read(mail, documents, identity or identify(mail, raw), received_at, originals=originals)
 
 
 def read_mail_isolated(
@@ -169,6 +179,21 @@ def read_documents(
     file or container that runs a worker past its time limit or memory cap is "timeout" or "too_large", and
     so is every one still unread at ``deadline`` (``time.monotonic()``).
     """
+    return _read_files(
+        mail, definitions, today, pool=pool, deadline=deadline, max_attachment_bytes=max_attachment_bytes
+    )[1]
+
+
+def _read_files(
+    mail: Mail,
+    definitions: FormDefinitions,
+    today: dt.date,
+    *,
+    pool: ParsePool,
+    deadline: float | None,
+    max_attachment_bytes: int,
+) -> tuple[list[Attachment | Unreadable], tuple[Document, ...]]:
+    """The files of ``mail`` (containers opened) and each one's document, in the same order."""
     is_container = [a.kind in ("msg", "tnef") and a.skipped is None for a in mail.attachments]
     containers = [a for a, container in zip(mail.attachments, is_container, strict=True) if container]
     opened = iter(pool.open_all(containers, max_bytes=max_attachment_bytes, deadline=deadline))
@@ -181,7 +206,8 @@ def read_documents(
     parsed = pool.parse_all([(f.data, f.filename) for _, f in wanted], definitions, today=today, deadline=deadline)
     for (index, _), document in zip(wanted, parsed, strict=True):
         documents[index] = document
-    return tuple(d for d in documents if d is not None)
+    kept = [(f, d) for f, d in zip(files, documents, strict=True) if d is not None]
+    return [f for f, _ in kept], tuple(d for _, d in kept)
 
 
 def _unparsed(attachment: Attachment) -> Document | None:

@@ -3,7 +3,8 @@
 :class:`ParsePool` runs the untrusted decoders in a few long-lived child processes: :func:`parsers.mail.read_mail`
 to read a message itself (``read``: its headers and MIME structure, which the ``email`` package can take minutes
 over), :func:`parsers.parse_document` for a document, :func:`parsers.containers.unpack` to open an Outlook item
-or a ``winmail.dat`` (``open_all``).
+or a ``winmail.dat`` (``open_all``), :func:`parsers.pictures.render_page` to draw a page of a PDF for the
+workspace (``render``).
 Each child caps its own address space (``RLIMIT_AS``) at start; the parent gives each job a time limit,
 counted from when its worker has started and cut short by the message's deadline. A job that runs past the
 limit, or kills its worker (out of memory, a crash in a C library), comes back as
@@ -44,7 +45,7 @@ import structlog
 from config.forms import FormDefinitions
 from parsers import parse_document
 from parsers.mail import Attachment, Mail, read_headers, read_mail
-from parsers.types import Document, Form, Unreadable
+from parsers.types import PICTURE_WIDTH, Document, Form, PagePicture, Unreadable
 
 if TYPE_CHECKING:
     # Only a type here: the fork server imports this module, and pydantic-settings would add half a second
@@ -109,7 +110,16 @@ class _Parse:
     today: dt.date
 
 
-_Request = _Parse | _Open | _Read
+@dataclass(frozen=True)
+class _Render:
+    """A page of a PDF to draw: the worker sends back the ``PagePicture`` (or ``Unreadable``) it makes."""
+
+    data: bytes
+    page: int
+    width: int
+
+
+_Request = _Parse | _Open | _Read | _Render
 """A job as the parent holds it until a worker takes it."""
 
 Opened = tuple[Attachment, ...] | Unreadable
@@ -155,6 +165,10 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
             continue
         if isinstance(job, _Read):
             if not _read(conn, job, cap):
+                return
+            continue
+        if isinstance(job, _Render):
+            if not _render(conn, job, cap):
                 return
             continue
         if not isinstance(job, _Job):
@@ -226,6 +240,23 @@ def _read(conn: Connection, job: _Read, cap: int) -> bool:
     return not heavy
 
 
+def _render(conn: Connection, job: _Render, cap: int) -> bool:
+    """Draw one page and send its picture; False when the worker should retire."""
+    from parsers.pictures import render_page  # pdfium is loaded by workers only (the fork server preloads it)
+
+    _reset_peak_memory()
+    try:
+        picture: PagePicture | Unreadable | None = render_page(job.data, job.page, width=job.width)
+    except MemoryError:
+        picture = None  # sent below, once the failed drawing's frames (and their memory) are released
+    if picture is None:
+        conn.send((Unreadable("", "too_large"), True))
+        return False
+    heavy = _heavy(cap)
+    conn.send((picture, heavy))
+    return not heavy
+
+
 def _heavy(cap: int) -> bool:
     """Whether the last job took the worker's resident memory past ``_HEAVY_SHARE`` of its cap."""
     peak = _peak_memory()
@@ -274,7 +305,7 @@ class _Worker:
         return self.started
 
     def send(self, request: _Request) -> None:
-        if isinstance(request, _Open | _Read):
+        if isinstance(request, _Open | _Read | _Render):
             self.conn.send(request)
             return
         key = id(request.definitions)
@@ -315,8 +346,8 @@ class _Running:
 
 
 def _filename(request: _Request) -> str:
-    if isinstance(request, _Read):
-        return ""  # a message has no file name; nothing from its headers is known before it is read
+    if isinstance(request, _Read | _Render):
+        return ""  # a message or a page has no file name (nothing from its headers is known before it is read)
     return request.container.filename if isinstance(request, _Open) else request.filename
 
 
@@ -400,6 +431,12 @@ class ParsePool:
             head = raw[:_HEADERS_BYTES]
             [result] = self._run([_Read(head, max_attachment_bytes, headers_only=True)], deadline)
         return result if isinstance(result, Mail | Unreadable) else Unreadable("", "too_large")
+
+    def render(self, data: bytes, page: int, *, width: int = PICTURE_WIDTH) -> PagePicture | Unreadable:
+        """Page ``page`` of the PDF ``data`` drawn as ``parsers.pictures.render_page`` draws it, in a worker under
+        the time limit and memory cap of a document; past them, ``Unreadable`` "timeout" or "too_large"."""
+        [result] = self._run([_Render(data, page, width)], None)
+        return result if isinstance(result, PagePicture | Unreadable) else Unreadable("", "corrupt")
 
     def _run(self, requests: Sequence[_Request], deadline: float | None) -> list[object]:
         with self._lock:
@@ -518,6 +555,8 @@ def _expected(request: _Request, result: object) -> bool:
         return _is_opened(result)
     if isinstance(request, _Read):
         return isinstance(result, Mail | Unreadable)
+    if isinstance(request, _Render):
+        return isinstance(result, PagePicture | Unreadable)
     return isinstance(result, Form | Unreadable)
 
 
@@ -532,7 +571,7 @@ def _context() -> BaseContext:
         context = multiprocessing.get_context("forkserver")
         # The server imports these once; every worker forked from it has them already.
         context.set_forkserver_preload(
-            ["intake.isolation", "parsers.pdf", "parsers.docx", "parsers.containers", "pdfplumber"]
+            ["intake.isolation", "parsers.pdf", "parsers.docx", "parsers.containers", "parsers.pictures", "pdfplumber"]
         )
         return context
     return multiprocessing.get_context("spawn")

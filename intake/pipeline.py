@@ -208,7 +208,9 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
         with services.unit_of_work() as uow:
             now = services.clock()
             decision = assess(uow, read, services.policy, today=today, now=now)
-            reply_key = record(uow, row, decision, read.mail, services.service, now=now)
+            reply_key = record(
+                uow, row, decision, read.mail, services.service, now=now, originals=read.with_originals()
+            )
             uow.commit()
     except Exception as exc:  # noqa: BLE001 - one bad message must never stop the queue
         return _quarantine(services, ledger_id, exc, mailbox, incoming)

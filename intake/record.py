@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from config.settings import ServiceSettings
@@ -18,7 +19,7 @@ from intake.unit_of_work import UnitOfWork
 from notifier.errors import UnsafeMessage
 from notifier.replies import NoReplyAddressError, build_reply
 from parsers.mail import Mail
-from parsers.types import Document, Form, Value
+from parsers.types import Document, Form, Found, Value
 from rules.decision import Decision
 from rules.tasks import held_back_task
 
@@ -31,17 +32,28 @@ def record(
     service: ServiceSettings,
     *,
     now: dt.datetime,
+    originals: Sequence[tuple[Document, bytes | None]] = (),
 ) -> str | None:
-    """Carry ``decision`` about ledger row ``row`` out in ``uow``: the forms, the queue entry, the reply, the
-    team's tasks and the audit trail; returns the reply's outbox key, if one was written. Does not commit.
+    """Carry ``decision`` about ledger row ``row`` out in ``uow``: the forms (with the originals of the message's
+    own documents, ``originals`` as ``Read.with_originals`` gives them), the queue entry, the reply, the team's
+    tasks and the audit trail; returns the reply's outbox key, if one was written. Does not commit.
 
-    For a resubmission the queue row and the reply carry the original submission's reference.
+    For a resubmission the queue row and the reply carry the original submission's reference; the earlier
+    documents it carries over keep their originals with the earlier message.
     """
     assert row.id is not None
     submission_id = decision.resubmission_of or row.id
     outcome_problems = decision.outcome.problems if decision.outcome else ()
     uncertain = {(str(p.form), p.field) for p in outcome_problems if p.code == "ocr_uncertain" and p.field}
-    uow.ledger.add_forms(_form_record(row.id, position, d, uncertain) for position, d in enumerate(decision.documents))
+    forms = [form_record(row.id, position, d, uncertain) for position, d in enumerate(decision.documents)]
+    uow.ledger.add_forms(forms)
+    # Matched by identity, not by position: a resubmission's decision also carries documents of earlier messages.
+    content = {id(document): data for document, data in originals if data is not None}
+    uow.documents.keep(
+        (form, content[id(document)])
+        for form, document in zip(forms, decision.documents, strict=True)
+        if id(document) in content
+    )
     if decision.queue is not None:
         uow.queue.save(_queue_row(decision, row.id, now))
     reply_key = None
@@ -132,9 +144,10 @@ def _queue_row(decision: Decision, ledger_id: int, now: dt.datetime) -> Referral
     )
 
 
-def _form_record(ledger_id: int, position: int, document: Document, uncertain: set[tuple[str, str]]) -> FormRecord:
-    """What was read from ``document``; a field read by OCR but not surely is marked ``ocr_uncertain`` among
-    the invalid ones, so the team sees it beside the value to check."""
+def form_record(ledger_id: int, position: int, document: Document, uncertain: set[tuple[str, str]]) -> FormRecord:
+    """The ``form`` row of one document of ledger message ``ledger_id``: what was read, and where; a field read
+    by OCR but not surely is marked ``ocr_uncertain`` among the invalid ones, so the team sees it beside the
+    value to check."""
     form = document if isinstance(document, Form) else None
     invalid = [[e.key, e.code] for e in form.invalid] if form else []
     if form is not None:
@@ -153,7 +166,17 @@ def _form_record(ledger_id: int, position: int, document: Document, uncertain: s
         problem=None if form else getattr(document, "problem", None),
         fields_json=json.dumps({k: _jsonable(v) for k, v in form.fields.items()} if form else {}),
         invalid_json=json.dumps(invalid),
+        source=form.source if form else None,
+        found_json=json.dumps([_found(f) for f in form.found] if form else []),
     )
+
+
+def _found(found: Found) -> dict[str, Any]:
+    place = found.place
+    box = None
+    if place is not None:
+        box = [place.left, place.top, place.right, place.bottom, place.page_width, place.page_height]
+    return {"key": found.key, "page": found.page, "label": found.label, "place": box}
 
 
 def _jsonable(value: Value) -> Any:

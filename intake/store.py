@@ -77,6 +77,24 @@ class FormRecord(SQLModel, table=True):
     problem: str | None = None
     fields_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     invalid_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    # Migration 0008_form_file: how the fields were read (``acroform``, ``text``, ``docx``) and where each was
+    # found: ``[{"key", "page", "label", "place": [left, top, right, bottom, page_width, page_height] | null}]``.
+    source: str | None = None
+    found_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+
+
+class FormFile(SQLModel, table=True):
+    """The original bytes of a document, kept so the team can download it and see its pages (migration
+    0008_form_file). ``content`` is None once purged under the retention policy (``purged_at`` says when);
+    ``size`` and ``sha256`` stay, so what was received can still be told."""
+
+    __tablename__ = "form_file"
+
+    form_id: int = Field(foreign_key="form.id", primary_key=True)
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    size: int
+    sha256: str
+    purged_at: dt.datetime | None = None
 
 
 class ReferralRecord(SQLModel, table=True):

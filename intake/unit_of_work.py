@@ -15,12 +15,24 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Notes, Outbox, Practices, Queue, TeamTasks, Users
+from intake.repositories import (
+    Audit,
+    Documents,
+    FollowUps,
+    Ledger,
+    Mailboxes,
+    Notes,
+    Outbox,
+    Practices,
+    Queue,
+    TeamTasks,
+    Users,
+)
 
 
 class UnitOfWork:
     """A transaction on ``engine`` with the ledger, queue, outbox, team tasks, audit trail, practices,
-    follow-up calls, mailbox states, notes and accounts as repositories.
+    follow-up calls, mailbox states, notes, accounts and the documents' originals as repositories.
 
     Use once per command: ``with UnitOfWork(engine) as uow``."""
 
@@ -34,6 +46,7 @@ class UnitOfWork:
     mailboxes: Mailboxes
     users: Users
     notes: Notes
+    documents: Documents
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -52,6 +65,7 @@ class UnitOfWork:
         self.mailboxes = Mailboxes(session)
         self.users = Users(session)
         self.notes = Notes(session)
+        self.documents = Documents(session)
         return self
 
     def __exit__(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 from config.settings import ServiceSettings
@@ -30,6 +30,7 @@ from notifier.digest import (
     WaitingSubmission,
 )
 from notifier.replies import reply_text
+from parsers.types import Place
 from rules.calendar import local_day, previous_working_day, received_in_hours, working_days_between
 from rules.followups import LABELS
 from rules.reports import (
@@ -839,3 +840,132 @@ __all__ = [
     "tasks",
     "waiting",
 ]
+
+
+# -- the documents themselves: where each value was read, and the originals --------------------------------
+
+
+@dataclass(frozen=True)
+class FieldPlace:
+    """Where a field's value was read: its page, the label (or fillable field) matched, and its box on the page's
+    picture (None where the file does not say: a Word document, or a form recorded before places were kept)."""
+
+    key: str
+    page: int
+    label: str
+    place: Place | None
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What the referral page says of one document besides its fields: how it was read, where each value was,
+    and its original: kept (``size`` bytes), purged (``purged_at``), or never kept (``size`` None).
+
+    ``same_as`` is the form whose original and places these are, when the document is an earlier one that a
+    resubmission carried over (the same form, file name and values), kept once with the earlier email.
+    """
+
+    form_id: int
+    source: str | None
+    places: dict[str, FieldPlace]
+    size: int | None
+    sha256: str | None
+    purged: bool
+    purged_at: dt.datetime | None
+    same_as: int | None = None
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether the original can be downloaded (kept and not purged)."""
+        return self.size is not None and not self.purged
+
+
+@dataclass(frozen=True)
+class Original:
+    """Document ``number`` (1-based, in the referral page's order) of referral ``reference``, with its bytes.
+
+    ``content`` is None when the original was never kept or was purged (``purged_at``); ``message_id`` is the
+    referral's ledger row, whose history records who downloaded it.
+    """
+
+    reference: str
+    number: int
+    message_id: int
+    form_id: int
+    filename: str
+    kind: str | None
+    content: bytes | None
+    sha256: str | None
+    purged_at: dt.datetime | None
+    kept: bool
+
+
+def documents(uow: UnitOfWork, form_ids: Sequence[int]) -> dict[int, DocumentFacts]:
+    """Forms ``form_ids`` (by id; in the referral page's order) with where each value was read and what is
+    known of the original. A document a resubmission carried over is given the earlier copy's facts."""
+    out: dict[int, DocumentFacts] = {}
+    found = {form.id: (form, facts) for form, facts in uow.documents.facts(form_ids)}
+    originals: dict[tuple[str | None, str, str], int] = {}
+    for form_id in form_ids:
+        if form_id not in found:
+            continue
+        form, facts = found[form_id]
+        same = (form.kind, form.filename, form.fields_json)
+        earlier = originals.get(same)
+        if facts is None and earlier is not None:
+            out[form_id] = replace(out[earlier], form_id=form_id, same_as=earlier)
+            continue
+        if facts is not None:
+            originals.setdefault(same, form_id)
+        out[form_id] = DocumentFacts(
+            form_id=form_id,
+            source=form.source,
+            places={p.key: p for p in _places(form.found_json)},
+            size=facts.size if facts else None,
+            sha256=facts.sha256 if facts else None,
+            purged=facts.purged if facts else False,
+            purged_at=facts.purged_at if facts else None,
+        )
+    return out
+
+
+def original(uow: UnitOfWork, reference: str, number: int) -> Original | None:
+    """Document ``number`` of referral ``reference``, or None when the referral or the document does not exist."""
+    row = uow.queue.by_reference(reference)
+    root = uow.ledger.by_reference(reference)
+    if row is None or root is None or root.id is None or number < 1:
+        return None
+    ids = [m.id for m in uow.ledger.of_submission(root.id) if m.id is not None]
+    forms = uow.documents.of_submission(ids)
+    if number > len(forms):
+        return None
+    form = forms[number - 1]
+    assert form.id is not None
+    file = uow.documents.file_of(form.id)
+    return Original(
+        reference=reference,
+        number=number,
+        message_id=row.message_id,
+        form_id=form.id,
+        filename=form.filename,
+        kind=form.kind,
+        content=file.content if file else None,
+        sha256=file.sha256 if file else None,
+        purged_at=file.purged_at if file else None,
+        kept=file is not None,
+    )
+
+
+def _places(text: str | None) -> list[FieldPlace]:
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return []
+    places = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            continue
+        box = item.get("place")
+        place = Place(*(float(v) for v in box)) if isinstance(box, list) and len(box) == 6 else None
+        places.append(FieldPlace(item["key"], int(item.get("page") or 1), str(item.get("label") or ""), place))
+    return places

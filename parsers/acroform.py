@@ -11,7 +11,7 @@ mistyped entries and absurd depths end the walk of that branch quietly instead o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -20,7 +20,8 @@ from pdfminer.psparser import PSLiteral
 from pdfminer.utils import decode_text
 
 from config.forms import FieldDefinition, FormDefinition
-from parsers.types import FieldError, Found
+from parsers.geometry import Rect, rect
+from parsers.types import FieldError, Found, Place
 from parsers.values import RawValue, match_option, parse_yes_no
 
 FieldKind = Literal["text", "checkbox", "radio", "choice"]
@@ -39,7 +40,8 @@ class AcroField:
     ``value`` is the text of a text field ("" when empty), whether a check box is ticked, the chosen state
     of a radio group (its ``/Opt`` text where the file gives one; None when nothing is chosen), or a list
     box's selection (text, or a tuple when several are selected). ``state`` is the name a ticked check box
-    is in (``Yes``, ``On`` or a custom name). ``page`` is 1-based, None when the file does not say.
+    is in (``Yes``, ``On`` or a custom name). ``page`` is 1-based, None when the file does not say; ``rect`` is
+    where the field shows on it (its widget's ``/Rect``, in the page's user space), None when the file does not say.
     """
 
     name: str
@@ -47,6 +49,7 @@ class AcroField:
     value: str | bool | tuple[str, ...] | None
     page: int | None = None
     state: str | None = None
+    rect: Rect | None = None
 
     @property
     def filled(self) -> bool:
@@ -84,11 +87,14 @@ def read_acroform(acroform: object, page_of: Mapping[int, int]) -> tuple[AcroFie
     return tuple(walker.fields)
 
 
-def map_fields(fields: Iterable[AcroField], definition: FormDefinition) -> MappedFields:
+def map_fields(
+    fields: Iterable[AcroField], definition: FormDefinition, where: Callable[[AcroField], Place | None] = lambda _: None
+) -> MappedFields:
     """The raw value of each of ``definition``'s keys that the fields hold.
 
     A key with nothing entered is absent, except a lone check box for a yes/no (unticked means No). A yes/no
-    pair ``KEY.yes``/``KEY.no`` with both ticked is a FieldError "unanswered".
+    pair ``KEY.yes``/``KEY.no`` with both ticked is a FieldError "unanswered". ``where`` says where a field
+    stands on its page picture, for ``Found.place``.
     """
     by_name = {f.key.lower(): f for f in definition.fields}
     values: dict[str, RawValue] = {}
@@ -101,7 +107,7 @@ def map_fields(fields: Iterable[AcroField], definition: FormDefinition) -> Mappe
             raw = _direct_value(acro, target)
             if raw is not None and target.key not in values:
                 values[target.key] = raw
-                found[target.key] = Found(target.key, acro.page or 1, acro.name)
+                found[target.key] = Found(target.key, acro.page or 1, acro.name, where(acro))
             continue
         parent, _, suffix = acro.name.rpartition(".")
         target = by_name.get(parent.lower())
@@ -109,7 +115,7 @@ def map_fields(fields: Iterable[AcroField], definition: FormDefinition) -> Mappe
             continue
         if target.type == "checks":
             ticked.setdefault(target.key, []).append(_option_text(suffix, target))
-            found.setdefault(target.key, Found(target.key, acro.page or 1, acro.name))
+            found.setdefault(target.key, Found(target.key, acro.page or 1, acro.name, where(acro)))
         elif target.type == "yesno" and suffix.lower() in ("yes", "no"):
             pairs.setdefault(target.key, {}).setdefault(suffix.lower() == "yes", acro)
     for key, options in ticked.items():
@@ -123,7 +129,7 @@ def map_fields(fields: Iterable[AcroField], definition: FormDefinition) -> Mappe
             continue
         answer, acro = next(iter(answers.items()))
         values[key] = answer
-        found[key] = Found(key, acro.page or 1, acro.name)
+        found[key] = Found(key, acro.page or 1, acro.name, where(acro))
     return MappedFields(values=values, found=found, errors=tuple(errors))
 
 
@@ -232,17 +238,17 @@ def _terminal(
     widgets: list[tuple[int | None, Mapping[object, object]]],
     page_of: Mapping[int, int],
 ) -> AcroField | None:
-    page = _page(widgets, page_of)
+    page, where = _page(widgets, page_of)
     match inherited.field_type:
         case "Tx":
-            return AcroField(name, "text", _text(inherited.value) or "", page)
+            return AcroField(name, "text", _text(inherited.value) or "", page, rect=where)
         case "Ch":
-            return AcroField(name, "choice", _choice(inherited.value, inherited.options), page)
+            return AcroField(name, "choice", _choice(inherited.value, inherited.options), page, rect=where)
         case "Btn" if not inherited.flags & _PUSHBUTTON:
             state = _state(inherited.value, widgets)
             if inherited.flags & _RADIO:
-                return AcroField(name, "radio", _option_for(state, inherited.options), page)
-            return AcroField(name, "checkbox", state is not None, page, state)
+                return AcroField(name, "radio", _option_for(state, inherited.options), page, rect=where)
+            return AcroField(name, "checkbox", state is not None, page, state, rect=where)
         case _:
             return None
 
@@ -293,14 +299,22 @@ def _printed_options(options: object) -> dict[str, str]:
     return pairs
 
 
-def _page(widgets: list[tuple[int | None, Mapping[object, object]]], page_of: Mapping[int, int]) -> int | None:
+def _page(
+    widgets: list[tuple[int | None, Mapping[object, object]]], page_of: Mapping[int, int]
+) -> tuple[int | None, Rect | None]:
+    """The page the field first shows on, and where on it (the first placed widget's ``/Rect``)."""
     for objid, widget in widgets:
         page_ref = widget.get("P")
         if isinstance(page_ref, PDFObjRef) and page_ref.objid in page_of:
-            return page_of[page_ref.objid]
+            return page_of[page_ref.objid], _rect_of(widget)
         if objid is not None and objid in page_of:
-            return page_of[objid]
-    return None
+            return page_of[objid], _rect_of(widget)
+    return None, None
+
+
+def _rect_of(widget: Mapping[object, object]) -> Rect | None:
+    value = _resolve(widget.get("Rect"))
+    return rect([_resolve(v) for v in value]) if isinstance(value, list) else None
 
 
 def _resolve(value: object) -> object:

@@ -27,9 +27,10 @@ from pdfplumber.utils.exceptions import PdfminerException
 
 from config.forms import FormDefinition, FormDefinitions, FormKind
 from parsers.acroform import AcroField, map_fields, read_acroform
+from parsers.geometry import Rect, Sheet
 from parsers.recognise import by_field_names, by_filename, recognise
 from parsers.text import Glyph, GlyphCollector, pdf_lines, read_lines
-from parsers.types import Document, Form, Unreadable
+from parsers.types import Document, Form, Place, Unreadable
 from parsers.values import type_fields
 
 _TEXT_PAGES: Final = 3
@@ -83,7 +84,7 @@ def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.d
 
 
 def _read(pdf: PDF, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
-    first, page_count, page_of = _page_numbers(pdf.doc)
+    first, _, page_of, sheets = _page_numbers(pdf.doc)
     if first is None:
         return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
     fields = read_acroform(pdf.doc.catalog.get("AcroForm"), page_of)
@@ -102,15 +103,21 @@ def _read(pdf: PDF, data: bytes, filename: str, definitions: FormDefinitions, to
         kind = recognise(title_text, names, filename, definitions)
     if kind is None:
         return Unreadable(filename, "unrecognised")
-    form = _from_fields(fields, definitions[kind], filename, page_count, today) if filled else None
-    return form or _from_text(pdf.doc, definitions[kind], filename, page_count, today)
+    form = _from_fields(fields, definitions[kind], filename, sheets, today) if filled else None
+    return form or _from_text(pdf.doc, definitions[kind], filename, sheets, today)
 
 
 def _from_fields(
-    fields: Sequence[AcroField], definition: FormDefinition, filename: str, page_count: int, today: dt.date
+    fields: Sequence[AcroField], definition: FormDefinition, filename: str, sheets: Sequence[Sheet], today: dt.date
 ) -> Form | None:
     """The form's values from its fillable fields, or None when none of them is one of our keys."""
-    mapped = map_fields(fields, definition)
+
+    def where(acro: AcroField) -> Place | None:
+        if acro.page is None or acro.rect is None or not 0 < acro.page <= len(sheets):
+            return None
+        return sheets[acro.page - 1].place(acro.rect)
+
+    mapped = map_fields(fields, definition, where)
     if not mapped.values and not mapped.errors:
         return None
     values, type_errors = type_fields(mapped.values, definition, today)
@@ -127,15 +134,26 @@ def _from_fields(
         invalid=tuple(invalid),
         found=tuple(found),
         source="acroform",
-        pages=page_count,
+        pages=len(sheets),
     )
 
 
-def _from_text(doc: PDFDocument, definition: FormDefinition, filename: str, page_count: int, today: dt.date) -> Form:
+def _from_text(
+    doc: PDFDocument, definition: FormDefinition, filename: str, sheets: Sequence[Sheet], today: dt.date
+) -> Form:
     """A flat (printed or exported) form: its labels and values read from the text of up to
     ``_MAX_TEXT_PAGES`` pages (every page, not only the leading ones the document was opened with)."""
+
+    def locate(page: int, box: Rect) -> Place | None:
+        if not 0 < page <= len(sheets):
+            return None
+        sheet = sheets[page - 1]
+        x0, y0 = sheet.from_device(box[0], box[1])
+        x1, y1 = sheet.from_device(box[2], box[3])
+        return sheet.place((x0, y0, x1, y1))
+
     pages = itertools.islice(PDFPage.create_pages(doc), _MAX_TEXT_PAGES)
-    reading = read_lines(pdf_lines(pages), definition, today)
+    reading = read_lines(pdf_lines(pages), definition, today, locate=locate)
     return Form(
         kind=definition.kind,
         filename=filename,
@@ -143,7 +161,7 @@ def _from_text(doc: PDFDocument, definition: FormDefinition, filename: str, page
         invalid=reading.invalid,
         found=reading.found,
         source="text",
-        pages=page_count,
+        pages=len(sheets),
     )
 
 
@@ -179,13 +197,16 @@ def _lines(glyphs: list[Glyph]) -> str:
     return "\n".join(out)
 
 
-def _page_numbers(doc: PDFDocument) -> tuple[PDFPage | None, int, dict[int, int]]:
-    """The first page, how many pages, and object number → 1-based page number for each page and annotation."""
+def _page_numbers(doc: PDFDocument) -> tuple[PDFPage | None, int, dict[int, int], list[Sheet]]:
+    """The first page, how many pages, object number → 1-based page number for each page and annotation, and
+    each page's geometry (for where a value stands on it)."""
     numbers: dict[int, int] = {}
+    sheets: list[Sheet] = []
     count = 0
     first: PDFPage | None = None
     for number, page in enumerate(itertools.islice(PDFPage.create_pages(doc), _MAX_PAGES), start=1):
         count = number
+        sheets.append(Sheet.of(page))
         first = first or page
         if isinstance(page.pageid, int):
             numbers.setdefault(page.pageid, number)
@@ -198,7 +219,7 @@ def _page_numbers(doc: PDFDocument) -> tuple[PDFPage | None, int, dict[int, int]
         for annot in annots if isinstance(annots, list) else ():
             if isinstance(annot, PDFObjRef):
                 numbers.setdefault(annot.objid, number)
-    return first, count, numbers
+    return first, count, numbers, sheets
 
 
 def _is_scan(pages: Sequence[Page]) -> bool:

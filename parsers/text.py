@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -30,8 +30,9 @@ from pdfminer.pdfpage import PDFPage
 from pdfminer.utils import Matrix
 
 from config.forms import FieldDefinition, FormDefinition, Option
+from parsers.geometry import Rect
 from parsers.labels import Label, Labels, fold, words
-from parsers.types import FieldError, Found, Value
+from parsers.types import FieldError, Found, Place, Value
 from parsers.values import NOT_APPLICABLE, RawValue, type_fields
 
 
@@ -61,6 +62,11 @@ class Line:
     @property
     def text(self) -> str:
         return "  ".join(s.text for s in self.segments)
+
+
+Locate = Callable[[int, Rect], Place | None]
+"""Where a box of a page's text (page number, then x0, y0, x1, y1 in the reader's own units, y upwards) stands
+on the page's picture; None where that cannot be said."""
 
 
 @dataclass(frozen=True)
@@ -221,9 +227,16 @@ class _Match:
     rest: str
 
 
+_ASCENT: Final = 0.85
+_DESCENT: Final = 0.25
+"""How far above and below its baseline a line's text reaches, as shares of its size: the box marked around a
+value on its page picture."""
+
+
 class _Reader:
-    def __init__(self, lines: Sequence[Line], definition: FormDefinition) -> None:
+    def __init__(self, lines: Sequence[Line], definition: FormDefinition, locate: Locate | None = None) -> None:
         self.lines = lines
+        self.locate = locate
         self.definition = definition
         self.labels = Labels(definition)
         self.used: set[tuple[int, int]] = set()
@@ -247,11 +260,29 @@ class _Reader:
                     continue
                 field = self.definition.field(key)
                 assert field is not None
-                value, confidence = self.value(match, field)
-                self.taken[key] = (Found(key, line.page, match.label.text), value)
+                value, cells, confidence = self.value(match, field)
+                place = self.place(line.page, cells or list(match.spans))
+                self.taken[key] = (Found(key, line.page, match.label.text, place), value)
                 if confidence is not None:
                     self.confidence[key] = confidence
         return self.taken
+
+    def place(self, page: int, cells: Sequence[tuple[int, int]]) -> Place | None:
+        """Where the segments ``cells`` (those on ``page``) stand on the page's picture."""
+        if self.locate is None:
+            return None
+        boxes = []
+        for i, k in cells:
+            line = self.lines[i]
+            if line.page != page:
+                continue
+            segment = line.segments[k]
+            baseline = -line.y
+            boxes.append((segment.x0, baseline - _DESCENT * line.size, segment.x1, baseline + _ASCENT * line.size))
+        if not boxes:
+            return None
+        box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        return self.locate(page, box)
 
     def match(self, i: int, j: int) -> _Match | None:
         """The label that starts segment ``j`` of line ``i`` (perhaps wrapping onto lines below), if any."""
@@ -300,17 +331,19 @@ class _Reader:
     def _starts_label(self, i: int, j: int) -> bool:
         return (i, j) not in self.used and self.match(i, j) is not None
 
-    def value(self, match: _Match, field: FieldDefinition) -> tuple[str, float | None]:
-        """The text ``match``'s label labels, marking what it takes as used, and the least confidence of the
-        segments it came from (None when they carry none)."""
+    def value(self, match: _Match, field: FieldDefinition) -> tuple[str, list[tuple[int, int]], float | None]:
+        """The text ``match``'s label labels, marking what it takes as used, the segments it was read from, and
+        the least confidence of those segments (None when they carry none)."""
         label_lines = dict(match.spans)
         rows: list[str] = []
+        cells: list[tuple[int, int]] = []
         value_x: float | None = None
         confidences: list[float | None] = []
         for i, j in match.spans:
             parts = [match.rest] if (i, j) == match.spans[-1] and match.rest else []
             if parts:
                 confidences.append(self.lines[i].segments[j].confidence)
+                cells.append((i, j))  # ``Label: value`` in one segment: the segment holds the value
             for k in range(j + 1, len(self.lines[i].segments)):
                 segment = self.lines[i].segments[k]
                 if (i, k) in self.used or (self._starts_label(i, k) and not _is_option(segment.text, field)):
@@ -318,6 +351,7 @@ class _Reader:
                 value_x = self.lines[i].segments[k].x0 if value_x is None else value_x
                 parts.append(self.lines[i].segments[k].text)
                 confidences.append(segment.confidence)
+                cells.append((i, k))
                 self.used.add((i, k))
             if parts:
                 rows.append("  ".join(parts))
@@ -352,10 +386,11 @@ class _Reader:
                 break
             rows.append(text)
             confidences.extend(line.segments[k].confidence for k in free)
+            cells.extend((i, k) for k in free)
             self.used.update((i, k) for k in free)
             previous = i
         known = [c for c in confidences if c is not None]
-        return "\n".join(rows), (min(known) if known and len(known) == len(confidences) else None)
+        return "\n".join(rows), cells, (min(known) if known and len(known) == len(confidences) else None)
 
     @staticmethod
     def _wraps_back(line: Line, free: list[int], field: FieldDefinition, anchor: float) -> bool:
@@ -395,13 +430,16 @@ def _after_label(rest: str) -> str | None:
     return None
 
 
-def read_lines(lines: Sequence[Line], definition: FormDefinition, today: dt.date) -> TextReading:
+def read_lines(
+    lines: Sequence[Line], definition: FormDefinition, today: dt.date, *, locate: Locate | None = None
+) -> TextReading:
     """The values of ``definition``'s fields printed in ``lines``, typed, with where each label was found.
 
     A label found with nothing after it is still reported in ``found``, so the team can see the template
-    matched; its field is simply absent from ``fields``.
+    matched; its field is simply absent from ``fields``. With ``locate`` (lines measured on real pages), each
+    ``Found`` also says where its value (or, when there is none, its label) stands on the page's picture.
     """
-    reader = _Reader(lines, definition)
+    reader = _Reader(lines, definition, locate)
     taken = reader.read()
     raw: dict[str, RawValue] = {}
     for key, (_, text) in taken.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from config.forms import FormKind
 
@@ -41,12 +41,27 @@ class FieldError:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a value stands on its page, as a picture of the page shows it: a box in points measured from the
+    page's top-left corner (its crop box, turned as the page's ``/Rotate`` turns it), and that page's size."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    page_width: float
+    page_height: float
+
+
+@dataclass(frozen=True)
 class Found:
-    """Where a field's value came from: the page (1-based) and the label or field name it matched."""
+    """Where a field's value came from: the page (1-based), the label or field name it matched and, in a PDF,
+    the value's place on that page (``place``; None in a Word file, or where the file does not say)."""
 
     key: str
     page: int
     label: str
+    place: Place | None = None
 
 
 @dataclass(frozen=True)
@@ -83,3 +98,18 @@ class Unreadable:
 
 Document = Form | Unreadable
 """The result of parsing one file."""
+
+
+PICTURE_WIDTH: Final = 1000
+"""Pixels across a page picture: small print on an A4 form stays legible."""
+
+
+@dataclass(frozen=True)
+class PagePicture:
+    """Page ``page`` of ``pages`` of a PDF drawn as a PNG ``width`` × ``height`` pixels (``parsers.pictures``)."""
+
+    png: bytes
+    page: int
+    pages: int
+    width: int
+    height: int

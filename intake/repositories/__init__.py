@@ -8,6 +8,7 @@ whether they wrote: ``Outbox.enqueue`` and ``TeamTasks.open`` return False when 
 so processing the same event again after a crash is harmless.
 """
 
+from intake.repositories.documents import Documents
 from intake.repositories.messages import Ledger, Queue
 from intake.repositories.outbox import RATE_WINDOW, REPLY_KINDS_PREFIX, Outbox
 from intake.repositories.service import FollowUps, Mailboxes, Practices
@@ -18,6 +19,7 @@ __all__ = [
     "RATE_WINDOW",
     "REPLY_KINDS_PREFIX",
     "Audit",
+    "Documents",
     "FollowUps",
     "Ledger",
     "Mailboxes",

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.bootstrap import App
 from intake.errors import IntakeError
-from intake.web import admin, auth, pages, reports, tasks, users
+from intake.web import admin, auth, documents, pages, reports, tasks, users
 from intake.web.render import environment
 from intake.web.security import SecurityHeaders, session_key
 
@@ -50,6 +50,8 @@ def create_app(app: App) -> Starlette:
         Route("/tasks/{task_id:int}/reply", tasks.hand_reply, methods=["GET", "POST"], name="hand_reply"),
         Route("/waiting-on-referrers", pages.waiting, name="waiting"),
         Route("/mar-registrations", pages.mar_registrations, name="mar"),
+        Route("/referrals/{reference}/documents/{number:int}", documents.download, name="document"),
+        Route("/referrals/{reference}/documents/{number:int}/pages/{page:int}", documents.page_picture, name="picture"),
         Route("/follow-up-calls", pages.follow_up_calls, name="calls"),
         Route("/follow-up-calls/{followup_id:int}", pages.record_call, methods=["POST"], name="record_call"),
         Route("/service", admin.service_page, name="service"),
@@ -91,4 +93,5 @@ def create_app(app: App) -> Starlette:
     workspace.state.service = app
     workspace.state.templates = environment(app.settings.service.timezone, app.services.definitions)
     workspace.state.openid = auth.make_openid(app)
+    workspace.state.pictures = documents.PictureCache()
     return workspace

@@ -29,6 +29,7 @@ from intake.commands import (
 from intake.views import PRIORITIES, STATUSES, calls_due, queue_page
 from intake.views import referral as referral_detail
 from intake.web.auth import now_of, page, service_of
+from intake.web.documents import document_views
 from intake.web.render import render
 from notifier.digest import DueCall, long_date
 
@@ -82,6 +83,7 @@ def _referral_page(
         referral=detail,
         errors=errors or {},
         priorities=PRIORITIES,
+        documents=document_views(request, reference, detail.forms, service.services.definitions),
         values=values or {},
         flash=request.session.pop("flash", None),
     )

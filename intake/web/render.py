@@ -77,6 +77,8 @@ def event_text(event: Any) -> str:
         return f"Note by {by}: {event.text}"
     if event.event == "declined_reason":
         return f"Why it was declined ({by}): {event.text}"
+    if event.event == "downloaded":
+        return f"Document {detail.get('document', '')} downloaded by {by}"
     name = str(event.event)
     return EVENTS.get(name, name.replace("_", " ").capitalize())
 
@@ -119,24 +121,6 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
             return definitions.forms[kind].title  # type: ignore[index]
         return "A document that is not one of the forms"
 
-    def field_rows(form: Any) -> list[dict[str, Any]]:
-        """The summary-list rows of a form's fields, in the order the form prints them, by printed label."""
-        definition = definitions.forms.get(form.kind) if form.kind else None
-        values = form.fields
-        order = [f.key for f in definition.fields] if definition else sorted(values)
-        rows = []
-        for key in order:
-            if key not in values:
-                continue
-            field = definition.field(key) if definition else None
-            rows.append(
-                {
-                    "key": {"text": field.label if field else key},
-                    "value": {"text": _value_text(values[key], field)},
-                }
-            )
-        return rows
-
     def call_rows(calls: Any) -> list[dict[str, Any]]:
         return [
             {
@@ -155,12 +139,12 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
     env.filters["note_error_link"] = lambda item: {"text": item[1], "href": f"#note-{item[0]}"}
     env.filters["form_title"] = form_title
     env.filters["form_name"] = lambda kind: definitions.forms[kind].name if kind in definitions.forms else kind
-    env.filters["field_rows"] = field_rows
     env.globals["page_items"] = page_items
     return env
 
 
-def _value_text(value: Any, field: Any) -> str:
+def value_text(value: Any, field: Any) -> str:
+    """A field's value as the team reads it: options by their printed text, dates in words, "Not given"."""
     if value is None or value == "" or value == []:
         return "Not given"
     if isinstance(value, bool):

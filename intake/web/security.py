@@ -72,6 +72,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
+                    if name == "Content-Security-Policy" and name in headers:
+                        continue  # a response with a stricter policy of its own (a download) keeps it
                     headers[name] = value
                 if not static:
                     headers["Cache-Control"] = "no-store"

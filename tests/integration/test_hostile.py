@@ -26,7 +26,8 @@ from intake.mailboxes.maildir import MaildirMailbox
 from intake.pipeline import Services, send_outbox, take_new_mail
 from intake.store import FormRecord, MessageRecord, OutboxRecord, make_engine
 from parsers.mail import Attachment, read_mail
-from parsers.types import Unreadable
+from parsers.pictures import MAX_PIXELS
+from parsers.types import PagePicture, Unreadable
 from samples.emails import referral_email
 from samples.scenarios import accepted
 from tests.services import pipeline_services
@@ -338,3 +339,32 @@ def test_a_message_too_big_to_read_under_the_memory_cap_is_read_for_its_headers(
     assert not isinstance(read, Unreadable)
     assert (read.sender, read.message_id) == ("big@nhs.net", "big@nhs.net")
     assert read.attachments == (Attachment("message-body", "", b"", skipped="too_large"),)
+
+
+def test_drawing_a_page_that_never_ends_is_stopped_and_the_next_page_is_drawn() -> None:
+    """pdfium is a hostile file's decoder too: a page that would take hours to draw comes back "timeout", or
+    "too_large" when pdfium's caches reach the memory cap first, and the worker that drew it is replaced, so the
+    next picture is drawn as usual."""
+    with ParsePool(timeout_seconds=1, memory_mb=256) as pool:
+        pool.render(letter(), 1)  # the worker's start-up is behind us
+        stuck = pool.render(nested_forms(), 1)
+        drawn = pool.render(letter(), 1)
+    assert isinstance(stuck, Unreadable)
+    assert stuck.problem in ("timeout", "too_large")
+    assert isinstance(drawn, PagePicture)
+    assert drawn.png.startswith(b"\x89PNG")
+
+
+def test_a_page_that_cannot_be_drawn_says_why_and_a_huge_one_is_drawn_smaller() -> None:
+    huge = pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] >>",  # 200 inches a side: the largest PDF allows
+    )
+    with ParsePool(timeout_seconds=30, memory_mb=256) as pool:
+        assert pool.render(encrypted(letter(), user_password="secret"), 1) == Unreadable("", "encrypted")
+        assert pool.render(b"%PDF-1.7\nnothing else", 1) == Unreadable("", "corrupt")
+        assert pool.render(letter(), 2) == Unreadable("", "unrecognised")
+        picture = pool.render(huge, 1)
+    assert isinstance(picture, PagePicture)
+    assert picture.width * picture.height <= MAX_PIXELS

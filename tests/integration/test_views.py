@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from config.forms import FormKind
 from intake.commands import record_assessment, record_view
 from intake.mailboxes.maildir import MaildirMailbox
 from intake.pipeline import Services, take_new_mail
 from intake.unit_of_work import UnitOfWork
-from intake.views import digest_content, queue, queue_page, referral, status, tasks
-from samples.scenarios import Scenario, all_scenarios, deliver_to_maildir
+from intake.views import digest_content, documents, queue, queue_page, referral, status, tasks
+from samples.emails import referral_email
+from samples.forms import complete_values, fillable_pdf
+from samples.people import patient, seeded
+from samples.scenarios import FILENAMES, Scenario, all_scenarios, deliver_to_maildir
 from tests.services import pipeline_services
 
 TODAY = dt.date(2026, 11, 27)
@@ -110,3 +114,38 @@ def test_who_saw_a_referral_goes_into_its_history(taken: tuple[Services, list[Sc
 
     assert detail is not None
     assert (detail.history[-1].event, detail.history[-1].detail) == ("viewed", {"by": "pharmacist@nhs.net"})
+
+
+def test_a_document_a_resubmission_carried_over_is_shown_as_the_earlier_copy_with_its_places(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Incomplete (Form 2 and the MIAT), then Form 1 in a reply naming the reference: the decision carries the
+    first two over, and the page shows them as the originals that came with the first email."""
+    person = patient(seeded("carried over"), today=TODAY)
+    sender = person.pharmacy.email
+    when = dt.datetime.combine(TODAY, dt.time(9), tzinfo=dt.UTC)
+
+    def attachments(*kinds: FormKind) -> list[tuple[str, bytes]]:
+        return [(FILENAMES[k], fillable_pdf(k, complete_values(k, person, today=TODAY))) for k in kinds]
+
+    first = referral_email(attachments=attachments("form2", "miat"), sender=sender, subject="Referral", date=when)
+    services = pipeline_services(engine, tmp_path / "outbox", clock=lambda: NOW)
+    deliver_to_maildir(tmp_path / "mailbox", [Scenario("first", "", first, "incomplete")])
+    [incomplete] = take_new_mail(MaildirMailbox(tmp_path / "mailbox"), services)
+    second = referral_email(
+        attachments=attachments("form1"), sender=sender, subject=f"Re: {incomplete.reference}", date=when
+    )
+    deliver_to_maildir(tmp_path / "mailbox", [Scenario("second", "", second, "accepted")])
+    take_new_mail(MaildirMailbox(tmp_path / "mailbox"), services)
+
+    with UnitOfWork(services.engine) as uow:
+        forms = uow.documents.of_submission([m.id or 0 for m in uow.ledger.of_submission(incomplete.ledger_id)])
+        ids = [form.id or 0 for form in forms]
+        kinds = [form.kind for form in forms]
+        facts = documents(uow, ids)
+
+    assert kinds == ["form2", "miat", "form2", "miat", "form1"]
+    assert [facts[i].same_as for i in ids] == [None, None, ids[0], ids[1], None]
+    assert all(facts[i].downloadable for i in ids)
+    assert facts[ids[2]].places == facts[ids[0]].places
+    assert facts[ids[2]].places["patient.surname"].place is not None

@@ -137,3 +137,13 @@ def test_the_workspace_reads_through_views_and_writes_through_commands() -> None
     }
     assert web == set()
     assert "intake/accounts.py" not in modules_importing("sqlalchemy") | modules_importing("sqlmodel")
+
+
+def test_pages_are_drawn_only_by_the_parse_workers() -> None:
+    """pdfium (pypdfium2) reads hostile PDFs in C: only parsers/pictures.py calls it, and only the worker pool
+    reaches that module; the workspace asks the pool for a page picture, never draws one itself."""
+    assert modules_importing("pypdfium2") - {"samples/scans.py"} == {"parsers/pictures.py", "parsers/ocr/__init__.py"}
+    assert {p for p in modules_importing("parsers.ocr") if not p.startswith(("tests/", "parsers/"))} <= {
+        "intake/isolation.py"
+    }
+    assert {p for p in modules_importing("parsers.pictures") if not p.startswith("tests/")} == {"intake/isolation.py"}

@@ -20,7 +20,7 @@ from config.forms import FormDefinitions, load_form_definitions
 from parsers import Form, Unreadable, parse_document
 from parsers.pdf import parse_pdf
 from parsers.recognise import by_field_names, by_filename, by_title
-from parsers.types import FieldError, Found
+from parsers.types import FieldError, Found, Place
 
 TODAY = dt.date(2025, 6, 15)
 FORM1_TITLE = "Form 1 - Referral to Pharmacy/Dispensary - Difficulty using/managing medications"
@@ -33,6 +33,10 @@ def definitions() -> FormDefinitions:
 
 
 # --- building PDFs by hand -------------------------------------------------------------------------------
+
+
+WIDGET_PLACE = Place(left=50, top=782, right=60, bottom=792, page_width=595, page_height=842)
+"""Where every widget ``RawPdf`` draws (``/Rect [50 50 60 60]`` on an A4 page) stands on the page's picture."""
 
 
 def pdf_string(text: str) -> str:
@@ -237,7 +241,9 @@ def test_a_fillable_form_with_flat_dotted_names_is_read_into_typed_values(
 def test_each_value_says_which_page_and_field_it_came_from(form2_pdf: bytes, definitions: FormDefinitions) -> None:
     form = parse_form(form2_pdf, definitions)
     found = {f.key: f for f in form.found}
-    assert found["patient.surname"] == Found("patient.surname", 1, "patient.surname")
+    surname = found["patient.surname"]
+    assert (surname.key, surname.page, surname.label) == ("patient.surname", 1, "patient.surname")
+    assert surname.place is not None
     assert found["adjustments"].label in ("adjustments.A7", "adjustments.A1")
     assert set(found) == set(form.fields) | {e.key for e in form.invalid}
 
@@ -267,7 +273,7 @@ def test_a_real_field_hierarchy_is_read_by_joining_the_names_of_ancestors(defini
         "signature.name": "Ann Other",
         "signature.date": dt.date(2025, 5, 2),
     }
-    assert Found("patient.surname", 1, "patient.surname") in form.found
+    assert Found("patient.surname", 1, "patient.surname", WIDGET_PLACE) in form.found
 
 
 @pytest.mark.parametrize("state", ["Yes", "On", "1", "Ja", "Selected"])
@@ -354,7 +360,17 @@ def test_a_field_on_a_later_page_is_found_on_that_page(definitions: FormDefiniti
     fields = [pdf.text("patient.surname", "Smith"), pdf.text("signature.name", "Ann Other", page=1)]
     form = parse_form(pdf.render([FORM1_TITLE, "Declaration"], fields), definitions)
     assert form.pages == 2
-    assert Found("signature.name", 2, "signature.name") in form.found
+    assert Found("signature.name", 2, "signature.name", WIDGET_PLACE) in form.found
+
+
+def test_a_fillable_field_s_place_is_its_box_measured_from_the_top_left_of_the_page(
+    definitions: FormDefinitions,
+) -> None:
+    """A widget's /Rect (PDF points, y upwards) becomes a box on the page picture (y downwards)."""
+    pdf = raw_pdf()
+    fields = [pdf.text("patient.surname", "Smith")]
+    form = parse_form(pdf.render([FORM1_TITLE], fields), definitions)
+    assert form.found[0].place == Place(left=50, top=782, right=60, bottom=792, page_width=595, page_height=842)
 
 
 def test_field_names_that_are_not_our_keys_are_ignored(definitions: FormDefinitions) -> None:
@@ -573,3 +589,15 @@ def test_a_file_name_can_say_which_form_it_is(
     filename: str, expected: str | None, definitions: FormDefinitions
 ) -> None:
     assert by_filename(filename, definitions) == expected
+
+
+def test_a_flat_form_s_place_is_the_box_around_its_value_on_the_label_s_line(definitions: FormDefinitions) -> None:
+    """``Surname: Smith`` printed at 12 points on a baseline 760 points up an A4 page: the box spans the line's
+    text from a little below its baseline to a little under its size above it, measured from the top."""
+    pdf = raw_pdf()
+    form = parse_form(pdf.render([f"{FORM1_TITLE}\nSurname: Smith"], None), definitions)
+    place = {f.key: f.place for f in form.found}["patient.surname"]
+    assert place is not None
+    assert (place.left, place.top, place.bottom) == (50, 71.8, 85)
+    assert 50 < place.right < 200
+    assert (place.page_width, place.page_height) == (595, 842)

@@ -48,6 +48,19 @@ def sign_in(page: Page, site: Site, email: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Referrals to assess")
 
 
+def see_field_on_its_page(page: Page, tmp_path: Path) -> None:
+    """Open the first field's page picture: the page, drawn, with the value's place marked and named."""
+    field = page.locator("details.nhsuk-details").first
+    field.locator("summary").click()
+    picture = field.get_by_role("img", name=re.compile(r"^Page \d+ of .+ as it was sent, with “.+” marked$"))
+    expect(picture).to_be_visible()
+    expect(picture.locator("rect.app-page-picture__mark")).to_have_count(1)
+    href = picture.locator("image").get_attribute("href")
+    assert href is not None
+    assert page.evaluate("href => fetch(href).then(r => r.headers.get('content-type'))", href) == "image/png"
+    field.screenshot(path=tmp_path / "field-on-its-page.png")
+
+
 def csp_errors(messages: list[str]) -> list[str]:
     return [m for m in messages if "Content Security Policy" in m or "Refused to" in m]
 
@@ -83,10 +96,12 @@ def test_the_main_journey(site: Site, browser: Browser, tmp_path: Path) -> None:
     expect(page.get_by_text(f"Viewed by {TEAM}")).to_be_visible()
     page.screenshot(path=tmp_path / "referral.png", full_page=True)
 
+    see_field_on_its_page(page, tmp_path)
+
     today = site.clock.now.date()
-    page.get_by_label("Day").fill(str(today.day))
-    page.get_by_label("Month").fill(str(today.month))
-    page.get_by_label("Year").fill(str(today.year))
+    page.get_by_label("Day", exact=True).fill(str(today.day))
+    page.get_by_label("Month", exact=True).fill(str(today.month))
+    page.get_by_label("Year", exact=True).fill(str(today.year))
     page.get_by_role("button", name="Record the home assessment").click()
     expect(page.get_by_text("Home assessment recorded on")).to_be_visible()
     page.screenshot(path=tmp_path / "assessed.png", full_page=True)
@@ -147,6 +162,8 @@ def test_no_page_has_an_accessibility_violation(site: Site, browser: Browser, tm
     check("queue")
     page.locator("tbody tr a").first.click()
     check("referral")
+    page.locator("details.nhsuk-details summary").first.click()
+    check("referral-page-picture")
     page.get_by_role("button", name="Record the home assessment").click()
     check("referral-error")
     page.get_by_label("Note").fill("")
