@@ -30,6 +30,7 @@ from intake.store import make_engine, utcnow
 from notifier.private_files import private_folder
 from notifier.sender import Sender
 from notifier.senders.outbox import FileOutbox
+from rules.retention import RetentionPeriods
 
 MAILBOXES: Mapping[str, str] = {
     "maildir": "intake.mailboxes.maildir:MaildirMailbox",
@@ -112,6 +113,11 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | No
         pool=pool,
     )
     return App(settings=settings, engine=engine, mailbox=mailbox, sender=sender, services=services)
+
+
+def retention_periods(settings: Settings) -> RetentionPeriods:
+    """The retention settings as the rules take them."""
+    return RetentionPeriods(copies_days=settings.retention.copies_days, patient_days=settings.retention.patient_days)
 
 
 def today(app: App) -> dt.date:

@@ -1,10 +1,10 @@
 """The service layer: each thing a person can do, as a function that takes a unit of work.
 
-Record a home assessment, record a follow-up call, resolve a team task — and, in their own modules for their
-size, replay a quarantined message (``intake.replay.replay``) and import the practice list
-(``intake.practices.import_practices``). Each checks what it is asked, changes the store through the unit
-of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
-the person, and changes nothing. The CLI's commands and the web pages call these, never the store.
+Record a home assessment, record a follow-up call, resolve a team task, purge what retention makes due —
+and, in their own modules for their size, replay a quarantined message (``intake.replay.replay``) and import
+the practice list (``intake.practices.import_practices``). Each checks what it is asked, changes the store
+through the unit of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message
+is one line for the person, and changes nothing. The CLI's commands and the web pages call these, never the store.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from intake.views import TaskView, due_call, tasks
 from notifier.digest import DueCall
 from rules.calendar import local_day
 from rules.followups import FollowUp, schedule_follow_ups
+from rules.retention import RetentionPeriods, RetentionPlan, due_for_purge
 
 log = structlog.get_logger("intake.commands")
 
@@ -36,6 +37,7 @@ __all__ = [
     "UnknownReferral",
     "UnknownTask",
     "import_practices",
+    "purge",
     "record_assessment",
     "record_call",
     "replay",
@@ -172,6 +174,65 @@ def resolve_task(uow: UnitOfWork, task_id: int, *, by: str, note: str, now: dt.d
     uow.commit()
     log.info("task_done", task_id=task_id, kind=task.kind)
     return next(t for t in tasks(uow, include_resolved=True) if t.id == task_id)
+
+
+def purge(
+    uow: UnitOfWork,
+    periods: RetentionPeriods,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+    dry_run: bool = False,
+) -> RetentionPlan:
+    """Purge what retention makes due on ``today`` (``rules.retention``); returns what was purged, or with
+    ``dry_run`` what would be, changing nothing.
+
+    Each thing purged gets an audit row (ids and counts, never what it held), and the run one more with the
+    counts. Something purged by another instance meanwhile is neither purged nor audited twice.
+    """
+    plan = due_for_purge(
+        uow.retention.messages(tz),
+        uow.retention.referrals(tz),
+        uow.retention.emails(tz),
+        today=today,
+        periods=periods,
+    )
+    if dry_run or not plan:
+        return plan
+    retention = uow.retention
+    copies = tuple(i for i in plan.copies if retention.purge_copy(i, now))
+    fields = tuple(i for i in plan.fields if retention.purge_fields(i, now))
+    for ledger_id in copies:
+        uow.audit.record("copy_purged", at=now, message_id=ledger_id, days=periods.copies_days)
+    for ledger_id in fields:
+        uow.audit.record("form_fields_purged", at=now, message_id=ledger_id, days=periods.patient_days)
+    referrals = []
+    for referral_id in plan.referrals:
+        reference = retention.purge_referral(referral_id, now)
+        if reference is not None:
+            referrals.append(referral_id)
+            row = uow.queue.get(referral_id)
+            message_id = row.message_id if row is not None else None
+            uow.audit.record(
+                "patient_details_purged", at=now, message_id=message_id, reference=reference, days=periods.patient_days
+            )
+    emails = tuple(i for i in plan.emails if retention.purge_email(i, now))
+    for outbox_id in emails:
+        uow.audit.record("sent_email_purged", at=now, outbox_id=outbox_id, days=periods.copies_days)
+    done = RetentionPlan(copies, fields, tuple(referrals), emails)
+    if done:
+        uow.audit.record("retention_purge", at=now, **done.counts())
+    uow.commit()
+    counts = done.counts()
+    log.info(
+        "retention_purged",
+        message_copies=counts["message_copies"],
+        form_fields=counts["form_fields"],
+        referral_details=counts["referral_details"],
+        sent_emails=counts["sent_emails"],
+    )
+    return done
 
 
 def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:

@@ -1,4 +1,5 @@
-"""The daemon: APScheduler jobs poll the mailbox, send the outbox, the digest and reminders until SIGTERM or SIGINT."""
+"""The daemon: APScheduler jobs poll the mailbox, send the outbox, the digest and reminders, and purge what
+retention makes due, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from intake.bootstrap import App
+from intake.bootstrap import App, retention_periods
+from intake.commands import purge
 from intake.digest import queue_digest_if_due
 from intake.errors import MailboxUnavailable
 from intake.followups import queue_reminders
@@ -76,7 +78,11 @@ DIGEST_CHECK_SECONDS = 60
 REMINDER_CHECK_SECONDS = 300
 """How often the reminder job looks for follow-up calls that have fallen due."""
 
-MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300}
+RETENTION_INTERVAL_SECONDS = 24 * 3600
+"""Retention purges once a day, first a minute after start-up (after the first poll): a daemon restarted
+every day still purges daily, and a purge that finds nothing due changes nothing."""
+
+MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300, "retention": 3600}
 """How late a job may still start. A run missed beyond this is skipped, which loses nothing: the next run
 finds in the database whatever the skipped one would have done."""
 
@@ -119,6 +125,18 @@ def reminders_tick(app: App) -> None:
         send_pending(app)
 
 
+def retention_tick(app: App) -> None:
+    """Purge what the retention settings make due today (``nmss-intake purge`` does the same by hand)."""
+    with app.services.unit_of_work() as uow:
+        purge(
+            uow,
+            retention_periods(app.settings),
+            today=app.services.today(),
+            now=app.services.clock(),
+            tz=app.services.timezone,
+        )
+
+
 def new_scheduler(
     app: App, kind: type[BaseScheduler] = BlockingScheduler, stopping: threading.Event | None = None
 ) -> BaseScheduler:
@@ -137,7 +155,7 @@ def new_scheduler(
 
 
 def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | None = None) -> None:
-    """Add the service's four jobs to ``scheduler``: poll, outbox, digest and reminders.
+    """Add the service's jobs to ``scheduler``: poll, outbox, retention, digest and reminders.
 
     Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
     so a restart catches up on whatever fell due while the service was down. The digest and reminders need
@@ -150,6 +168,7 @@ def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | Non
     jobs: list[tuple[str, Callable[[App], None], int]] = [
         ("poll", poll_once, app.settings.poll_interval_seconds),
         ("outbox", send_pending, OUTBOX_INTERVAL_SECONDS),
+        ("retention", retention_tick, RETENTION_INTERVAL_SECONDS),
     ]
     if app.settings.service.team_addresses:
         jobs += [("digest", digest_tick, DIGEST_CHECK_SECONDS), ("reminders", reminders_tick, REMINDER_CHECK_SECONDS)]
@@ -164,9 +183,13 @@ def add_jobs(scheduler: BaseScheduler, app: App, stopping: threading.Event | Non
             coalesce=True,
             misfire_grace_time=MISFIRE_GRACE_SECONDS[job_id],
             executor=POLL_EXECUTOR if job_id == "poll" else "default",
-            # The outbox starts a little after the poll so the first poll (which also sends) goes first.
-            next_run_time=now + dt.timedelta(seconds=5 if job_id == "outbox" else 0),
+            # The outbox and retention start a little after the poll, so the first poll (which also sends)
+            # goes first.
+            next_run_time=now + dt.timedelta(seconds=FIRST_RUN_DELAY_SECONDS.get(job_id, 0)),
         )
+
+
+FIRST_RUN_DELAY_SECONDS = {"outbox": 5, "retention": 60}
 
 
 @runtime_checkable

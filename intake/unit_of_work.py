@@ -15,12 +15,13 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Outbox, Practices, Queue, TeamTasks
+from intake.repositories import Audit, FollowUps, Ledger, Mailboxes, Outbox, Practices, Queue, Retention, TeamTasks
 
 
 class UnitOfWork:
     """A transaction on ``engine`` with the ledger, queue, outbox, team tasks, audit trail, practices,
-    follow-up calls and mailbox states as repositories. Use once per command: ``with UnitOfWork(engine) as uow``."""
+    follow-up calls, mailbox states and retention as repositories. Use once per command:
+    ``with UnitOfWork(engine) as uow``."""
 
     ledger: Ledger
     queue: Queue
@@ -30,6 +31,7 @@ class UnitOfWork:
     practices: Practices
     followups: FollowUps
     mailboxes: Mailboxes
+    retention: Retention
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -46,6 +48,7 @@ class UnitOfWork:
         self.practices = Practices(session)
         self.followups = FollowUps(session)
         self.mailboxes = Mailboxes(session)
+        self.retention = Retention(session)
         return self
 
     def __exit__(

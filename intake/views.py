@@ -46,6 +46,7 @@ class QueueItem:
     warnings: tuple[str, ...]
     patient: Patient
     created_at: dt.datetime
+    purged_at: dt.datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The item as ``referrals list --json`` prints it."""
@@ -62,6 +63,7 @@ class QueueItem:
             "forenames": self.patient.forenames,
             "date_of_birth": self.patient.date_of_birth.isoformat() if self.patient.date_of_birth else None,
             "created_at": self.created_at.isoformat(),
+            "purged": self.purged_at is not None,
         }
 
 
@@ -285,7 +287,11 @@ def digest_content(uow: UnitOfWork, day: dt.date, *, send_at: dt.time, tz: dt.tz
 def patient_of(row: ReferralRecord) -> Patient:
     """The patient identifiers a queue row carries, as the team's mail shows them."""
     return Patient(
-        nhs_number=row.nhs_number, surname=row.surname, forenames=row.forenames, date_of_birth=row.date_of_birth
+        nhs_number=row.nhs_number,
+        surname=row.surname,
+        forenames=row.forenames,
+        date_of_birth=row.date_of_birth,
+        purged=row.purged_at is not None,
     )
 
 
@@ -319,6 +325,7 @@ def _queue_item(row: ReferralRecord) -> QueueItem:
         warnings=tuple(json.loads(row.warnings_json)),
         patient=patient_of(row),
         created_at=row.created_at,
+        purged_at=row.purged_at,
     )
 
 

@@ -1,5 +1,5 @@
 """The repositories a unit of work hands out: the ledger, the queue, the outbox, team tasks and the audit trail,
-and the practice list, follow-up calls and mailbox states.
+the practice list, follow-up calls and mailbox states, and what retention purges.
 
 Each wraps the unit of work's one session and speaks in the store's rows; none commits (the unit of work
 does, once, for everything a command changed). Writes that must happen once per event take a key and say
@@ -9,6 +9,7 @@ so processing the same event again after a crash is harmless.
 
 from intake.repositories.messages import Ledger, Queue
 from intake.repositories.outbox import RATE_WINDOW, REPLY_KINDS_PREFIX, Outbox
+from intake.repositories.retention import Retention
 from intake.repositories.service import FollowUps, Mailboxes, Practices
 from intake.repositories.team import Audit, TeamTasks
 
@@ -22,5 +23,6 @@ __all__ = [
     "Outbox",
     "Practices",
     "Queue",
+    "Retention",
     "TeamTasks",
 ]

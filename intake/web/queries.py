@@ -67,6 +67,7 @@ class FormSeen:
     problem: str | None
     fields: dict[str, Any]
     invalid: tuple[dict[str, Any], ...]
+    purged: bool = False  # retention emptied ``fields``
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,11 @@ def _item(row: Any) -> QueueItem:
         reasons=_codes(row.reasons_json),
         warnings=_codes(row.warnings_json),
         patient=Patient(
-            nhs_number=row.nhs_number, surname=row.surname, forenames=row.forenames, date_of_birth=row.date_of_birth
+            nhs_number=row.nhs_number,
+            surname=row.surname,
+            forenames=row.forenames,
+            date_of_birth=row.date_of_birth,
+            purged=row.purged_at is not None,
         ),
         created_at=row.created_at,
     )
@@ -202,6 +207,7 @@ def _form_seen(row: Any) -> FormSeen:
         problem=row.problem,
         fields=_json_object(row.fields_json),
         invalid=tuple(item for item in invalid if isinstance(item, dict)),
+        purged=row.purged_at is not None,
     )
 
 
