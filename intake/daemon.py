@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from types import FrameType
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +24,7 @@ from intake.digest import queue_digest_if_due
 from intake.errors import MailboxUnavailable
 from intake.followups import queue_reminders
 from intake.health import take_and_record
+from intake.monitoring import Metrics, MonitoringServer, Readiness, monitoring_app, readiness
 from intake.outbox import SendReport
 from intake.pipeline import send_outbox
 from notifier.digest import InsecureRecipient
@@ -41,7 +43,9 @@ could send the same pending row twice."""
 def send_outbox_alone(app: App) -> SendReport:
     """``send_outbox``, one thread at a time."""
     with _sending:
-        return send_outbox(app.services)
+        report = send_outbox(app.services)
+    app.services.observer.outbox_sent(report)
+    return report
 
 
 def poll_once(app: App, stopping: threading.Event | None = None) -> None:
@@ -201,12 +205,24 @@ class Watchable(Protocol):
 
 
 def run_daemon(app: App) -> None:
-    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first."""
+    """Poll every ``poll_interval_seconds`` until told to stop; a stop lets the message in hand finish first.
+
+    Called with the mailbox's poller lock held. With ``[monitoring] enabled``, serves ``/healthz``,
+    ``/readyz`` and ``/metrics`` on its host and port until it stops.
+
+    Raises:
+        MonitoringUnavailable: monitoring is on and its address cannot be bound (before anything is polled).
+    """
+    metrics = Metrics(app.engine, [app.mailbox.name], clock=app.services.clock)
+    if app.settings.monitoring.enabled:
+        app = replace(app, services=replace(app.services, observer=metrics))
+        metrics.poller.labels(mailbox=app.mailbox.name).set(1)  # the caller holds the lock
     # Set on SIGTERM or SIGINT: the watcher ends, and a running poll finishes the message in hand (its parse
     # is bounded by the workers' time limit) and takes no more, so shutting down waits for one message at most.
     stopping = threading.Event()
     scheduler = new_scheduler(app, stopping=stopping)
     interval = app.settings.poll_interval_seconds
+    monitoring = serve_monitoring(app, metrics, alive=lambda: not stopping.is_set())
 
     if isinstance(app.mailbox, Watchable):
         # IDLE (or the like) only wakes the poll job; the poll's own listing decides what is new.
@@ -236,5 +252,34 @@ def run_daemon(app: App) -> None:
     log.info("daemon_started", mailbox=app.mailbox.name, interval_seconds=interval)
     if not app.settings.service.team_addresses:
         log.warning("team_mail_off_no_team_addresses")  # no digest and no follow-up reminders
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        if monitoring is not None:
+            monitoring.close()
     log.info("daemon_stopped")
+
+
+def serve_monitoring(app: App, metrics: Metrics, *, alive: Callable[[], bool]) -> MonitoringServer | None:
+    """Start serving the daemon's health and metrics, if ``[monitoring] enabled``; None when it is not.
+
+    Raises:
+        MonitoringUnavailable: the address cannot be bound.
+    """
+    settings = app.settings.monitoring
+    if not settings.enabled:
+        return None
+
+    def ready() -> Readiness:
+        return readiness(
+            app.engine,
+            [app.mailbox.name],
+            now=app.services.clock(),
+            stale_after_seconds=settings.stale_after_seconds,
+            alert_after_failures=app.settings.health.alert_after_failures,
+        )
+
+    server = MonitoringServer(monitoring_app(alive, ready, metrics.registry), settings.host, settings.port)
+    server.start()
+    log.info("monitoring_started", host=settings.host, port=server.port)
+    return server
