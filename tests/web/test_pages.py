@@ -106,3 +106,15 @@ def test_a_referral_purged_under_retention_shows_as_purged(workspace: Workspace)
     assert "Details purged" in response.text
     assert "The values read from this form were purged" in response.text
     assert number not in response.text.replace(" ", "")
+
+
+def test_the_health_probes_answer_without_signing_in_and_name_no_patient(workspace: Workspace) -> None:
+    assert workspace.client.get("/healthz").json() == {"alive": True}
+
+    # The sample mail was read when the session began; a day on, that poll is stale and the mailbox not ready.
+    workspace.clock.advance(days=1)
+    stale = workspace.client.get("/readyz")
+    assert stale.status_code == 503
+    assert stale.json()["checks"]["database"] == "ok"
+    assert stale.json()["checks"]["mailbox:intake"] == "no good poll for over 600 seconds"
+    assert "set-cookie" not in stale.headers
