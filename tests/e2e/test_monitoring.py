@@ -162,7 +162,14 @@ def test_health_readiness_and_metrics_are_served_and_move_when_messages_are_take
     assert not {v for v in patient_values(scenarios) if v in text}
 
     assert daemon.get("/nothing-here")[0] == 404
+    port = daemon.base.rpartition(":")[2]
+    probed = service.invoke("probe", "--ready", "--port", port)
+    assert (probed.exit_code, probed.stdout) == (0, "/readyz: database ok, mailbox:intake ok\n")
     assert daemon.stop() == 0
+    gone = service.invoke("probe", "--port", port)
+    assert gone.exit_code == 1
+    assert gone.output.startswith(f"Error: nothing answers on http://127.0.0.1:{port}/healthz")
+    assert len(gone.output.splitlines()) == 1
 
 
 def test_readiness_fails_while_the_mailbox_cannot_be_read_and_liveness_holds(
