@@ -262,7 +262,8 @@ def test_the_image_runs_as_its_own_non_root_user_from_a_volume_it_owns(image):
     assert (volume.st_uid, volume.st_gid) == (image.uid, image.gid)
     assert stat.S_IMODE(volume.st_mode) == 0o750
     assert image.cmd == ["nmss-intake", "run"]
-    assert image.ports == ["8000"]  # the workspace's, when the same image runs `nmss-intake web`
+    # The workspace's, when the same image runs `nmss-intake web`; the daemon's health and metrics.
+    assert image.ports == ["8000", image.env["NMSS_MONITORING__PORT"]]
 
 
 def test_the_image_holds_exactly_the_locked_dependencies_and_no_demo_extra(image):
