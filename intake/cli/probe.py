@@ -20,9 +20,11 @@ PROBE_TIMEOUT_SECONDS = 10.0
 def probe(ctx: click.Context, ready: bool, port: int | None) -> None:
     """Exit 0 when the daemon's /healthz (or /readyz) on this machine answers 200; else one line and exit 1.
 
+    The container image's health check.
+
     \b
-    Example (the image's HEALTHCHECK):
-        nmss-intake probe
+    Example:
+        nmss-intake probe --ready
     """
     monitoring = setup_of(ctx).settings().monitoring
     if port is None and not monitoring.enabled:
