@@ -29,6 +29,9 @@ FILED_STATES = ("filed", "quarantined")
 
 EMPTY_FIELDS = "{}"
 
+PURGED_NOTE = "(purged under the retention settings)"
+"""What a team's note on a purged referral's call or task reads as: every list shows it as it would the note."""
+
 
 class Retention:
     """Facts for the retention rules, and the purges they order."""
@@ -158,12 +161,14 @@ class Retention:
             return None
         reference = self.session.exec(select(ReferralRecord.reference).where(ReferralRecord.id == referral_id)).one()
         self.session.execute(
-            update(FollowUpRecord).where(col(FollowUpRecord.referral_id) == referral_id).values(outcome=None)
+            update(FollowUpRecord)
+            .where(col(FollowUpRecord.referral_id) == referral_id, col(FollowUpRecord.outcome).is_not(None))
+            .values(outcome=PURGED_NOTE)
         )
         self.session.execute(
             update(TaskRecord)
-            .where(col(TaskRecord.reference) == reference, col(TaskRecord.resolved_at).is_not(None))
-            .values(note=None)
+            .where(col(TaskRecord.reference) == reference, col(TaskRecord.note).is_not(None))
+            .values(note=PURGED_NOTE)
         )
         return reference
 

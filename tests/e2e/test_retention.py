@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from config.settings import load_settings
 from intake.bootstrap import App, bootstrap
+from intake.repositories.retention import PURGED_NOTE
 from intake.store import AuditEvent, FollowUpRecord, FormRecord, OutboxRecord, QuarantineRecord, ReferralRecord
 from samples.scenarios import Scenario, accepted, deliver_to_maildir
 
@@ -113,7 +114,7 @@ def test_purge_removes_only_what_is_closed_long_enough_and_audits_each_purge(
         forms_left = session.exec(select(FormRecord).where(FormRecord.fields_json != "{}")).all()
         calls = session.exec(select(FollowUpRecord)).all()
     assert calls
-    assert {call.outcome for call in calls} == {None}, "the team's notes on a purged referral's calls go too"
+    assert {call.outcome for call in calls} == {PURGED_NOTE}, "the team's notes on a purged referral's calls go too"
     events = {e.event for e in audit}
     assert {"sent_email_purged", "form_fields_purged", "patient_details_purged", "retention_purge"} <= events
     assert len([e for e in audit if e.event == "sent_email_purged"]) == len(emails)

@@ -105,6 +105,7 @@ def test_a_referral_purged_under_retention_shows_as_purged(workspace: Workspace)
     assert response.status_code == 200
     assert "Details purged" in response.text
     assert "The values read from this form were purged" in response.text
+    assert "(purged under the retention settings)" in response.text  # the team's notes on its calls
     assert number not in response.text.replace(" ", "")
 
 
