@@ -10,6 +10,7 @@ is one line for the person, and changes nothing. The CLI's commands and the web 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -176,6 +177,11 @@ def resolve_task(uow: UnitOfWork, task_id: int, *, by: str, note: str, now: dt.d
     return next(t for t in tasks(uow, include_resolved=True) if t.id == task_id)
 
 
+PURGE_BATCH = 500
+"""Things purged per commit: a first purge of a long-running service (tens of thousands of rows) must not hold
+the database's write lock for long, or the daemon's polls would wait behind it."""
+
+
 def purge(
     uow: UnitOfWork,
     periods: RetentionPeriods,
@@ -188,8 +194,10 @@ def purge(
     """Purge what retention makes due on ``today`` (``rules.retention``); returns what was purged, or with
     ``dry_run`` what would be, changing nothing.
 
-    Each thing purged gets an audit row (ids and counts, never what it held), and the run one more with the
-    counts. Something purged by another instance meanwhile is neither purged nor audited twice.
+    Each thing purged gets an audit row (ids and the period, never what it held) in the same commit, and the
+    run one more with the counts. Commits come every ``PURGE_BATCH`` things of a kind, so a purge cut short has
+    purged and audited whole batches and the next run takes the rest. Something purged by another instance meanwhile
+    is neither purged nor audited twice.
     """
     plan = due_for_purge(
         uow.retention.messages(tz),
@@ -200,31 +208,31 @@ def purge(
     )
     if dry_run or not plan:
         return plan
-    retention = uow.retention
-    copies = tuple(i for i in plan.copies if retention.purge_copy(i, now))
-    fields = tuple(i for i in plan.fields if retention.purge_fields(i, now))
-    for ledger_id in copies:
-        uow.audit.record("copy_purged", at=now, message_id=ledger_id, days=periods.copies_days)
-    for ledger_id in fields:
-        uow.audit.record("form_fields_purged", at=now, message_id=ledger_id, days=periods.patient_days)
-    referrals = []
-    for referral_id in plan.referrals:
-        reference = retention.purge_referral(referral_id, now)
-        if reference is not None:
-            referrals.append(referral_id)
-            row = uow.queue.get(referral_id)
-            message_id = row.message_id if row is not None else None
-            uow.audit.record(
-                "patient_details_purged", at=now, message_id=message_id, reference=reference, days=periods.patient_days
-            )
-    emails = tuple(i for i in plan.emails if retention.purge_email(i, now))
-    for outbox_id in emails:
-        uow.audit.record("sent_email_purged", at=now, outbox_id=outbox_id, days=periods.copies_days)
-    done = RetentionPlan(copies, fields, tuple(referrals), emails)
-    if done:
-        uow.audit.record("retention_purge", at=now, **done.counts())
-    uow.commit()
-    counts = done.counts()
+    retention, audit = uow.retention, uow.audit
+    copies = _in_batches(
+        uow,
+        plan.copies,
+        lambda ids: retention.purge_copies(ids, now),
+        lambda i: audit.record("copy_purged", at=now, message_id=i, days=periods.copies_days),
+    )
+    fields = _in_batches(
+        uow,
+        plan.fields,
+        lambda ids: retention.purge_fields(ids, now),
+        lambda i: audit.record("form_fields_purged", at=now, message_id=i, days=periods.patient_days),
+    )
+    referrals = _in_batches(uow, plan.referrals, lambda ids: _purge_referrals(uow, ids, periods, now), lambda _: None)
+    emails = _in_batches(
+        uow,
+        plan.emails,
+        lambda ids: retention.purge_emails(ids, now),
+        lambda i: audit.record("sent_email_purged", at=now, outbox_id=i, days=periods.copies_days),
+    )
+    purged = RetentionPlan(tuple(copies), tuple(fields), tuple(referrals), tuple(emails))
+    counts = purged.counts()
+    if purged:
+        audit.record("retention_purge", at=now, **counts)
+        uow.commit()
     log.info(
         "retention_purged",
         message_copies=counts["message_copies"],
@@ -232,7 +240,44 @@ def purge(
         referral_details=counts["referral_details"],
         sent_emails=counts["sent_emails"],
     )
+    return purged
+
+
+def _in_batches(
+    uow: UnitOfWork,
+    ids: Sequence[int],
+    purge_batch: Callable[[Sequence[int]], list[int]],
+    audit: Callable[[int], None],
+) -> list[int]:
+    """``purge_batch`` on ``ids``, ``PURGE_BATCH`` at a time, each batch committed with an audit row for each
+    thing it purged; returns what was purged."""
+    done: list[int] = []
+    for start in range(0, len(ids), PURGE_BATCH):
+        purged = purge_batch(ids[start : start + PURGE_BATCH])
+        for item in purged:
+            audit(item)
+        uow.commit()
+        done += purged
     return done
+
+
+def _purge_referrals(uow: UnitOfWork, ids: Sequence[int], periods: RetentionPeriods, now: dt.datetime) -> list[int]:
+    """Purge the patient's details of these referrals, each audited under its reference; returns those purged."""
+    purged = []
+    for referral_id in ids:
+        reference = uow.retention.purge_referral(referral_id, now)
+        if reference is None:
+            continue  # another purge took it first
+        row = uow.queue.get(referral_id)
+        uow.audit.record(
+            "patient_details_purged",
+            at=now,
+            message_id=row.message_id if row is not None else None,
+            reference=reference,
+            days=periods.patient_days,
+        )
+        purged.append(referral_id)
+    return purged
 
 
 def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:

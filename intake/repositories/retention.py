@@ -1,13 +1,14 @@
 """What retention needs from the store: the facts ``rules.retention`` decides by, and the purges it orders.
 
-Each purge is one conditional update (``WHERE purged_at IS NULL``) that says whether it changed the row, so
-two instances purging at once purge, and audit, each thing once.
+Each purge is a conditional update (``WHERE purged_at IS NULL``) that returns the rows it changed, so two
+instances purging at once purge, and audit, each thing once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -131,23 +132,28 @@ class Retention:
 
     # -- purges: each returns whether it changed anything --------------------------------------------------------
 
-    def purge_copy(self, ledger_id: int, now: dt.datetime) -> bool:
-        """Empty the raw bytes kept of message ``ledger_id`` (its quarantined copy)."""
-        result = self.session.execute(
+    def purge_copies(self, ledger_ids: Sequence[int], now: dt.datetime) -> list[int]:
+        """Empty the raw bytes kept of these messages (their quarantined copies); returns those emptied now."""
+        changed = self.session.execute(
             update(QuarantineRecord)
-            .where(col(QuarantineRecord.message_id) == ledger_id, col(QuarantineRecord.purged_at).is_(None))
+            .where(col(QuarantineRecord.message_id).in_(ledger_ids), col(QuarantineRecord.purged_at).is_(None))
             .values(raw=b"", purged_at=now)
+            .returning(col(QuarantineRecord.message_id))
+            .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return sorted({row[0] for row in changed})
 
-    def purge_fields(self, ledger_id: int, now: dt.datetime) -> bool:
-        """Empty the values read from the forms of message ``ledger_id`` (what was read and how stays)."""
-        result = self.session.execute(
+    def purge_fields(self, ledger_ids: Sequence[int], now: dt.datetime) -> list[int]:
+        """Empty the values read from the forms of these messages (what was read and how stays); returns the
+        messages whose forms were emptied now."""
+        changed = self.session.execute(
             update(FormRecord)
-            .where(col(FormRecord.message_id) == ledger_id, col(FormRecord.purged_at).is_(None))
+            .where(col(FormRecord.message_id).in_(ledger_ids), col(FormRecord.purged_at).is_(None))
             .values(fields_json=EMPTY_FIELDS, purged_at=now)
+            .returning(col(FormRecord.message_id))
+            .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return sorted({row[0] for row in changed})
 
     def purge_referral(self, referral_id: int, now: dt.datetime) -> str | None:
         """Remove the patient's details from referral ``referral_id``, the team's notes on its calls and the
@@ -172,15 +178,18 @@ class Retention:
         )
         return reference
 
-    def purge_email(self, outbox_id: int, now: dt.datetime) -> bool:
-        """Empty the raw bytes of sent email ``outbox_id`` (its key, kind and when it went stay)."""
-        result = self.session.execute(
+    def purge_emails(self, outbox_ids: Sequence[int], now: dt.datetime) -> list[int]:
+        """Empty the raw bytes of these sent emails (their key, kind and when they went stay); returns those
+        emptied now."""
+        changed = self.session.execute(
             update(OutboxRecord)
             .where(
-                col(OutboxRecord.id) == outbox_id,
+                col(OutboxRecord.id).in_(outbox_ids),
                 col(OutboxRecord.state) == "sent",
                 col(OutboxRecord.purged_at).is_(None),
             )
             .values(raw=b"", purged_at=now)
+            .returning(col(OutboxRecord.id))
+            .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return sorted({row[0] for row in changed})
