@@ -350,6 +350,34 @@ class DigestSettings(Section):
     incomplete_days: int = Field(default=15, ge=1)
 
 
+class RetentionSettings(Section):
+    """How long the service keeps what it holds once it is no longer needed (UK GDPR storage limitation).
+
+    ``copies_days``: raw bytes of incoming mail (a quarantined message's copy, a document's original file),
+    counted from the day its referral is closed (assessed, every follow-up call made) or, for a submission
+    that never became a referral, the day it was filed; and of outgoing email, from the day it was sent.
+    ``patient_days``: the patient's details on a closed referral and the values read from its forms, counted
+    the same way. Nothing still open is ever purged. The audit trail (codes and ids) is kept.
+    """
+
+    copies_days: int = Field(default=30, ge=1)
+    patient_days: int = Field(default=365, ge=30)
+
+
+class MonitoringSettings(Section):
+    """The daemon's own HTTP endpoints for the container's health check and Prometheus: ``/healthz``,
+    ``/readyz`` and ``/metrics``. Off unless ``enabled``; no patient data is ever served there.
+
+    ``/readyz`` fails while the mailbox's last good poll (as the daemon records it) is older than
+    ``stale_after_seconds`` or ``health.alert_after_failures`` polls in a row have failed.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, lt=65536)  # 0: any free port (the log says which)
+    stale_after_seconds: int = Field(default=600, ge=10)
+
+
 class OpenIdSettings(BaseModel):
     """Sign-in to the workspace with OpenID Connect (NHSmail is Microsoft Entra ID).
 
@@ -402,6 +430,8 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @model_validator(mode="after")
     def _mailboxes_named_once(self) -> Settings:

@@ -25,6 +25,7 @@ from intake.pipeline import Clock, Services
 from intake.store import make_engine, utcnow
 from notifier.sender import Sender
 from notifier.senders.outbox import FileOutbox
+from rules.retention import RetentionPeriods
 
 MAILBOXES: Mapping[str, str] = {
     "maildir": "intake.mailboxes.maildir:MaildirMailbox",
@@ -149,6 +150,11 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, pool: ParsePool | No
         lease=first.lease,
         more=tuple(more),
     )
+
+
+def retention_periods(settings: Settings) -> RetentionPeriods:
+    """The retention settings as the rules take them."""
+    return RetentionPeriods(copies_days=settings.retention.copies_days, patient_days=settings.retention.patient_days)
 
 
 def today(app: App) -> dt.date:

@@ -6,12 +6,14 @@ change its role, disable or enable it, choose a password and sign in — and, in
 size, replay a quarantined message (``intake.replay.replay``) and import the practice list
 (``intake.practices.import_practice_list``). Each checks what it is asked, changes the store through the unit
 of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
-the person, and changes nothing. The CLI's commands and the web pages call these, never the store.
+the person, and changes nothing. The CLI's commands and the web pages call these, never the store. Purging
+what retention makes due is one too, committing a batch at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -41,6 +43,7 @@ from notifier.replies import build_hand_reply
 from rules.calendar import local_day
 from rules.followups import FollowUp, schedule_follow_ups
 from rules.recipients import typed_address
+from rules.retention import RetentionPeriods, RetentionPlan, due_for_purge
 
 MAX_SUBJECT = 200
 """Longest subject a reply by hand may have: the automatic replies' are under 120 characters."""
@@ -78,6 +81,7 @@ __all__ = [
     "enable_account",
     "import_practice_list",
     "import_practices",
+    "purge",
     "record_assessment",
     "record_call",
     "record_view",
@@ -595,6 +599,109 @@ def send_again(uow: UnitOfWork, outbox_id: int, *, by: str, now: dt.datetime) ->
     uow.commit()
     log.info("sent_again", outbox_id=outbox_id, kind=item.kind)
     return item.kind
+
+
+PURGE_BATCH = 500
+"""Things purged per commit: a first purge of a long-running service (tens of thousands of rows) must not hold
+the database's write lock for long, or the daemon's polls would wait behind it."""
+
+
+def purge(
+    uow: UnitOfWork,
+    periods: RetentionPeriods,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+    dry_run: bool = False,
+) -> RetentionPlan:
+    """Purge what retention makes due on ``today`` (``rules.retention``); returns what was purged, or with
+    ``dry_run`` what would be, changing nothing.
+
+    Each thing purged gets an audit row (ids and the period, never what it held) in the same commit, and the
+    run one more with the counts. Commits come every ``PURGE_BATCH`` things of a kind, so a purge cut short has
+    purged and audited whole batches and the next run takes the rest. Something purged by another instance meanwhile
+    is neither purged nor audited twice.
+    """
+    plan = due_for_purge(
+        uow.retention.messages(tz),
+        uow.retention.referrals(tz),
+        uow.retention.emails(tz),
+        today=today,
+        periods=periods,
+    )
+    if dry_run or not plan:
+        return plan
+    retention, audit = uow.retention, uow.audit
+    copies = _in_batches(
+        uow,
+        plan.copies,
+        lambda ids: retention.purge_copies(ids, now),
+        lambda i: audit.record("copy_purged", at=now, message_id=i, days=periods.copies_days),
+    )
+    fields = _in_batches(
+        uow,
+        plan.fields,
+        lambda ids: retention.purge_fields(ids, now),
+        lambda i: audit.record("form_fields_purged", at=now, message_id=i, days=periods.patient_days),
+    )
+    referrals = _in_batches(uow, plan.referrals, lambda ids: _purge_referrals(uow, ids, periods, now), lambda _: None)
+    emails = _in_batches(
+        uow,
+        plan.emails,
+        lambda ids: retention.purge_emails(ids, now),
+        lambda i: audit.record("sent_email_purged", at=now, outbox_id=i, days=periods.copies_days),
+    )
+    purged = RetentionPlan(tuple(copies), tuple(fields), tuple(referrals), tuple(emails))
+    counts = purged.counts()
+    if purged:
+        audit.record("retention_purge", at=now, **counts)
+        uow.commit()
+    log.info(
+        "retention_purged",
+        message_copies=counts["message_copies"],
+        form_fields=counts["form_fields"],
+        referral_details=counts["referral_details"],
+        sent_emails=counts["sent_emails"],
+    )
+    return purged
+
+
+def _in_batches(
+    uow: UnitOfWork,
+    ids: Sequence[int],
+    purge_batch: Callable[[Sequence[int]], list[int]],
+    audit: Callable[[int], None],
+) -> list[int]:
+    """``purge_batch`` on ``ids``, ``PURGE_BATCH`` at a time, each batch committed with an audit row for each
+    thing it purged; returns what was purged."""
+    done: list[int] = []
+    for start in range(0, len(ids), PURGE_BATCH):
+        purged = purge_batch(ids[start : start + PURGE_BATCH])
+        for item in purged:
+            audit(item)
+        uow.commit()
+        done += purged
+    return done
+
+
+def _purge_referrals(uow: UnitOfWork, ids: Sequence[int], periods: RetentionPeriods, now: dt.datetime) -> list[int]:
+    """Purge the patient's details of these referrals, each audited under its reference; returns those purged."""
+    purged = []
+    for referral_id in ids:
+        reference = uow.retention.purge_referral(referral_id, now)
+        if reference is None:
+            continue  # another purge took it first
+        row = uow.queue.get(referral_id)
+        uow.audit.record(
+            "patient_details_purged",
+            at=now,
+            message_id=row.message_id if row is not None else None,
+            reference=reference,
+            days=periods.patient_days,
+        )
+        purged.append(referral_id)
+    return purged
 
 
 def _received_on(uow: UnitOfWork, referral: ReferralRecord) -> dt.date:

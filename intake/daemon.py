@@ -1,4 +1,5 @@
-"""The daemon: APScheduler jobs poll the mailbox, send the outbox, the digest and reminders until SIGTERM or SIGINT."""
+"""The daemon: APScheduler jobs poll the mailbox, send the outbox, the digest and reminders, and purge what
+retention makes due, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import replace
 from types import FrameType
 from typing import Protocol, runtime_checkable
 
@@ -16,12 +18,14 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from intake.bootstrap import App, Poller
+from intake.bootstrap import App, Poller, retention_periods
+from intake.commands import purge
 from intake.digest import queue_digest_if_due
 from intake.errors import AlreadyRunning, MailboxUnavailable
 from intake.followups import queue_reminders
 from intake.health import take_and_record
 from intake.lease import Lease
+from intake.monitoring import Metrics, MonitoringServer, Readiness, monitoring_app, readiness
 from intake.outbox import SendReport
 from intake.pipeline import Taken, send_outbox
 from notifier.digest import InsecureRecipient
@@ -43,7 +47,9 @@ could send the same pending row twice."""
 def send_outbox_alone(app: App) -> SendReport:
     """``send_outbox``, one thread at a time."""
     with _sending:
-        return send_outbox(app.services)
+        report = send_outbox(app.services)
+    app.services.observer.outbox_sent(report)
+    return report
 
 
 def poll_once(app: App, stopping: threading.Event | None = None, poller: Poller | None = None) -> None:
@@ -85,7 +91,11 @@ DIGEST_CHECK_SECONDS = 60
 REMINDER_CHECK_SECONDS = 300
 """How often the reminder job looks for follow-up calls that have fallen due."""
 
-MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300, "lease": 30}
+RETENTION_INTERVAL_SECONDS = 24 * 3600
+"""Retention purges once a day, first a minute after start-up (after the first poll): a daemon restarted
+every day still purges daily, and a purge that finds nothing due changes nothing."""
+
+MISFIRE_GRACE_SECONDS = {"poll": 30, "outbox": 60, "digest": 300, "reminders": 300, "retention": 3600, "lease": 30}
 """How late a job may still start. A run missed beyond this is skipped, which loses nothing: the next run
 finds in the database whatever the skipped one would have done."""
 
@@ -149,6 +159,7 @@ class LeaseWatch:
         self.lease = lease
         self.wake = wake
         self.held = False
+        self.observe: Callable[[bool], None] | None = None  # the metrics' lease-holder gauge
 
     def tick(self) -> None:
         problem = self.lease.problem
@@ -160,12 +171,26 @@ class LeaseWatch:
             if self.wake is not None:
                 self.wake()
         self.held = held
+        if self.observe is not None:
+            self.observe(held)
 
 
 def named(base: str, app: App, poller: Poller) -> str:
     """A job's or executor's name for ``poller``: ``base`` for the first mailbox (as with one mailbox only),
     ``base-NAME`` for each other one."""
     return base if poller.mailbox.name == app.mailbox.name else f"{base}-{poller.mailbox.name}"
+
+
+def retention_tick(app: App) -> None:
+    """Purge what the retention settings make due today (``nmss-intake purge`` does the same by hand)."""
+    with app.services.unit_of_work() as uow:
+        purge(
+            uow,
+            retention_periods(app.settings),
+            today=app.services.today(),
+            now=app.services.clock(),
+            tz=app.services.timezone,
+        )
 
 
 def new_scheduler(
@@ -194,8 +219,8 @@ def add_jobs(
     stopping: threading.Event | None = None,
     leases: Sequence[LeaseWatch] = (),
 ) -> None:
-    """Add the service's jobs to ``scheduler``: a poll per mailbox, the outbox, the digest and reminders, and
-    a lease job per shared lease in ``leases``.
+    """Add the service's jobs to ``scheduler``: a poll per mailbox, the outbox, retention, the digest and reminders,
+    and a lease job per shared lease in ``leases``.
 
     Each runs at most one instance at a time, coalesces a backlog of missed runs into one, and starts at once,
     so a restart catches up on whatever fell due while the service was down. The digest and reminders need
@@ -219,7 +244,10 @@ def add_jobs(
             executor=executor,
             next_run_time=now,
         )
-    jobs: list[tuple[str, Callable[[App], None], int]] = [("outbox", send_pending, OUTBOX_INTERVAL_SECONDS)]
+    jobs: list[tuple[str, Callable[[App], None], int]] = [
+        ("outbox", send_pending, OUTBOX_INTERVAL_SECONDS),
+        ("retention", retention_tick, RETENTION_INTERVAL_SECONDS),
+    ]
     if app.settings.service.team_addresses:
         jobs += [("digest", digest_tick, DIGEST_CHECK_SECONDS), ("reminders", reminders_tick, REMINDER_CHECK_SECONDS)]
     for job_id, function, seconds in jobs:
@@ -233,8 +261,9 @@ def add_jobs(
             coalesce=True,
             misfire_grace_time=MISFIRE_GRACE_SECONDS[job_id],
             executor="default",
-            # The outbox starts a little after the polls so the first poll (which also sends) goes first.
-            next_run_time=now + dt.timedelta(seconds=5 if job_id == "outbox" else 0),
+            # The outbox and retention start a little after the polls, so the first poll (which also sends)
+            # goes first.
+            next_run_time=now + dt.timedelta(seconds=FIRST_RUN_DELAY_SECONDS.get(job_id, 0)),
         )
     if leases:
         # A standby's attempts to take the leases over, twice per takeover time, on a thread of their own so
@@ -254,6 +283,9 @@ def add_jobs(
         )
 
 
+FIRST_RUN_DELAY_SECONDS = {"outbox": 5, "retention": 60}
+
+
 @runtime_checkable
 class Watchable(Protocol):
     """**Protocol:** a mailbox that can say when new mail arrives (IMAP IDLE): ``watch`` blocks until ``stop``
@@ -267,7 +299,11 @@ def run_daemon(app: App) -> None:
 
     With a lease other hosts share (PostgreSQL), a daemon that finds it held stands by: it sends the outbox,
     the digest and reminders, and tries to take the lease over until the holder is gone. Otherwise (the file
-    lock) it refuses to start: the other poller is on this host.
+    lock) it refuses to start: the other poller is on this host. With ``[monitoring] enabled``, serves
+    ``/healthz``, ``/readyz`` and ``/metrics`` on its host and port until it stops.
+
+    Raises:
+        MonitoringUnavailable: monitoring is on and its address cannot be bound (before anything is polled).
     """
     pollers = app.pollers
     for poller in pollers:
@@ -275,8 +311,13 @@ def run_daemon(app: App) -> None:
             raise AlreadyRunning(f"another poller is working on mailbox {poller.lease.mailbox}")
     # Set on SIGTERM or SIGINT: the watchers end, and a running poll finishes the message in hand (its parse
     # is bounded by the workers' time limit) and takes no more, so shutting down waits for one message at most.
+    names = [poller.mailbox.name for poller in pollers]
+    metrics = Metrics(app.engine, names, clock=app.services.clock)
+    if app.settings.monitoring.enabled:
+        app = replace(app, services=replace(app.services, observer=metrics))
     stopping = threading.Event()
     scheduler: BaseScheduler | None = None
+    monitoring = serve_monitoring(app, metrics, alive=lambda: not stopping.is_set())
 
     # IDLE (or the like), and taking a lease over, only wake a mailbox's poll job; the poll's own listing
     # decides what is new. A one-off job rather than moving "poll" forward: a wake during a running poll would
@@ -314,7 +355,11 @@ def run_daemon(app: App) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("daemon_started", mailbox=app.mailbox.name, interval_seconds=interval)
+    for poller in pollers:
+        if not poller.lease.shared:
+            metrics.poller.labels(mailbox=poller.mailbox.name).set(1)  # held since the check above
     for watch in watches:
+        watch.observe = metrics.poller.labels(mailbox=watch.lease.mailbox).set
         watch.tick()  # whether this instance starts as the poller (whose first poll starts at once) or stands by
         watch.wake = wakes[watch.lease.mailbox]
         if not watch.held:
@@ -326,4 +371,31 @@ def run_daemon(app: App) -> None:
     finally:
         for poller in pollers:
             poller.lease.release()
+        if monitoring is not None:
+            monitoring.close()
     log.info("daemon_stopped")
+
+
+def serve_monitoring(app: App, metrics: Metrics, *, alive: Callable[[], bool]) -> MonitoringServer | None:
+    """Start serving the daemon's health and metrics, if ``[monitoring] enabled``; None when it is not.
+
+    Raises:
+        MonitoringUnavailable: the address cannot be bound.
+    """
+    settings = app.settings.monitoring
+    if not settings.enabled:
+        return None
+
+    def ready() -> Readiness:
+        return readiness(
+            app.engine,
+            [poller.mailbox.name for poller in app.pollers],
+            now=app.services.clock(),
+            stale_after_seconds=settings.stale_after_seconds,
+            alert_after_failures=app.settings.health.alert_after_failures,
+        )
+
+    server = MonitoringServer(monitoring_app(alive, ready, metrics.registry), settings.host, settings.port)
+    server.start()
+    log.info("monitoring_started", host=settings.host, port=server.port)
+    return server

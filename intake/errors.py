@@ -34,3 +34,7 @@ class DatabaseNotReady(IntakeError):
 
     Raised before anything else happens, so a command that meets it has changed nothing.
     """
+
+
+class MonitoringUnavailable(IntakeError):
+    """The daemon cannot serve its health and metrics on ``[monitoring] host:port`` (taken, or not allowed)."""

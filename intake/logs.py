@@ -66,6 +66,14 @@ SAFE_KEYS = frozenset(
         "solo_crashes",
         "mode",
         "missed",  # how many earlier working days a digest also covers
+        # retention's counts of what a purge removed
+        "message_copies",
+        "form_fields",
+        "referral_details",
+        "sent_emails",
+        # where the daemon serves its health and metrics
+        "host",
+        "port",
     }
 )
 """Keys whose values are ids (ledger, outbox, a reference), codes, counts, flags and timings: never patient data."""

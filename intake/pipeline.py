@@ -62,8 +62,10 @@ __all__ = [
     "MAX_ATTEMPTS",
     "Checked",
     "Clock",
+    "Observer",
     "Services",
     "Taken",
+    "Unobserved",
     "check_submission",
     "send_outbox",
     "take_new_mail",
@@ -78,11 +80,35 @@ had nothing to do with it."""
 Clock = Callable[[], dt.datetime]
 
 
+class Observer(Protocol):
+    """**Protocol:** what watches the pipeline (``intake.monitoring.Metrics``): told of each message taken,
+    how long reading it took, and each round of the outbox."""
+
+    def message_taken(self, mailbox: str, outcome: str) -> None: ...
+
+    def message_read(self, seconds: float) -> None: ...
+
+    def outbox_sent(self, report: SendReport) -> None: ...
+
+
+class Unobserved:
+    """Nobody watches: commands run once (``run --once``, ``replay``) and a daemon without monitoring."""
+
+    def message_taken(self, mailbox: str, outcome: str) -> None:
+        pass
+
+    def message_read(self, seconds: float) -> None:
+        pass
+
+    def outbox_sent(self, report: SendReport) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class Services:
     """What the pipeline needs besides the mailbox: the database, the sender, the forms, the clock, the
-    worker pool that parses documents (default: the process-wide pool for ``limits``) and what decides a
-    message alone after a crash (``solo``)."""
+    worker pool that parses documents (default: the process-wide pool for ``limits``), what decides a
+    message alone after a crash (``solo``) and what watches (``observer``: the daemon's metrics)."""
 
     engine: Engine
     sender: Sender
@@ -94,6 +120,7 @@ class Services:
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
     pool: ParsePool | None = None
     solo: SoloRunner = field(default_factory=SoloAttempts)
+    observer: Observer = field(default_factory=Unobserved)
 
     @property
     def parse_pool(self) -> ParsePool:
@@ -150,6 +177,7 @@ def take_new_mail(mailbox: Mailbox, services: Services, *, stopping: Stopping | 
             break
         result = take_submission(incoming, mailbox, services)
         if result is not None:
+            services.observer.message_taken(mailbox.name, result.outcome)
             taken.append(result)
     return taken
 
@@ -185,7 +213,9 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
         too_large = _too_large(incoming, services)
         # Read in a parse worker, as the first part of the message's budget: a header can stall the reader.
         pool = services.parse_pool
+        reading = time.perf_counter()
         mail = None if too_large else read_mail_isolated(incoming.raw, services.limits, pool=pool, deadline=deadline)
+        read_seconds = time.perf_counter() - reading
         # A message whose reading ran out of time or memory is known by its bytes: nothing else of it is known.
         identity = identify(mail if isinstance(mail, Mail) else None, _identity(incoming))
         original = _identify(services, row, identity)
@@ -194,6 +224,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             return _done(services, row, decision, mailbox, incoming, None)
         if mail is None:
             raise MessageTooLarge(incoming.size, services.limits.max_message_bytes)
+        reading = time.perf_counter()  # the documents' turn: the ledger's look-up between is not reading
         read = read_message(
             incoming.raw,
             received_at=incoming.received_at,
@@ -205,6 +236,7 @@ def take_submission(incoming: IncomingMail, mailbox: Mailbox, services: Services
             identity=identity,
             deadline=deadline,
         )
+        services.observer.message_read(read_seconds + time.perf_counter() - reading)
         with services.unit_of_work() as uow:
             now = services.clock()
             decision = assess(uow, read, services.policy, today=today, now=now)

@@ -29,7 +29,8 @@ class NotQuarantined(IntakeError):
 
 
 class NothingToReplay(IntakeError):
-    """The quarantined message was over the size limit: it was never read, so no copy of it was kept."""
+    """The quarantined message was over the size limit: it was never read, so no copy of it was kept; or its
+    copy was purged by retention."""
 
 
 def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services, *, by: str = "command line") -> Taken:
@@ -40,7 +41,8 @@ def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services
 
     Raises:
         NotQuarantined: no quarantined message has that id, or it has no stored bytes.
-        NothingToReplay: the message was quarantined unread, for being over the size limit.
+        NothingToReplay: the message was quarantined unread, for being over the size limit, or its copy was
+            purged by retention.
     """
     row = uow.ledger.get(ledger_id)
     record = uow.ledger.quarantined_copy(ledger_id)
@@ -49,6 +51,11 @@ def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services
     if record.error == MessageTooLarge.reason:
         raise NothingToReplay(
             f"message {ledger_id} was over the size limit and was never read: handle it from the Quarantine folder"
+        )
+    if record.purged_at is not None:
+        raise NothingToReplay(
+            f"message {ledger_id}'s copy was purged on {record.purged_at:%Y-%m-%d} under the retention settings: "
+            "handle it from the Quarantine folder"
         )
     if not uow.ledger.claim_quarantined(ledger_id):
         raise NotQuarantined(f"message {ledger_id} is not quarantined")

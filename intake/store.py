@@ -81,6 +81,8 @@ class FormRecord(SQLModel, table=True):
     # found: ``[{"key", "page", "label", "place": [left, top, right, bottom, page_width, page_height] | null}]``.
     source: str | None = None
     found_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    # Migration 0008_retention: when retention emptied ``fields_json`` (the patient's details in the form).
+    purged_at: dt.datetime | None = None
 
 
 class FormFile(SQLModel, table=True):
@@ -117,6 +119,8 @@ class ReferralRecord(SQLModel, table=True):
     forenames: str | None = None
     date_of_birth: dt.date | None = None
     created_at: dt.datetime
+    # Migration 0008_retention: when retention removed the patient's details (and its forms' values).
+    purged_at: dt.datetime | None = None
 
 
 class Practice(SQLModel, table=True):
@@ -157,6 +161,8 @@ class OutboxRecord(SQLModel, table=True):
     next_attempt_at: dt.datetime | None = Field(default=None, index=True)
     submission_id: int | None = Field(default=None, index=True)
     header_message_id: str | None = Field(default=None, index=True)
+    # Migration 0008_retention: when retention emptied ``raw`` (the email was sent long enough ago).
+    purged_at: dt.datetime | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -200,6 +206,8 @@ class QuarantineRecord(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     error: str
     at: dt.datetime
+    # Migration 0008_retention: when retention emptied ``raw``; ``replay`` then says the copy is gone.
+    purged_at: dt.datetime | None = None
 
 
 # -- home assessments and follow-up calls (migration 0005) --------------------------------------------------

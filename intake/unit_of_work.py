@@ -25,6 +25,7 @@ from intake.repositories import (
     Outbox,
     Practices,
     Queue,
+    Retention,
     TeamTasks,
     Users,
 )
@@ -32,7 +33,7 @@ from intake.repositories import (
 
 class UnitOfWork:
     """A transaction on ``engine`` with the ledger, queue, outbox, team tasks, audit trail, practices,
-    follow-up calls, mailbox states, notes, accounts and the documents' originals as repositories.
+    follow-up calls, mailbox states, notes, accounts, the documents' originals and retention as repositories.
 
     Use once per command: ``with UnitOfWork(engine) as uow``."""
 
@@ -47,6 +48,7 @@ class UnitOfWork:
     users: Users
     notes: Notes
     documents: Documents
+    retention: Retention
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -66,6 +68,7 @@ class UnitOfWork:
         self.users = Users(session)
         self.notes = Notes(session)
         self.documents = Documents(session)
+        self.retention = Retention(session)
         return self
 
     def __exit__(

@@ -73,6 +73,7 @@ class QueueItem:
     warnings: tuple[str, ...]
     patient: Patient
     created_at: dt.datetime
+    purged_at: dt.datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The item as ``referrals list --json`` prints it."""
@@ -89,6 +90,7 @@ class QueueItem:
             "forenames": self.patient.forenames,
             "date_of_birth": self.patient.date_of_birth.isoformat() if self.patient.date_of_birth else None,
             "created_at": self.created_at.isoformat(),
+            "purged": self.purged_at is not None,
         }
 
 
@@ -119,6 +121,7 @@ class FormSeen:
     problem: str | None
     fields: dict[str, Any]
     invalid: tuple[dict[str, Any], ...]
+    purged: bool = False  # retention emptied ``fields``
 
 
 @dataclass(frozen=True)
@@ -631,7 +634,11 @@ def accounts(uow: UnitOfWork) -> list[Account]:
 def patient_of(row: ReferralRecord) -> Patient:
     """The patient identifiers a queue row carries, as the team's mail shows them."""
     return Patient(
-        nhs_number=row.nhs_number, surname=row.surname, forenames=row.forenames, date_of_birth=row.date_of_birth
+        nhs_number=row.nhs_number,
+        surname=row.surname,
+        forenames=row.forenames,
+        date_of_birth=row.date_of_birth,
+        purged=row.purged_at is not None,
     )
 
 
@@ -665,6 +672,7 @@ def _queue_item(row: ReferralRecord) -> QueueItem:
         warnings=tuple(json.loads(row.warnings_json)),
         patient=patient_of(row),
         created_at=row.created_at,
+        purged_at=row.purged_at,
     )
 
 
@@ -700,6 +708,7 @@ def _form_seen(form: FormRecord) -> FormSeen:
         problem=form.problem,
         fields=_json_object(form.fields_json),
         invalid=tuple(item for item in invalid if isinstance(item, dict)),
+        purged=form.purged_at is not None,
     )
 
 

@@ -43,10 +43,13 @@ class Patient:
     surname: str | None = None
     forenames: str | None = None
     date_of_birth: dt.date | None = None
+    purged: bool = False  # retention removed the details of a closed referral: nothing is missing by mistake
 
     @property
     def name(self) -> str:
-        """``"SURNAME, Forenames"``, or ``"(name not given)"``."""
+        """``"SURNAME, Forenames"``, or ``"(name not given)"``, or ``"(details purged)"``."""
+        if self.purged:
+            return "(details purged)"
         if self.surname and self.forenames:
             return f"{self.surname.upper()}, {self.forenames}"
         return (self.surname or "").upper() or self.forenames or "(name not given)"

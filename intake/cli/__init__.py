@@ -23,6 +23,8 @@ from intake.cli.digest import digest
 from intake.cli.followups import followups
 from intake.cli.parse import parse
 from intake.cli.practices import practices
+from intake.cli.probe import probe
+from intake.cli.purge import purge
 from intake.cli.referrals import referrals
 from intake.cli.replay import replay
 from intake.cli.run import run
@@ -63,6 +65,8 @@ for command in (
     samples,
     status,
     replay,
+    purge,
+    probe,
     followups,
     digest,
     tasks,

@@ -55,7 +55,7 @@ def _print_table(items: Sequence[dict[str, Any]], tz: dt.tzinfo) -> None:
 
     rows = []
     for item in items:
-        patient = Patient(item["nhs_number"], item["surname"], item["forenames"])
+        patient = Patient(item["nhs_number"], item["surname"], item["forenames"], purged=item["purged"])
         received = dt.datetime.fromisoformat(item["created_at"])
         if received.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
             received = received.replace(tzinfo=dt.UTC)

@@ -134,6 +134,11 @@ class Ledger:
         """Delete the stored bytes of a message that has now been decided: its copy of patient data goes."""
         self.session.exec(delete(QuarantineRecord).where(col(QuarantineRecord.message_id) == ledger_id))
 
+    def count_by_outcome(self) -> dict[str, int]:
+        """How many messages have each outcome; those still being decided count under ``"undecided"``."""
+        rows = self.session.exec(select(MessageRecord.outcome, func.count()).group_by(col(MessageRecord.outcome)))
+        return {outcome or "undecided": int(count) for outcome, count in rows.all()}
+
     def unfiled_by_mailbox(self) -> dict[str, int]:
         """Per mailbox: messages taken but not yet filed (a decision or a move still to come)."""
         return dict(

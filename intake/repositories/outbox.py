@@ -129,6 +129,11 @@ class Outbox:
             ).all()
         )
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many emails are in each state: ``pending``, ``sent``, ``failed`` (given up on)."""
+        rows = self.session.exec(select(OutboxRecord.state, func.count()).group_by(col(OutboxRecord.state)))
+        return {state: int(count) for state, count in rows.all()}
+
     def by_header_message_id(self, header_message_id: str) -> OutboxRecord | None:
         """The email we wrote with this ``Message-ID`` header (angle brackets included), or None."""
         return self.session.exec(

@@ -8,11 +8,14 @@ import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake.bootstrap import App
 from intake.errors import IntakeError
+from intake.monitoring import readiness
 from intake.web import admin, auth, documents, pages, reports, tasks, users
 from intake.web.render import environment
 from intake.web.security import SecurityHeaders, session_key
@@ -75,6 +78,9 @@ def create_app(app: App) -> Starlette:
         Route("/sign-in/openid", auth.openid_start, name="openid_start"),
         Route("/sign-in/callback", auth.openid_callback, name="openid_callback"),
         Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),
+        # For the container's health check: no sign-in, and nothing about patients.
+        Route("/healthz", healthz, name="healthz"),
+        Route("/readyz", readyz, name="readyz"),
         Mount("/assets", StaticFiles(directory=FRONTEND), name="assets"),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -95,3 +101,25 @@ def create_app(app: App) -> Starlette:
     workspace.state.openid = auth.make_openid(app)
     workspace.state.pictures = documents.PictureCache()
     return workspace
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    """Liveness: the workspace answers."""
+    return JSONResponse({"alive": True}, headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database answers and the daemon read the mailbox lately (from the health it records)."""
+    from starlette.concurrency import run_in_threadpool
+
+    app: App = request.app.state.service
+    result = await run_in_threadpool(
+        readiness,
+        app.engine,
+        [poller.mailbox.name for poller in app.pollers],
+        now=app.services.clock(),
+        stale_after_seconds=app.settings.monitoring.stale_after_seconds,
+        alert_after_failures=app.settings.health.alert_after_failures,
+    )
+    status = 200 if result.ready else 503
+    return JSONResponse(result.as_json(), status_code=status, headers={"Cache-Control": "no-store"})

@@ -18,9 +18,12 @@ import os
 import pwd
 import shlex
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -57,25 +60,41 @@ class Image:
     healthcheck: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
     users: dict[str, int] = field(default_factory=dict)  # made by the `user` step: name -> uid
+    monitoring_port: int = field(default_factory=lambda: free_port())
 
     def path(self, image_path: str) -> Path:
         return self.root / image_path.lstrip("/")
 
-    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """``argv`` as the image's USER in its WORKDIR with its ENV, as `docker run` would."""
+    def environment(self) -> dict[str, str]:
         path = ":".join(
             str(self.path(entry)) if self.path(entry).is_dir() else entry
             for entry in expand(self.env.get("PATH", BASE_PATH)).split(":")
         )
-        env = {**self.env, "PATH": path, "HOME": str(self.path(self.workdir)), "NMSS_LOG_FORMAT": "json"}
+        # On a free loopback port: the image listens on every address of its own network, here the host's.
+        listen = {"NMSS_MONITORING__HOST": "127.0.0.1", "NMSS_MONITORING__PORT": str(self.monitoring_port)}
+        return {**self.env, **listen, "PATH": path, "HOME": str(self.path(self.workdir)), "NMSS_LOG_FORMAT": "json"}
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``argv`` as the image's USER in its WORKDIR with its ENV, as `docker run` would."""
         return subprocess.run(
             [*as_user(self.uid, self.gid), *argv],
             cwd=self.path(self.workdir),
-            env=env,
+            env=self.environment(),
             capture_output=True,
             text=True,
             check=check,
             timeout=STEP_TIMEOUT,
+        )
+
+    def start(self, *argv: str) -> subprocess.Popen[str]:
+        """``argv`` started as ``run`` would run it, left running."""
+        return subprocess.Popen(
+            [*as_user(self.uid, self.gid), *argv],
+            cwd=self.path(self.workdir),
+            env=self.environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
 
 
@@ -150,6 +169,12 @@ def copy(image: Image, sources: list[str], destination: str) -> None:
         else:
             into.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, into)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_step(image: Image, argv: list[str]) -> str:
@@ -237,7 +262,8 @@ def test_the_image_runs_as_its_own_non_root_user_from_a_volume_it_owns(image):
     assert (volume.st_uid, volume.st_gid) == (image.uid, image.gid)
     assert stat.S_IMODE(volume.st_mode) == 0o750
     assert image.cmd == ["nmss-intake", "run"]
-    assert image.ports == ["8000"]  # the workspace's, when the same image runs `nmss-intake web`
+    # The workspace's, when the same image runs `nmss-intake web`; the daemon's health and metrics.
+    assert image.ports == ["8000", image.env["NMSS_MONITORING__PORT"]]
 
 
 def test_the_image_holds_exactly_the_locked_dependencies_and_no_demo_extra(image):
@@ -284,7 +310,7 @@ def test_the_service_works_as_the_image_user_and_writes_only_to_its_volume(image
 
     image.run("nmss-intake", "db", "upgrade")
     ran = image.run("nmss-intake", "run", "--once")
-    health = image.run(*image.healthcheck, check=False)
+    healthy = healthy_while_the_daemon_runs(image)
     listed = image.run("nmss-intake", "referrals", "list", "--json")
 
     assert not list((volume / "mailbox" / "new").iterdir()), ran.stderr
@@ -292,9 +318,26 @@ def test_the_service_works_as_the_image_user_and_writes_only_to_its_volume(image
     assert filed == len(scenarios), ran.stderr
     assert json.loads(listed.stdout), "no referral was queued"
     assert any((volume / "outbox").iterdir()), "no reply was written"
-    assert health.returncode == 0, health.stderr
+    assert healthy
     assert tree(image.root, skip=volume) == before
     assert {p.stat().st_uid for p in volume.rglob("*")} == {image.uid}
+
+
+def healthy_while_the_daemon_runs(image: Image) -> bool:
+    """Start the image's CMD (the daemon) as its user, and wait for its HEALTHCHECK to pass; then stop it."""
+    assert image.healthcheck == ["nmss-intake", "probe"]
+    assert image.run(*image.healthcheck, check=False).returncode == 1, "healthy with no daemon running"
+    daemon = image.start(*image.cmd)
+    try:
+        deadline = time.monotonic() + STEP_TIMEOUT  # a guard against a hang, not a measure of speed
+        while time.monotonic() < deadline and daemon.poll() is None:
+            if image.run(*image.healthcheck, check=False).returncode == 0:
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=STEP_TIMEOUT)
 
 
 def test_the_demo_samples_are_not_in_the_image_and_asking_for_them_is_one_line(image):

@@ -125,10 +125,28 @@ def test_every_job_runs_one_instance_at_a_time_coalesces_and_has_a_misfire_grace
     add_jobs(scheduler, app)
 
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"poll", "outbox", "digest", "reminders"}
+    assert set(jobs) == {"poll", "outbox", "retention", "digest", "reminders"}
     for job in jobs.values():
         assert (job.max_instances, job.coalesce) == (1, True), job.id
         assert job.misfire_grace_time >= 30, job.id
+
+
+def test_the_daily_retention_job_purges_the_digest_a_month_after_it_was_sent(app: App) -> None:
+    monday = dt.datetime(2026, 3, 2, 8, 0, tzinfo=LONDON)
+    add_referral(app, "NMSS-RETAIN01", monday - dt.timedelta(days=3))
+    run_scheduler(app, monday, monday + dt.timedelta(hours=1))
+    [key] = digests(app)
+    jobs = jobs_of(app)
+
+    for days, held in ((29, True), (31, False)):
+        with time_machine.travel(monday + dt.timedelta(days=days), tick=False):
+            jobs["retention"]()
+        with Session(app.engine) as session:
+            digest = session.exec(select(OutboxRecord).where(OutboxRecord.key == key)).one()
+        assert (digest.state, bool(digest.raw)) == ("sent", held), days
+    with Session(app.engine) as session:
+        referral = session.exec(select(ReferralRecord)).one()
+    assert referral.nhs_number == "9990000018", "a referral never assessed keeps its details"
 
 
 def test_without_team_addresses_there_is_no_digest_or_reminder_job(app: App) -> None:
@@ -137,7 +155,7 @@ def test_without_team_addresses_there_is_no_digest_or_reminder_job(app: App) -> 
 
     add_jobs(scheduler, bootstrap(settings))
 
-    assert {job.id for job in scheduler.get_jobs()} == {"poll", "outbox"}
+    assert {job.id for job in scheduler.get_jobs()} == {"poll", "outbox", "retention"}
 
 
 def test_the_digest_goes_at_0830_london_on_each_working_day_across_the_october_clock_change(app: App) -> None:

@@ -103,3 +103,16 @@ def test_compose_keeps_the_daemons_state_on_the_images_volume():
 
 def services_volume_targets(service: dict[str, Any]) -> list[str]:
     return [entry.split(":", 1)[1] for entry in service.get("volumes", [])]
+
+
+def test_the_daemon_and_the_workspace_are_each_probed_on_their_own_port_and_published_on_loopback_only():
+    [healthcheck] = dockerfile_values("HEALTHCHECK")
+    assert list(healthcheck[-2:]) == ["nmss-intake", "probe"], "the image's check asks the daemon's /healthz"
+    env = dict(pair for values in dockerfile_values("ENV") for pair in zip(values[::2], values[1::2], strict=True))
+    assert env["NMSS_MONITORING__ENABLED"] == "true"
+    exposed = {port for values in dockerfile_values("EXPOSE") for port in values}
+    assert env["NMSS_MONITORING__PORT"] in exposed
+    services = compose()["services"]
+    assert services["intake"]["ports"] == [f"127.0.0.1:{env['NMSS_MONITORING__PORT']}:{env['NMSS_MONITORING__PORT']}"]
+    assert services["workspace"]["healthcheck"]["test"] == ["CMD", "nmss-intake", "probe", "--port", "8000"]
+    assert services["migrate"]["healthcheck"] == {"disable": True}

@@ -67,3 +67,55 @@ def test_a_follow_up_call_needs_an_outcome(workspace: Workspace) -> None:
     missing = workspace.client.post("/follow-up-calls/999", data={"outcome": "x", "csrf_token": csrf_of(calls.text)})
     assert missing.status_code == 404
     assert "No follow-up call has this number" in missing.text
+
+
+def test_a_referral_purged_under_retention_shows_as_purged(workspace: Workspace) -> None:
+    from intake.bootstrap import retention_periods
+    from intake.commands import purge, record_assessment, record_call
+
+    workspace.sign_in()
+    reference = first_reference(workspace)
+    services = workspace.app.services
+    now = workspace.clock.now
+    with services.unit_of_work() as uow:
+        record_assessment(uow, reference, now.date(), today=now.date(), now=now)
+    with services.unit_of_work() as uow:
+        referral = uow.queue.by_reference(reference)
+        assert referral is not None
+        assert referral.id is not None
+        referral_id, number = referral.id, referral.nhs_number
+        calls = [call.id for call in uow.followups.calls_of(referral.id).values()]
+    assert number
+    for call_id in calls:
+        assert call_id is not None
+        with services.unit_of_work() as uow:
+            record_call(uow, call_id, "Called: all well", now=now)
+    with services.unit_of_work() as uow:
+        plan = purge(
+            uow,
+            retention_periods(workspace.app.settings),
+            today=now.date() + dt.timedelta(days=366),
+            now=now,
+            tz=services.timezone,
+        )
+    assert plan.referrals == (referral_id,)
+
+    response = workspace.client.get(f"/referrals/{reference}")
+
+    assert response.status_code == 200
+    assert "Details purged" in response.text
+    assert "The values read from this form were purged" in response.text
+    assert "(purged under the retention settings)" in response.text  # the team's notes on its calls
+    assert number not in response.text.replace(" ", "")
+
+
+def test_the_health_probes_answer_without_signing_in_and_name_no_patient(workspace: Workspace) -> None:
+    assert workspace.client.get("/healthz").json() == {"alive": True}
+
+    # The sample mail was read when the session began; a day on, that poll is stale and the mailbox not ready.
+    workspace.clock.advance(days=1)
+    stale = workspace.client.get("/readyz")
+    assert stale.status_code == 503
+    assert stale.json()["checks"]["database"] == "ok"
+    assert stale.json()["checks"]["mailbox:intake"] == "no good poll for over 600 seconds"
+    assert "set-cookie" not in stale.headers
