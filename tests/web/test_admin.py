@@ -136,7 +136,11 @@ def test_an_admin_action_without_its_form_token_changes_nothing(workspace: Works
 
 
 def test_an_email_the_server_refused_is_sent_again_from_the_service_page(
-    filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Smtp, int]
+    filled: Path,
+    filled_database: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: tuple[Smtp, int],
 ) -> None:
     server, port = smtp
     env = service_in(
@@ -148,6 +152,7 @@ def test_an_email_the_server_refused_is_sent_again_from_the_service_page(
         OUTGOING__SMTP__PORT=str(port),
         OUTGOING__SMTP__SECURITY="none",
         OUTGOING__SMTP__AUTH="none",
+        **filled_database,
     )
     deliver_to_maildir(tmp_path / "var/mailbox", [incomplete(today(), seed=11)])
     cli_out("run", "--once")  # the reply is refused: given up on, a task for the team
@@ -187,9 +192,9 @@ def test_an_email_the_server_refused_is_sent_again_from_the_service_page(
 
 
 def test_a_quarantined_message_is_processed_again_in_the_parse_workers(
-    filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    filled: Path, filled_database: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = service_in(tmp_path, filled, monkeypatch)
+    env = service_in(tmp_path, filled, monkeypatch, **filled_database)
     referral = accepted(today(), seed=12)
     deliver_to_maildir(tmp_path / "var/mailbox", [referral])
     cli_out("run", "--once", obj={"pool": FaultyPool.on_messages(referral.raw, error=lambda: Boom("a bug"))})
