@@ -16,10 +16,12 @@ from sqlmodel import Session, col, select
 from intake.store import (
     AssessmentRecord,
     FollowUpRecord,
+    FormFile,
     FormRecord,
     MessageRecord,
     OutboxRecord,
     QuarantineRecord,
+    ReferralNote,
     ReferralRecord,
     TaskRecord,
 )
@@ -54,7 +56,14 @@ class Retention:
                 )
             ).all()
         )
-        # A document's original bytes (form_file.content) are held per message too, once that table exists.
+        # A document's original bytes are a copy of the message too.
+        copies |= set(
+            self.session.exec(
+                select(FormRecord.message_id)
+                .join(FormFile, col(FormFile.form_id) == col(FormRecord.id))
+                .where(col(FormFile.content).is_not(None))
+            ).all()
+        )
         with_fields = set(
             self.session.exec(
                 select(FormRecord.message_id).where(
@@ -133,7 +142,21 @@ class Retention:
     # -- purges: each returns whether it changed anything --------------------------------------------------------
 
     def purge_copies(self, ledger_ids: Sequence[int], now: dt.datetime) -> list[int]:
-        """Empty the raw bytes kept of these messages (their quarantined copies); returns those emptied now."""
+        """Empty the raw bytes kept of these messages (their quarantined copies and their documents' originals,
+        whose size and digest stay); returns those emptied now."""
+        forms = dict(
+            self.session.exec(
+                select(FormRecord.id, FormRecord.message_id).where(col(FormRecord.message_id).in_(ledger_ids))
+            ).all()
+        )
+        originals = self.session.execute(
+            update(FormFile)
+            .where(col(FormFile.form_id).in_(list(forms)), col(FormFile.content).is_not(None))
+            .values(content=None, purged_at=now)
+            .returning(col(FormFile.form_id))
+            .execution_options(synchronize_session=False)
+        )
+        emptied = {forms[row[0]] for row in originals}
         changed = self.session.execute(
             update(QuarantineRecord)
             .where(col(QuarantineRecord.message_id).in_(ledger_ids), col(QuarantineRecord.purged_at).is_(None))
@@ -141,7 +164,7 @@ class Retention:
             .returning(col(QuarantineRecord.message_id))
             .execution_options(synchronize_session=False)
         )
-        return sorted({row[0] for row in changed})
+        return sorted(emptied | {row[0] for row in changed})
 
     def purge_fields(self, ledger_ids: Sequence[int], now: dt.datetime) -> list[int]:
         """Empty the values read from the forms of these messages (what was read and how stays); returns the
@@ -175,6 +198,9 @@ class Retention:
             update(TaskRecord)
             .where(col(TaskRecord.reference) == reference, col(TaskRecord.note).is_not(None))
             .values(note=PURGED_NOTE)
+        )
+        self.session.execute(
+            update(ReferralNote).where(col(ReferralNote.referral_id) == referral_id).values(text=PURGED_NOTE)
         )
         return reference
 

@@ -14,7 +14,15 @@ from sqlmodel import Session, col, select
 from config.settings import load_settings
 from intake.bootstrap import App, bootstrap
 from intake.repositories.retention import PURGED_NOTE
-from intake.store import AuditEvent, FollowUpRecord, FormRecord, OutboxRecord, QuarantineRecord, ReferralRecord
+from intake.store import (
+    AuditEvent,
+    FollowUpRecord,
+    FormFile,
+    FormRecord,
+    OutboxRecord,
+    QuarantineRecord,
+    ReferralRecord,
+)
 from samples.scenarios import Scenario, accepted, deliver_to_maildir
 
 from .conftest import LONDON, Service, patient_values, today
@@ -113,7 +121,19 @@ def test_purge_removes_only_what_is_closed_long_enough_and_audits_each_purge(
         audit = session.exec(select(AuditEvent).where(col(AuditEvent.event).contains("purge"))).all()
         forms_left = session.exec(select(FormRecord).where(FormRecord.fields_json != "{}")).all()
         calls = session.exec(select(FollowUpRecord)).all()
+        originals = session.exec(
+            select(FormRecord.message_id, FormFile.content, FormFile.purged_at).join(
+                FormFile, col(FormFile.form_id) == col(FormRecord.id)
+            )
+        ).all()
     assert calls
+    # The documents' originals: gone with the closed referral's copies, kept (bytes and all) while it is open.
+    open_ids = message_ids(app, still_open, mar)
+    assert originals
+    assert all(content and purged_at is None for mid, content, purged_at in originals if mid in open_ids)
+    closed_ids = message_ids(app, closed)
+    assert closed_ids
+    assert all(content is None and purged_at is not None for mid, content, purged_at in originals if mid in closed_ids)
     assert {call.outcome for call in calls} == {PURGED_NOTE}, "the team's notes on a purged referral's calls go too"
     events = {e.event for e in audit}
     assert {"sent_email_purged", "form_fields_purged", "patient_details_purged", "retention_purge"} <= events
