@@ -84,6 +84,7 @@ __all__ = [
     "purge",
     "record_assessment",
     "record_call",
+    "record_listing",
     "record_view",
     "replay",
     "resolve_task",
@@ -390,6 +391,19 @@ def record_view(uow: UnitOfWork, reference: str, viewer: str, *, now: dt.datetim
     if referral is None:
         raise UnknownReferral(f"no referral has reference {reference}")
     uow.audit.record("viewed", at=now, message_id=referral.message_id, by=viewer)
+    uow.commit()
+
+
+def record_listing(uow: UnitOfWork, references: Sequence[str], viewer: str, *, page: str, now: dt.datetime) -> None:
+    """Record that ``viewer`` saw the patients of ``references`` (referrals, or submissions still waiting on
+    their referrer) listed on ``page``, each in its own history: a list shows names too. A reference that is
+    gone meanwhile is passed over; nothing else is refused."""
+    for reference in dict.fromkeys(references):
+        referral = uow.queue.by_reference(reference)
+        message = uow.ledger.by_reference(reference) if referral is None else None
+        message_id = referral.message_id if referral is not None else message.id if message is not None else None
+        if message_id is not None:
+            uow.audit.record("listed", at=now, message_id=message_id, by=viewer, page=page)
     uow.commit()
 
 

@@ -8,6 +8,7 @@ every page that shows a patient records who saw which referral, in that referral
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -47,6 +48,7 @@ def queue(request: Request, _account: Account, _form: FormData | None) -> Respon
         result = queue_page(
             uow, status=status, priority=priority, page=number, page_size=service.settings.web.page_size
         )
+    _listed(request, [item.reference for item in result.items], "queue")
     return render(request, "queue.jinja", queue=result, status=status, priority=priority)
 
 
@@ -207,6 +209,7 @@ def waiting(request: Request, _account: Account, _form: FormData | None) -> Resp
     app = service_of(request)
     with app.services.unit_of_work() as uow:
         found = views.waiting(uow, today(app), app.services.timezone)
+    _listed(request, [item.reference for item in found], "waiting on referrers")
     return render(request, "waiting.jinja", waiting=found)
 
 
@@ -216,6 +219,7 @@ def mar_registrations(request: Request, _account: Account, _form: FormData | Non
     app = service_of(request)
     with app.services.unit_of_work() as uow:
         result = views.mar_registrations(uow, page=_page_number(request), page_size=app.settings.web.page_size)
+    _listed(request, [item.reference for item in result.items], "MAR registrations")
     return render(request, "mar.jinja", registrations=result)
 
 
@@ -233,7 +237,7 @@ def follow_up_calls(request: Request, _account: Account, _form: FormData | None)
     return render(
         request,
         "calls.jinja",
-        calls=_calls_due(service),
+        calls=_calls_due(request, service),
         errors={},
         flash=request.session.pop("flash", None),
     )
@@ -268,12 +272,20 @@ def record_call(request: Request, _account: Account, form: FormData | None) -> R
         request,
         "calls.jinja",
         400,
-        calls=_calls_due(service),
+        calls=_calls_due(request, service),
         errors={followup_id: "Enter what came of the call"},
         flash=None,
     )
 
 
-def _calls_due(app: App) -> list[DueCall]:
+def _calls_due(request: Request, app: App) -> list[DueCall]:
     with app.services.unit_of_work() as uow:
-        return calls_due(uow, today(app))
+        due = calls_due(uow, today(app))
+    _listed(request, [call.reference for call in due], "follow-up calls")
+    return due
+
+
+def _listed(request: Request, references: Sequence[str], name: str) -> None:
+    """A list shows patients' names: who saw them goes into each one's history, as for the referral page."""
+    with service_of(request).services.unit_of_work() as uow:
+        commands.record_listing(uow, references, request.scope["account"].email, page=name, now=now_of(request))

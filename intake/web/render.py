@@ -77,6 +77,8 @@ def event_text(event: Any) -> str:
         return f"Note by {by}: {event.text}"
     if event.event == "declined_reason":
         return f"Why it was declined ({by}): {event.text}"
+    if event.event == "listed":
+        return f"Seen in the {detail.get('page', 'workspace')} list by {by}"
     if event.event == "downloaded":
         return f"Document {detail.get('document', '')} downloaded by {by}"
     name = str(event.event)

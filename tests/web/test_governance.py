@@ -129,3 +129,15 @@ def test_sign_in_never_sends_the_browser_to_another_site(workspace: Workspace) -
         data={"email": TEAM, "password": PASSWORD, "csrf_token": csrf_of(page.text), "next": "//evil.example/"},
     )
     assert response.headers["location"] == "/"
+
+
+def test_a_list_that_shows_patients_puts_who_saw_them_in_each_ones_history(workspace: Workspace) -> None:
+    """The queue shows names too: seeing a patient there is recorded as opening the referral is."""
+    workspace.sign_in(TEAM)
+    queue = workspace.client.get("/").text
+    references = re.findall(r'href="/referrals/(NMSS-[A-Z0-9]+)"', queue)
+    assert references
+    workspace.sign_in(ADMIN)
+    for reference in dict.fromkeys(references):
+        page = workspace.client.get(f"/referrals/{reference}").text
+        assert page.count(f"Seen in the queue list by {TEAM}") == 1, reference
