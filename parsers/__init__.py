@@ -48,10 +48,37 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
         # Word documents (.docx) are ZIP packages; parse_docx calls any other ZIP unrecognised.
         return parse_docx(data, filename, definitions, today=today)
     if is_image(data):
+        if not _may_be_a_page(data):
+            # A logo, a signature or a broken picture: told from its header by Pillow alone, without loading the
+            # OCR engine, whose libraries take most of a worker's memory cap.
+            return Unreadable(filename, "unrecognised")
         from parsers.ocr import parse_image
 
         return parse_image(data, filename, definitions, today=today)
     return Unreadable(filename, "unrecognised")
+
+
+SMALLEST_PAGE: Final = 500
+"""Fewest pixels on a picture's shorter side for it to be a page worth reading (a form at under ~60 dpi is not)."""
+
+
+def _may_be_a_page(data: bytes) -> bool:
+    """Whether the picture opens and is page-sized (HEIC is left to the OCR reader: its opener is loaded there)."""
+    if data[4:8] == b"ftyp":
+        return True
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return min(picture.size) >= SMALLEST_PAGE
+    except Image.DecompressionBombError:
+        return True  # the reader says "too_large"
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - hostile bytes can make an image decoder raise anything
+        return False
 
 
 def is_image(data: bytes) -> bool:

@@ -163,7 +163,7 @@ class Launcher:
             stderr=err.read_text(errors="replace"),
             opened=answer["opened"],
             ended=answer["ended"],
-            printed=answer["printed"],
+            printed=answer.get("printed"),
         )
         out.unlink()
         err.unlink()
@@ -193,7 +193,7 @@ def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
         if "reap" in request:
             _, status = os.waitpid(request["reap"], 0)
             ended = time.monotonic() - spawned.pop(request["reap"])
-            answers.write(json.dumps({"status": status, "opened": None, "ended": ended}) + "\n")
+            answers.write(json.dumps({"status": status, "opened": None, "ended": ended, "printed": None}) + "\n")
             answers.flush()
             continue
         started = time.monotonic()

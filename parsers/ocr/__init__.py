@@ -92,7 +92,9 @@ def parse_image(data: bytes, filename: str, definitions: FormDefinitions, *, tod
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - hostile bytes can make an image decoder raise anything
-        return Unreadable(filename, "corrupt")
+        # A picture that will not open is far more often a broken logo or signature than a form: not one of
+        # the forms, as before pictures were read (a damaged scan in a PDF is still ``corrupt``).
+        return Unreadable(filename, "unrecognised")
     if min(picture.size) < _SMALLEST_PAGE:
         return Unreadable(filename, "unrecognised")
     try:

@@ -67,7 +67,7 @@ def test_the_daemon_has_a_poller_for_each_mailbox(service: Service) -> None:
 
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert set(jobs) == {"poll", "poll-mar", "outbox", "lease-referrals", "lease-mar"}
+    assert set(jobs) == {"poll", "poll-mar", "outbox", "retention", "lease-referrals", "lease-mar"}
     assert [jobs[j].args[2].mailbox.name for j in ("poll", "poll-mar")] == ["referrals", "mar"]
     assert jobs["poll"].executor != jobs["poll-mar"].executor, "a slow message in one holds up no other"
 
