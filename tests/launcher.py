@@ -193,7 +193,7 @@ def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
         if "reap" in request:
             _, status = os.waitpid(request["reap"], 0)
             ended = time.monotonic() - spawned.pop(request["reap"])
-            answers.write(json.dumps({"status": status, "opened": None, "ended": ended}) + "\n")
+            answers.write(json.dumps({"status": status, "opened": None, "printed": None, "ended": ended}) + "\n")
             answers.flush()
             continue
         started = time.monotonic()
