@@ -10,7 +10,7 @@ DEV_LOCK := requirements/dev.lock
 BUILD_LOCK := requirements/build.lock
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | sha1sum | cut -c1-12)
 
-.PHONY: install lock web-assets system-packages demo test test-postgres lint unit integration e2e bench clean
+.PHONY: install lock web-assets system-packages demo test test-postgres lint unit integration e2e bench soak clean
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -102,6 +102,12 @@ bench: install
 	$(BIN)/python bench/parse
 	$(BIN)/python bench/intake
 	$(BIN)/python bench/web
+
+# Two daemons for SOAK_MINUTES against Dovecot, aiosmtpd and PostgreSQL with random faults; fails when a message
+# is lost or anything is decided or sent twice. Not part of make test or make bench.
+SOAK_MINUTES ?= 30
+soak: install
+	$(BIN)/python bench/soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
