@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from intake.mailboxes.maildir import MaildirMailbox
 from intake.pipeline import Services, send_outbox, take_new_mail
-from intake.store import AuditEvent, MessageRecord, OutboxRecord, make_engine
+from intake.store import AuditEvent, MessageRecord, OutboxRecord, TaskRecord, make_engine
 from tests.corpora import require_corpora
 from tests.services import pipeline_services
 
@@ -56,11 +56,14 @@ def test_every_corpus_email_is_decided_and_filed_and_none_crashes_the_pipeline(
     with Session(service.engine) as session:
         replied = session.exec(select(MessageRecord).join(OutboxRecord)).all()
         suppressed = session.exec(select(AuditEvent).where(AuditEvent.event == "reply_suppressed")).all()
+        # An email whose own reading needs more memory than a worker's cap (flanker's 200 KB header is close to
+        # it, and where it falls depends on the machine) answers nobody: the team has a task to check it.
+        unread = session.exec(select(TaskRecord).where(TaskRecord.kind == "message_too_large_to_read")).all()
     # Most of this corpus is bounces, lists and people's mail with no forms: nobody is written to about it,
     # except a sender whose unreadable PDF will be checked by hand, and never a machine.
     assert report.sent == len(replied)
     assert {row.outcome for row in replied} <= {"review"}
-    assert decided["review"] == len(replied) + len(suppressed)
+    assert decided["review"] == len(replied) + len(suppressed) + len(unread)
     assert decided["automatic"] >= 40
 
 
