@@ -29,6 +29,7 @@ import pypdfium2
 from PIL import Image, ImageOps, ImageSequence
 
 from config.forms import FormDefinitions, FormKind
+from parsers import SMALLEST_PAGE
 from parsers.ocr.engine import Word, engine
 from parsers.ocr.layout import page_lines
 from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes
@@ -53,7 +54,7 @@ _A4_SHORT_SIDE: Final = 8.27
 """Inches: a photo or a scan saved as a picture says nothing true about its resolution, so a page is taken
 to be A4 wide."""
 
-_SMALLEST_PAGE: Final = 500
+_SMALLEST_PAGE: Final = SMALLEST_PAGE  # one threshold: parse_document checks it before loading this module
 """Pixels on a picture's short side below which it is not a page (a logo in a signature, an icon)."""
 
 _UNSURE_PAGE: Final = 0.6
