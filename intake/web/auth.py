@@ -27,7 +27,7 @@ from starlette.types import Message
 from intake import commands, views
 from intake.accounts import Account
 from intake.bootstrap import App
-from intake.web.render import render
+from intake.web.render import Link, error_page, render
 from intake.web.security import CSRF_FIELD, csrf_ok
 
 with warnings.catch_warnings():
@@ -73,12 +73,8 @@ def page(
             if signed_in.must_change_password and not password_page:
                 return RedirectResponse("/account/password", status_code=303)
             if role == "admin" and not signed_in.is_admin:
-                return render(
-                    request,
-                    "error.jinja",
-                    403,
-                    title="You cannot see this page",
-                    message="This page is for the service's administrators.",
+                return error_page(
+                    request, 403, "You cannot see this page", "This page is for the service's administrators."
                 )
             form = None
             if request.method == "POST":
@@ -167,12 +163,8 @@ def _to_sign_in(request: Request) -> Response:
 
 
 def _expired_form(request: Request) -> Response:
-    return render(
-        request,
-        "error.jinja",
-        403,
-        title="This form has expired",
-        message="Nothing was changed. Go back, reload the page and try again.",
+    return error_page(
+        request, 403, "This form has expired", "Nothing was changed. Go back, reload the page and try again."
     )
 
 
@@ -300,11 +292,4 @@ def _sign_in_verified(request: Request, email: str) -> Account | None:
 
 
 def _openid_failed(request: Request, message: str) -> Response:
-    return render(
-        request,
-        "error.jinja",
-        403,
-        title="You are not signed in",
-        message=message,
-        link={"href": "/sign-in", "text": "Go to the sign-in page"},
-    )
+    return error_page(request, 403, "You are not signed in", message, Link("/sign-in", "Go to the sign-in page"))

@@ -28,7 +28,7 @@ from config.forms import FormDefinitions
 from intake.accounts import Account
 from intake.views import DocumentFacts, FieldPlace, Original, documents, original
 from intake.web.auth import now_of, page, service_of
-from intake.web.render import render, value_text
+from intake.web.render import Link, error_page, value_text
 from parsers.sniff import file_kind
 from parsers.types import PagePicture, Place, Unreadable
 
@@ -142,13 +142,12 @@ def page_picture(request: Request, _account: Account, _form: FormData | None) ->
 
 
 def _no_such_document(request: Request, reference: str) -> Response:
-    return render(
+    return error_page(
         request,
-        "error.jinja",
         404,
-        title="This referral has no such document",
-        message="Go back to the referral and choose one of its documents.",
-        link={"href": f"/referrals/{reference}", "text": "Back to the referral"},
+        "This referral has no such document",
+        "Go back to the referral and choose one of its documents.",
+        Link(f"/referrals/{reference}", "Back to the referral"),
     )
 
 
@@ -160,13 +159,12 @@ def _gone(request: Request, found: Original) -> Response:
         if found.kept
         else "The original of this document was not kept. What was read from it is on the referral."
     )
-    return render(
+    return error_page(
         request,
-        "error.jinja",
         410,
-        title="The original of this document is no longer kept",
-        message=message,
-        link={"href": f"/referrals/{found.reference}", "text": "Back to the referral"},
+        "The original of this document is no longer kept",
+        message,
+        Link(f"/referrals/{found.reference}", "Back to the referral"),
     )
 
 

@@ -31,7 +31,7 @@ from intake.views import PRIORITIES, STATUSES, calls_due, queue_page
 from intake.views import referral as referral_detail
 from intake.web.auth import now_of, page, service_of
 from intake.web.documents import document_views
-from intake.web.render import render
+from intake.web.render import Link, error_page, render
 from notifier.digest import DueCall, long_date
 
 
@@ -92,13 +92,12 @@ def _referral_page(
 
 
 def _no_such_referral(request: Request) -> Response:
-    return render(
+    return error_page(
         request,
-        "error.jinja",
         404,
-        title="No referral has this reference",
-        message="Check the reference, or find the referral in the queue.",
-        link={"href": "/", "text": "Go to the queue"},
+        "No referral has this reference",
+        "Check the reference, or find the referral in the queue.",
+        Link("/", "Go to the queue"),
     )
 
 
@@ -255,13 +254,12 @@ def record_call(request: Request, _account: Account, form: FormData | None) -> R
             with service.services.unit_of_work() as uow:
                 call = commands.record_call(uow, followup_id, outcome, now=now_of(request))
         except UnknownFollowUp:
-            return render(
+            return error_page(
                 request,
-                "error.jinja",
                 404,
-                title="No follow-up call has this number",
-                message="It may have been removed. Go back to the list of calls.",
-                link={"href": "/follow-up-calls", "text": "Follow-up calls"},
+                "No follow-up call has this number",
+                "It may have been removed. Go back to the list of calls.",
+                Link("/follow-up-calls", "Follow-up calls"),
             )
         except FollowUpAlreadyDone:
             request.session["flash"] = "That call was already recorded as made."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
@@ -171,6 +171,18 @@ def page_items(current: int, pages: int, base: str) -> list[dict[str, Any]]:
             items.append({"ellipsis": True, "number": number - 1})
         items.append({"number": number, "href": f"{base}{number}", "current": number == current})
     return items
+
+
+class Link(NamedTuple):
+    """Where an error page sends someone next."""
+
+    href: str
+    text: str
+
+
+def error_page(request: Request, status_code: int, title: str, message: str, link: Link | None = None) -> HTMLResponse:
+    """A request the workspace cannot serve, as one page: what is wrong in a title and a line, and where to go."""
+    return render(request, "error.jinja", status_code, title=title, message=message, link=link)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

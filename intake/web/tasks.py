@@ -14,7 +14,7 @@ from intake import commands, views
 from intake.accounts import Account
 from intake.commands import InvalidHandReply, TaskAlreadyDone, UnknownTask
 from intake.web.auth import now_of, page, service_of
-from intake.web.render import render
+from intake.web.render import Link, error_page, render
 
 
 @page()
@@ -96,11 +96,10 @@ def _form_names(request: Request) -> dict[str, str]:
 
 
 def _no_such_task(request: Request) -> Response:
-    return render(
+    return error_page(
         request,
-        "error.jinja",
         404,
-        title="No task has this number",
-        message="It may have been done already. Go back to the list of tasks.",
-        link={"href": "/tasks", "text": "Needing your action"},
+        "No task has this number",
+        "It may have been done already. Go back to the list of tasks.",
+        Link("/tasks", "Needing your action"),
     )

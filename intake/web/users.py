@@ -26,7 +26,7 @@ from intake.accounts import (
 )
 from intake.views import account_changes, accounts
 from intake.web.auth import now_of, page, service_of
-from intake.web.render import render
+from intake.web.render import error_page, render
 
 SIGN_IN_WAYS = ("nhsmail", "one-time", "password")
 
@@ -146,12 +146,11 @@ def change_user(request: Request, account: Account, form: FormData | None) -> Re
 def choose_password_page(request: Request, account: Account, form: FormData | None) -> Response:
     """GET: the form; POST: replace a one-time password (or one's own) with a password one chooses."""
     if not account.has_password:
-        return render(
+        return error_page(
             request,
-            "error.jinja",
             403,
-            title="Your account has no password",
-            message="You sign in with NHSmail: your password is the one you use for NHSmail.",
+            "Your account has no password",
+            "You sign in with NHSmail: your password is the one you use for NHSmail.",
         )
     if form is None:
         return render(request, "password.jinja", errors={}, forced=account.must_change_password)
