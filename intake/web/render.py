@@ -45,6 +45,19 @@ EVENTS = {
 }
 
 
+STAFF_EVENTS = {
+    "viewed": "Viewed by {by}",
+    "accepted": "Accepted from review by {by}, priority {priority}",
+    "declined": "Declined by {by}",
+    "replied_by_hand": "Replied to by hand by {by}",
+    "note": "Note by {by}: {text}",
+    "declined_reason": "Why it was declined ({by}): {text}",
+    "listed": "Seen in the {page} list by {by}",
+    "downloaded": "Document {document} downloaded by {by}",
+}
+"""What a person of the team did, by event: ``{by}`` is their address, ``{text}`` what they wrote."""
+
+
 def account_change(change: Any) -> str:
     """One change to the accounts in words: staff addresses and roles only."""
     role = {"team": "a team member", "admin": "an admin"}.get(change.role or "", change.role or "")
@@ -64,24 +77,15 @@ def event_text(event: Any) -> str:
     detail = event.detail
     if event.event == "decided":
         return OUTCOMES.get(str(detail.get("outcome")), f"Decided: {detail.get('outcome')}")
-    by = detail.get("by", "someone")
-    if event.event == "viewed":
-        return f"Viewed by {by}"
-    if event.event == "accepted":
-        return f"Accepted from review by {by}, priority {detail.get('priority')}"
-    if event.event == "declined":
-        return f"Declined by {by}"
-    if event.event == "replied_by_hand":
-        return f"Replied to by hand by {by}"
-    if event.event == "note":
-        return f"Note by {by}: {event.text}"
-    if event.event == "declined_reason":
-        return f"Why it was declined ({by}): {event.text}"
-    if event.event == "listed":
-        return f"Seen in the {detail.get('page', 'workspace')} list by {by}"
-    if event.event == "downloaded":
-        return f"Document {detail.get('document', '')} downloaded by {by}"
     name = str(event.event)
+    if name in STAFF_EVENTS:
+        return STAFF_EVENTS[name].format(
+            by=detail.get("by", "someone"),
+            priority=detail.get("priority"),
+            page=detail.get("page", "workspace"),
+            document=detail.get("document", ""),
+            text=event.text,
+        )
     return EVENTS.get(name, name.replace("_", " ").capitalize())
 
 
