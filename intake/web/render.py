@@ -44,7 +44,6 @@ EVENTS = {
     "sent_again": "An email that could not be sent was put back in the outbox",
 }
 
-
 STAFF_EVENTS = {
     "viewed": "Viewed by {by}",
     "accepted": "Accepted from review by {by}, priority {priority}",
@@ -117,7 +116,7 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
     env.filters["long_date"] = lambda day: long_date(day) if day else ""
     env.filters["sentence"] = team_sentence
     env.filters["priority_tag"] = lambda priority: PRIORITY_TAGS.get(priority or "", "nhsuk-tag--grey")
-    env.filters["error_link"] = lambda item: {"text": item[1], "href": f"#{item[0]}"}
+    env.filters["error_link"] = error_link
     env.filters["nhs_number"] = lambda n: f"{n[:3]} {n[3:6]} {n[6:]}" if n and len(n) == 10 else (n or "")
     env.filters["event_text"] = event_text
     env.filters["account_change"] = account_change
@@ -141,12 +140,17 @@ def environment(timezone: str, definitions: FormDefinitions) -> Environment:
         ]
 
     env.filters["call_rows"] = call_rows
-    env.filters["call_error_link"] = lambda item: {"text": item[1], "href": f"#outcome-{item[0]}"}
-    env.filters["note_error_link"] = lambda item: {"text": item[1], "href": f"#note-{item[0]}"}
     env.filters["form_title"] = form_title
     env.filters["form_name"] = lambda kind: definitions.forms[kind].name if kind in definitions.forms else kind
     env.globals["page_items"] = page_items
     return env
+
+
+def error_link(item: tuple[object, str], prefix: str = "") -> dict[str, str]:
+    """An error summary's link to its field: ``(field id, message)``, the id after ``prefix`` where one page
+    holds a form for each of several things (``"outcome-"`` and a call's id)."""
+    field, message = item
+    return {"text": message, "href": f"#{prefix}{field}"}
 
 
 def value_text(value: Any, field: Any) -> str:
