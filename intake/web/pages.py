@@ -8,7 +8,7 @@ every page that shows a patient records who saw which referral, in that referral
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -27,6 +27,7 @@ from intake.commands import (
     UnknownReferral,
     record_assessment,
 )
+from intake.errors import IntakeError
 from intake.views import PRIORITIES, STATUSES, calls_due, queue_page
 from intake.views import referral as referral_detail
 from intake.web.auth import now_of, page, service_of
@@ -151,54 +152,82 @@ def accept(request: Request, account: Account, form: FormData | None) -> Respons
     if priority not in PRIORITIES:
         errors = {"priority": "Choose how soon the patient should be seen"}
         return _referral_page(request, reference, errors=errors, values=form, status_code=400)
-    try:
-        with service_of(request).services.unit_of_work() as uow:
-            commands.accept_referral(uow, reference, priority, by=account.email, now=now_of(request))
-    except UnknownReferral:
-        return _no_such_referral(request)
-    except NotForReview:
-        request.session["flash"] = "This referral is not waiting for review: nothing was changed."
-    else:
-        request.session["flash"] = f"Accepted into the queue as {priority}."
-    return RedirectResponse(f"/referrals/{reference}", status_code=303)
+    return _change_referral(
+        request,
+        account,
+        form,
+        commands.accept_referral,
+        priority,
+        done=f"Accepted into the queue as {priority}.",
+        refused={NotForReview: "This referral is not waiting for review: nothing was changed."},
+    )
 
 
 @page()
 def decline(request: Request, account: Account, form: FormData | None) -> Response:
     """POST: decline a referral, with the reason: it leaves the queue and the digest."""
     assert form is not None
-    reference = request.path_params["reference"]
     reason = str(form.get("reason", ""))
-    try:
-        with service_of(request).services.unit_of_work() as uow:
-            commands.decline_referral(uow, reference, reason, by=account.email, now=now_of(request))
-    except UnknownReferral:
-        return _no_such_referral(request)
-    except (NotAReferral, ReferralClosed):
-        request.session["flash"] = "This referral is no longer open: nothing was changed."
-    except ValueError:
-        errors = {"reason": "Enter why the referral is declined" if not reason.strip() else "The reason is too long"}
-        return _referral_page(request, reference, errors=errors, values=form, status_code=400)
-    else:
-        request.session["flash"] = "The referral is declined and has left the queue."
-    return RedirectResponse(f"/referrals/{reference}", status_code=303)
+    return _change_referral(
+        request,
+        account,
+        form,
+        commands.decline_referral,
+        reason,
+        done="The referral is declined and has left the queue.",
+        refused={(NotAReferral, ReferralClosed): "This referral is no longer open: nothing was changed."},
+        invalid={"reason": "Enter why the referral is declined" if not reason.strip() else "The reason is too long"},
+    )
 
 
 @page()
 def add_note(request: Request, account: Account, form: FormData | None) -> Response:
     """POST: add a note to the referral's history."""
     assert form is not None
-    reference = request.path_params["reference"]
     note = str(form.get("note", ""))
+    return _change_referral(
+        request,
+        account,
+        form,
+        commands.add_note,
+        note,
+        done="Your note is in the referral's history.",
+        invalid={"note": "Enter the note" if not note.strip() else "The note is too long"},
+    )
+
+
+def _change_referral(
+    request: Request,
+    account: Account,
+    form: FormData,
+    command: Callable[..., None],
+    value: str,
+    *,
+    done: str,
+    refused: Mapping[type[IntakeError] | tuple[type[IntakeError], ...], str] | None = None,
+    invalid: dict[str, str] | None = None,
+) -> Response:
+    """A button on the referral page: ``command(uow, reference, value, by=, now=)`` in a unit of work of its
+    own, then back to the page, which says what was ``done`` or, for an error in ``refused``, why nothing was.
+    An unknown reference is the 404 page; a value the command refuses (``ValueError``) shows the form again
+    with the ``invalid`` errors."""
+    reference = request.path_params["reference"]
     try:
         with service_of(request).services.unit_of_work() as uow:
-            commands.add_note(uow, reference, note, by=account.email, now=now_of(request))
+            command(uow, reference, value, by=account.email, now=now_of(request))
     except UnknownReferral:
         return _no_such_referral(request)
+    except IntakeError as exc:
+        flash = next((text for kinds, text in (refused or {}).items() if isinstance(exc, kinds)), None)
+        if flash is None:
+            raise
+        request.session["flash"] = flash
     except ValueError:
-        errors = {"note": "Enter the note" if not note.strip() else "The note is too long"}
-        return _referral_page(request, reference, errors=errors, values=form, status_code=400)
-    request.session["flash"] = "Your note is in the referral's history."
+        if invalid is None:
+            raise
+        return _referral_page(request, reference, errors=invalid, values=form, status_code=400)
+    else:
+        request.session["flash"] = done
     return RedirectResponse(f"/referrals/{reference}", status_code=303)
 
 
