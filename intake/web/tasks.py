@@ -16,6 +16,9 @@ from intake.commands import InvalidHandReply, TaskAlreadyDone, UnknownTask
 from intake.web.auth import now_of, page, service_of
 from intake.web.render import Link, error_page, render
 
+ALREADY_DONE = "That task was already done."
+"""What a button on a task done since the page was shown (by someone else, or a double submit) leads to."""
+
 
 @page()
 def needing_action(request: Request, _account: Account, _form: FormData | None) -> Response:
@@ -51,10 +54,8 @@ def resolve(request: Request, account: Account, form: FormData | None) -> Respon
     except UnknownTask:
         return _no_such_task(request)
     except TaskAlreadyDone:
-        request.session["flash"] = "That task was already done."
-    else:
-        request.session["flash"] = f"Task {done.id} is done."
-    return RedirectResponse("/tasks", status_code=303)
+        return _back_to_tasks(request, ALREADY_DONE)
+    return _back_to_tasks(request, f"Task {done.id} is done.")
 
 
 @page()
@@ -68,8 +69,7 @@ def hand_reply(request: Request, account: Account, form: FormData | None) -> Res
         return _no_such_task(request)
     if form is None:
         if draft.task.resolved_at is not None:
-            request.session["flash"] = "That task was already done."
-            return RedirectResponse("/tasks", status_code=303)
+            return _back_to_tasks(request, ALREADY_DONE)
         return render(request, "hand_reply.jinja", draft=draft, values={}, errors={})
     values = {name: str(form.get(name, "")) for name in ("to", "subject", "body")}
     try:
@@ -80,13 +80,18 @@ def hand_reply(request: Request, account: Account, form: FormData | None) -> Res
     except InvalidHandReply as exc:
         return render(request, "hand_reply.jinja", 400, draft=draft, values=values, errors={exc.field: str(exc)})
     except TaskAlreadyDone:
-        request.session["flash"] = "That task was already done."
-        return RedirectResponse("/tasks", status_code=303)
-    request.session["flash"] = (
+        return _back_to_tasks(request, ALREADY_DONE)
+    return _back_to_tasks(
+        request,
         f"Your reply to {sent.to} about {sent.reference} is in the outbox, and task {task_id} is done."
         if sent.sent
-        else f"This reply was sent already: task {task_id} is done."
+        else f"This reply was sent already: task {task_id} is done.",
     )
+
+
+def _back_to_tasks(request: Request, flash: str) -> Response:
+    """After a button: the list of tasks, which says ``flash`` (post/redirect/get)."""
+    request.session["flash"] = flash
     return RedirectResponse("/tasks", status_code=303)
 
 
