@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from intake import commands, views
 from intake.accounts import Account
-from intake.bootstrap import App, today
+from intake.bootstrap import today
 from intake.commands import (
     FollowUpAlreadyDone,
     InvalidAssessmentDate,
@@ -33,7 +33,7 @@ from intake.views import referral as referral_detail
 from intake.web.auth import now_of, page, service_of
 from intake.web.documents import document_views
 from intake.web.render import Link, error_page, render
-from notifier.digest import DueCall, long_date
+from notifier.digest import long_date
 
 
 @page()
@@ -261,14 +261,7 @@ def _page_number(request: Request) -> int:
 @page()
 def follow_up_calls(request: Request, _account: Account, _form: FormData | None) -> Response:
     """Follow-up calls due today or overdue, most overdue first, each with a form for its outcome."""
-    service = service_of(request)
-    return render(
-        request,
-        "calls.jinja",
-        calls=_calls_due(request, service),
-        errors={},
-        flash=request.session.pop("flash", None),
-    )
+    return _calls_page(request)
 
 
 @page()
@@ -295,21 +288,23 @@ def record_call(request: Request, _account: Account, form: FormData | None) -> R
         else:
             request.session["flash"] = f"The {call.label} call for {call.reference} is recorded."
         return RedirectResponse("/follow-up-calls", status_code=303)
-    return render(
-        request,
-        "calls.jinja",
-        400,
-        calls=_calls_due(request, service),
-        errors={followup_id: "Enter what came of the call"},
-        flash=None,
-    )
+    return _calls_page(request, errors={followup_id: "Enter what came of the call"}, status_code=400)
 
 
-def _calls_due(request: Request, app: App) -> list[DueCall]:
+def _calls_page(request: Request, *, errors: dict[int, str] | None = None, status_code: int = 200) -> Response:
+    """The calls due, each with its form; the flash of the last button goes with the list, not with an error."""
+    app = service_of(request)
     with app.services.unit_of_work() as uow:
         due = calls_due(uow, today(app))
     _listed(request, [call.reference for call in due], "follow-up calls")
-    return due
+    return render(
+        request,
+        "calls.jinja",
+        status_code,
+        calls=due,
+        errors=errors or {},
+        flash=request.session.pop("flash", None) if status_code == 200 else None,
+    )
 
 
 def _listed(request: Request, references: Sequence[str], name: str) -> None:
