@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import functools
 import logging
 import multiprocessing
 import os
@@ -32,13 +33,13 @@ import resource
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeGuard
+from typing import TYPE_CHECKING, Any, Final, TypeGuard, TypeVar
 
 import structlog
 
@@ -72,6 +73,8 @@ _HEADERS_BYTES: Final = 1024 * 1024
 """How much of a message too big to read is sent for its headers alone: real header blocks take kilobytes."""
 
 log = structlog.get_logger("intake.isolation")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -159,39 +162,21 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
         except MemoryError:
             # The job itself does not fit under the cap; the exit code tells the parent so.
             os._exit(_OUT_OF_MEMORY_EXIT)
-        if isinstance(job, _Open):
-            if not _open(conn, job, cap):
-                return
-            continue
-        if isinstance(job, _Read):
-            if not _read(conn, job, cap):
-                return
-            continue
-        if isinstance(job, _Render):
-            if not _render(conn, job, cap):
-                return
-            continue
-        if not isinstance(job, _Job):
+        if isinstance(job, _Job):
+            if job.definitions is not None:
+                cached = (job.definitions_key, job.definitions)
+            if cached is None or cached[0] != job.definitions_key:
+                return  # the parent's bookkeeping is wrong: exiting makes it start a fresh worker
+            keep_on = _parse(conn, job, cached[1], cap)
+        elif isinstance(job, _Open):
+            keep_on = _open(conn, job, cap)
+        elif isinstance(job, _Read):
+            keep_on = _read(conn, job, cap)
+        elif isinstance(job, _Render):
+            keep_on = _render(conn, job, cap)
+        else:
             return
-        if job.definitions is not None:
-            cached = (job.definitions_key, job.definitions)
-        if cached is None or cached[0] != job.definitions_key:
-            return  # the parent's bookkeeping is wrong: exiting makes it start a fresh worker
-        _reset_peak_memory()
-        try:
-            document: Document | None = parse_document(job.data, job.filename, cached[1], today=job.today)
-        except MemoryError:
-            document = None  # sent below, once the failed parse's frames (and their memory) are released
-        if document is None:
-            conn.send((Unreadable(job.filename, "too_large"), True))
-            return
-        heavy = _heavy(cap)
-        if heavy and isinstance(document, Unreadable) and document.problem == "corrupt":
-            # The parsers turn a MemoryError into "corrupt" like any other failure; a parse that filled
-            # the worker's memory and then failed most likely ran out of it.
-            document = Unreadable(job.filename, "too_large", document.kind)
-        conn.send((document, heavy))
-        if heavy:
+        if not keep_on:
             return  # retire, handing the memory back; the pool starts a fresh worker when needed
 
 
@@ -203,58 +188,66 @@ def _exit_with(parent: BaseProcess) -> None:
     os._exit(1)
 
 
+def _answer(
+    conn: Connection,
+    cap: int,
+    work: Callable[[], _T],
+    filename: str,
+    settle: Callable[[_T, bool], object] | None = None,
+) -> bool:
+    """Do one job's ``work`` and send the parent what came of it, with whether it was heavy; False when the
+    worker should retire: the work was heavy, or ran out of memory (then ``Unreadable(filename, "too_large")``
+    is sent). ``settle`` revises the result once it is known to be heavy or not."""
+    _reset_peak_memory()
+    try:
+        result: _T | None = work()
+    except MemoryError:
+        result = None  # sent below, once the failed work's frames (and their memory) are released
+    if result is None:
+        conn.send((Unreadable(filename, "too_large"), True))
+        return False
+    heavy = _heavy(cap)
+    conn.send((settle(result, heavy) if settle is not None else result, heavy))
+    return not heavy
+
+
+def _parse(conn: Connection, job: _Job, definitions: FormDefinitions, cap: int) -> bool:
+    """Parse one document and send what ``parse_document`` says of it; False when the worker should retire."""
+
+    def settle(document: Document, heavy: bool) -> Document:
+        if heavy and isinstance(document, Unreadable) and document.problem == "corrupt":
+            # The parsers turn a MemoryError into "corrupt" like any other failure; a parse that filled
+            # the worker's memory and then failed most likely ran out of it.
+            return Unreadable(job.filename, "too_large", document.kind)
+        return document
+
+    work = functools.partial(parse_document, job.data, job.filename, definitions, today=job.today)
+    return _answer(conn, cap, work, job.filename, settle)
+
+
 def _open(conn: Connection, job: _Open, cap: int) -> bool:
     """Open one container and send what is in it; False when the worker should retire."""
     # Imported here, as the parsers import their readers: extract-msg and tnefparse are slow to import and
     # only a worker uses them (the fork server preloads them, so a worker has them already).
     from parsers.containers import unpack
 
-    _reset_peak_memory()
-    try:
-        opened: Opened | None = unpack(job.container, max_bytes=job.max_bytes)
-    except MemoryError:
-        opened = None  # sent below, once the failed opening's frames (and their memory) are released
-    if opened is None:
-        conn.send((Unreadable(job.container.filename, "too_large"), True))
-        return False
-    heavy = _heavy(cap)
-    conn.send((opened, heavy))
-    return not heavy
+    work = functools.partial(unpack, job.container, max_bytes=job.max_bytes)
+    return _answer(conn, cap, work, job.container.filename)
 
 
 def _read(conn: Connection, job: _Read, cap: int) -> bool:
     """Read one message and send its ``Mail``; False when the worker should retire."""
-    _reset_peak_memory()
-    try:
-        if job.headers_only:
-            mail: Mail | None = read_headers(job.raw)
-        else:
-            mail = read_mail(job.raw, max_attachment_bytes=job.max_attachment_bytes)
-    except MemoryError:
-        mail = None  # sent below, once the failed reading's frames (and their memory) are released
-    if mail is None:
-        conn.send((Unreadable("", "too_large"), True))
-        return False
-    heavy = _heavy(cap)
-    conn.send((mail, heavy))
-    return not heavy
+    if job.headers_only:
+        return _answer(conn, cap, functools.partial(read_headers, job.raw), "")
+    work = functools.partial(read_mail, job.raw, max_attachment_bytes=job.max_attachment_bytes)
+    return _answer(conn, cap, work, "")
 
 
 def _render(conn: Connection, job: _Render, cap: int) -> bool:
     """Draw one page and send its picture; False when the worker should retire."""
     from parsers.pictures import render_page  # pdfium is loaded by workers only (the fork server preloads it)
 
-    _reset_peak_memory()
-    try:
-        picture: PagePicture | Unreadable | None = render_page(job.data, job.page, width=job.width)
-    except MemoryError:
-        picture = None  # sent below, once the failed drawing's frames (and their memory) are released
-    if picture is None:
-        conn.send((Unreadable("", "too_large"), True))
-        return False
-    heavy = _heavy(cap)
-    conn.send((picture, heavy))
-    return not heavy
+    return _answer(conn, cap, functools.partial(render_page, job.data, job.page, width=job.width), "")
 
 
 def _heavy(cap: int) -> bool:
