@@ -178,9 +178,8 @@ def record_assessment(
         InvalidAssessmentDate: ``assessed_on`` is after ``today`` or before the referral was received.
     """
     calls = schedule_follow_ups(assessed_on)
-    referral = uow.queue.by_reference(reference)
-    if referral is None or referral.id is None:
-        raise UnknownReferral(f"no referral has reference {reference}")
+    referral = _referral(uow, reference)
+    assert referral.id is not None
     if referral.kind != "referral":
         raise NotAReferral(f"{reference} is a MAR chart registration: it has no home assessment")
     if referral.status not in STATUSES:
@@ -387,9 +386,7 @@ def record_view(uow: UnitOfWork, reference: str, viewer: str, *, now: dt.datetim
     Raises:
         UnknownReferral: nothing is queued under ``reference``.
     """
-    referral = uow.queue.by_reference(reference)
-    if referral is None:
-        raise UnknownReferral(f"no referral has reference {reference}")
+    referral = _referral(uow, reference)
     uow.audit.record("viewed", at=now, message_id=referral.message_id, by=viewer)
     uow.commit()
 
