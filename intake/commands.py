@@ -220,8 +220,7 @@ def record_call(uow: UnitOfWork, followup_id: int, outcome: str, *, now: dt.date
         FollowUpAlreadyDone: the call was recorded as made before (its note is kept).
         ValueError: ``outcome`` is blank.
     """
-    if not outcome.strip():
-        raise ValueError("the outcome must not be empty")
+    text = _filled(outcome, "outcome")
     call = uow.followups.call(followup_id)
     if call is None:
         raise UnknownFollowUp(f"no follow-up call has id {followup_id}")
@@ -230,7 +229,7 @@ def record_call(uow: UnitOfWork, followup_id: int, outcome: str, *, now: dt.date
     referral = uow.queue.get(call.referral_id)
     assert referral is not None  # a foreign key
     call.done_at = now
-    call.outcome = outcome.strip()
+    call.outcome = text
     uow.followups.save(call)
     uow.commit()
     log.info("followup_done", reference=referral.reference, kind=call.kind)
@@ -245,14 +244,13 @@ def resolve_task(uow: UnitOfWork, task_id: int, *, by: str, note: str, now: dt.d
         TaskAlreadyDone: the task was resolved before.
         ValueError: ``note`` is blank.
     """
-    if not note.strip():
-        raise ValueError("the note must not be empty")
+    text = _filled(note, "note")
     task = uow.tasks.get(task_id)
     if task is None:
         raise UnknownTask(f"no task has id {task_id}")
     if task.resolved_at is not None:
         raise TaskAlreadyDone(f"task {task_id} was done on {task.resolved_at:%Y-%m-%d} by {task.resolved_by}")
-    uow.tasks.resolve(task, by=by, note=note.strip(), at=now)
+    uow.tasks.resolve(task, by=by, note=text, at=now)
     uow.commit()
     log.info("task_done", task_id=task_id, kind=task.kind)
     return next(t for t in tasks(uow, include_resolved=True) if t.id == task_id)
@@ -577,10 +575,17 @@ def _referral(uow: UnitOfWork, reference: str) -> ReferralRecord:
     return referral
 
 
-def _text(value: str, what: str) -> str:
+def _filled(value: str, what: str) -> str:
+    """``value`` without the white space around it; a ValueError when nothing is left."""
     text = value.strip()
     if not text:
         raise ValueError(f"the {what} must not be empty")
+    return text
+
+
+def _text(value: str, what: str) -> str:
+    """A team member's text for a referral's history: filled in, and short enough to show."""
+    text = _filled(value, what)
     if len(text) > MAX_TEXT:
         raise ValueError(f"the {what} is too long: keep it under {MAX_TEXT} characters")
     return text
