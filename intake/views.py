@@ -767,9 +767,13 @@ def _waiting(
     return waiting
 
 
+def _in_form_order(forms: Sequence[FormRecord]) -> list[FormRecord]:
+    """The forms of ``FORM_ORDER``'s kinds, in that order: the first says best who the referrer and patient are."""
+    return sorted((f for f in forms if f.kind in FORM_ORDER), key=lambda f: FORM_ORDER.index(f.kind or ""))
+
+
 def _referrer_address(forms: Sequence[FormRecord]) -> str:
-    ranked = sorted((f for f in forms if f.kind in FORM_ORDER), key=lambda f: FORM_ORDER.index(f.kind or ""))
-    for form in ranked:
+    for form in _in_form_order(forms):
         value = _json_object(form.fields_json).get("referrer.email")
         if isinstance(value, str) and value.strip():
             return value.strip()
@@ -778,8 +782,7 @@ def _referrer_address(forms: Sequence[FormRecord]) -> str:
 
 def _patient_from_forms(forms: Sequence[FormRecord]) -> Patient:
     fields: dict[str, Any] = {}
-    ranked = sorted((f for f in forms if f.kind in FORM_ORDER), key=lambda f: FORM_ORDER.index(f.kind or ""))
-    for form in reversed(ranked):
+    for form in reversed(_in_form_order(forms)):
         fields.update({k: v for k, v in json.loads(form.fields_json).items() if k.startswith("patient.") and v})
     return Patient(
         nhs_number=_text(fields.get("patient.nhs_number")),
