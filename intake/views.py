@@ -969,12 +969,8 @@ def original(uow: UnitOfWork, reference: str, number: int) -> Original | None:
 
 
 def _places(text: str | None) -> list[FieldPlace]:
-    try:
-        items = json.loads(text or "[]")
-    except ValueError:
-        return []
     places = []
-    for item in items if isinstance(items, list) else ():
+    for item in _json_list(text):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             continue
         box = item.get("place")
