@@ -113,6 +113,16 @@ def app_of(ctx: click.Context) -> App:
     return setup_of(ctx).app()
 
 
+def upgraded_app_of(ctx: click.Context) -> App:
+    """The app, its database brought to the newest schema first: how every command that uses the database
+    starts, so that none needs ``db upgrade`` run before it."""
+    from intake.migrate import upgrade
+
+    app = app_of(ctx)
+    upgrade(app.engine)
+    return app
+
+
 def date_option(function: Any) -> Any:
     return click.option(
         "--today",

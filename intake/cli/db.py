@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import upgraded_app_of
 
 
 @click.group()
@@ -21,8 +21,5 @@ def db_upgrade(ctx: click.Context) -> None:
     Example:
         nmss-intake db upgrade
     """
-    from intake.migrate import upgrade
-
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     click.echo(f"Database is up to date ({app.engine.url.render_as_string(hide_password=True)}).")

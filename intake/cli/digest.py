@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from intake.cli.common import app_of, date_option, day_of, sent_line
+from intake.cli.common import date_option, day_of, sent_line, upgraded_app_of
 
 
 @click.command()
@@ -25,12 +25,10 @@ def digest(ctx: click.Context, print_only: bool, html: bool, today: dt.datetime 
         nmss-intake digest --print
     """
     from intake.digest import digest_for, queue_digest
-    from intake.migrate import upgrade
     from intake.pipeline import send_outbox
     from notifier.digest import InsecureRecipient, long_date, render_digest
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     settings = app.settings
     day = day_of(settings, today)
     tz = app.services.timezone

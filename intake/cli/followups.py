@@ -7,7 +7,7 @@ import json
 
 import click
 
-from intake.cli.common import app_of, date_option, day_of
+from intake.cli.common import date_option, day_of, upgraded_app_of
 from intake.errors import IntakeError
 
 
@@ -27,12 +27,10 @@ def followups_due(ctx: click.Context, as_json: bool, today: dt.datetime | None) 
     Example:
         nmss-intake followups due --json
     """
-    from intake.migrate import upgrade
     from intake.views import calls_due
     from notifier.digest import long_date
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     day = day_of(app.settings, today)
     with app.services.unit_of_work() as uow:
         calls = calls_due(uow, day)
@@ -76,10 +74,8 @@ def followups_done(ctx: click.Context, followup_id: int, outcome: str) -> None:
         nmss-intake followups done 12 --outcome "Managing well with the reminder chart"
     """
     from intake.commands import record_call
-    from intake.migrate import upgrade
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     if not outcome.strip():
         raise click.BadParameter("must not be empty", param_hint="--outcome")
     try:

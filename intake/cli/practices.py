@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import upgraded_app_of
 
 _STATUS_NAMES = {"A": "active", "C": "closed", "D": "dormant", "P": "proposed"}
 
@@ -36,11 +36,9 @@ def practices_import(ctx: click.Context, file: Path, commissioners: Sequence[str
     Example:
         nmss-intake practices import epraccur.csv --commissioner 26A
     """
-    from intake.migrate import upgrade
     from intake.practices import PracticeFileError, import_practices
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     codes = list(commissioners) or app.settings.service.eligibility.commissioners
     try:
         with app.services.unit_of_work() as uow:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import upgraded_app_of
 
 LABELS = {
     "message_copies": "copies of incoming messages",
@@ -29,10 +29,8 @@ def purge(ctx: click.Context, dry_run: bool) -> None:
     """
     from intake.bootstrap import retention_periods
     from intake.commands import purge as purge_due
-    from intake.migrate import upgrade
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     retention = app.settings.retention
     with app.services.unit_of_work() as uow:
         plan = purge_due(

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from intake.cli.common import app_of, day_of
+from intake.cli.common import day_of, upgraded_app_of
 from intake.errors import IntakeError
 
 
@@ -30,11 +30,9 @@ def referrals_list(ctx: click.Context, as_json: bool, status: str | None) -> Non
     Example:
         nmss-intake referrals list --json
     """
-    from intake.migrate import upgrade
     from intake.views import queue
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     with app.services.unit_of_work() as uow:
         items = [item.as_json() for item in queue(uow, status)]
     if as_json:
@@ -96,11 +94,9 @@ def referrals_assessed(ctx: click.Context, reference: str, assessed_on: dt.datet
         nmss-intake referrals assessed NMSS-7K3QX9PA --date 2026-11-30
     """
     from intake.commands import record_assessment
-    from intake.migrate import upgrade
     from notifier.digest import long_date
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     day = day_of(app.settings, None)
     try:
         with app.services.unit_of_work() as uow:
@@ -186,10 +182,7 @@ def _act(ctx: click.Context, command: Callable[[Any, str, dt.datetime], None], b
     """Run ``command(uow, who, now)`` in a unit of work on an up-to-date database; a refusal is one line."""
     import getpass
 
-    from intake.migrate import upgrade
-
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     try:
         with app.services.unit_of_work() as uow:
             command(uow, by or getpass.getuser(), app.services.clock())

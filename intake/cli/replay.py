@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake.cli.common import app_of, sent_line
+from intake.cli.common import sent_line, upgraded_app_of
 from intake.errors import IntakeError
 
 
@@ -21,11 +21,9 @@ def replay(ctx: click.Context, ledger_id: int) -> None:
         nmss-intake replay 12
     """
     from intake.commands import replay as replay_message
-    from intake.migrate import upgrade
     from intake.pipeline import send_outbox
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     try:
         with app.services.unit_of_work() as uow:
             # Filed in the mailbox it came from (with [[mailboxes]], one of several).

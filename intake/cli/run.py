@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from intake.cli.common import app_of, sent_line
+from intake.cli.common import sent_line, upgraded_app_of
 from intake.errors import IntakeError
 
 if TYPE_CHECKING:
@@ -29,11 +29,9 @@ def run(ctx: click.Context, once: bool) -> None:
     from intake.daemon import run_daemon
     from intake.health import take_and_record
     from intake.lease import HeldLease
-    from intake.migrate import upgrade
     from intake.pipeline import send_outbox
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     try:
         if not once:
             run_daemon(app)  # holds the lease itself, or stands by for it (intake.lease)

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import upgraded_app_of
 
 
 @click.command()
@@ -23,11 +23,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Example:
         nmss-intake status --json
     """
-    from intake.migrate import upgrade
     from intake.views import status as view_status
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     with app.services.unit_of_work() as uow:
         report = view_status(uow, [poller.mailbox.name for poller in app.pollers])
     if as_json:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import upgraded_app_of
 from intake.errors import IntakeError
 
 
@@ -26,11 +26,9 @@ def tasks_list(ctx: click.Context, as_json: bool, include_resolved: bool) -> Non
     Example:
         nmss-intake tasks list --json
     """
-    from intake.migrate import upgrade
     from intake.views import tasks as team_tasks
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     with app.services.unit_of_work() as uow:
         found = team_tasks(uow, include_resolved=include_resolved)
     if as_json:
@@ -59,12 +57,10 @@ def tasks_done(ctx: click.Context, task_id: int, note: str, by: str | None) -> N
     import getpass
 
     from intake.commands import resolve_task
-    from intake.migrate import upgrade
 
     if not note.strip():
         raise click.BadParameter("must not be empty", param_hint="--note")
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     try:
         with app.services.unit_of_work() as uow:
             task = resolve_task(uow, task_id, by=by or getpass.getuser(), note=note, now=app.services.clock())

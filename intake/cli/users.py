@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import app_of, upgraded_app_of
 
 ROLES = ("team", "admin")
 """As ``intake.accounts.ROLES``, repeated here so that ``--help`` does not import the database layer."""
@@ -65,11 +65,9 @@ def users_list(ctx: click.Context) -> None:
     Example:
         nmss-intake users list
     """
-    from intake.migrate import upgrade
     from intake.views import accounts
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     with app.services.unit_of_work() as uow:
         found = accounts(uow)
     if not found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from intake.cli.common import app_of
+from intake.cli.common import upgraded_app_of
 
 
 @click.command()
@@ -23,11 +23,9 @@ def web(ctx: click.Context, host: str, port: int) -> None:
     """
     import uvicorn  # imported here: no other command needs the web server
 
-    from intake.migrate import upgrade
     from intake.web import create_app
 
-    app = app_of(ctx)
-    upgrade(app.engine)
+    app = upgraded_app_of(ctx)
     workspace = create_app(app)
     click.echo(f"The workspace is at http://{host}:{port}/ (Ctrl-C stops it).")
     # log_config=None: uvicorn's records go through the service's logging, which keeps their text out.
