@@ -103,6 +103,12 @@ class App:
         """The mailbox called ``name`` (the ledger's ``source``), or None when no setting names it now."""
         return next((p for p in self.pollers if p.mailbox.name == name), None)
 
+    def mailbox_of(self, name: str) -> Mailbox:
+        """The mailbox called ``name`` (the ledger's ``source``), where a message it held is filed; the first
+        mailbox when no setting names that one now."""
+        poller = self.poller(name)
+        return poller.mailbox if poller is not None else self.mailbox
+
     def reply_location(self, key: str) -> str:
         """Where the email with outbox ``key`` went, in words a person can follow."""
         if isinstance(self.sender, FileOutbox):

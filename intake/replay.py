@@ -12,6 +12,7 @@ so there is nothing to replay: the team handles it from the ``Quarantine`` folde
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import structlog
 
@@ -33,8 +34,16 @@ class NothingToReplay(IntakeError):
     copy was purged by retention."""
 
 
-def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services, *, by: str = "command line") -> Taken:
-    """Decide quarantined message ``ledger_id`` again from its stored bytes and file it where it now belongs.
+def replay(
+    uow: UnitOfWork,
+    ledger_id: int,
+    mailbox_of: Callable[[str], Mailbox],
+    services: Services,
+    *,
+    by: str = "command line",
+) -> Taken:
+    """Decide quarantined message ``ledger_id`` again from its stored bytes and file it where it now belongs:
+    in the mailbox it came from, which ``mailbox_of`` gives by name (with [[mailboxes]], one of several).
 
     ``uow`` claims the message (committed before the pipeline takes it, so a second replay finds it taken)
     and, once it is decided, drops its stored copy. ``by`` (who asked) goes into the audit trail.
@@ -66,7 +75,7 @@ def replay(uow: UnitOfWork, ledger_id: int, mailbox: Mailbox, services: Services
         raw=record.raw,
         received_at=row.received_at.astimezone(dt.UTC),
     )
-    taken = take_submission(incoming, mailbox, services)
+    taken = take_submission(incoming, mailbox_of(row.source), services)
     assert taken is not None  # the row is "received" again, so the pipeline decides it
     if taken.outcome != "quarantined":
         uow.ledger.drop_quarantined_copy(ledger_id)  # the message is decided: its copy of the patient's data goes

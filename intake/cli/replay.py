@@ -26,11 +26,7 @@ def replay(ctx: click.Context, ledger_id: int) -> None:
     app = upgraded_app_of(ctx)
     try:
         with app.services.unit_of_work() as uow:
-            # Filed in the mailbox it came from (with [[mailboxes]], one of several).
-            row = uow.ledger.get(ledger_id)
-            poller = app.poller(row.source) if row is not None else None
-            mailbox = poller.mailbox if poller is not None else app.mailbox
-            taken = replay_message(uow, ledger_id, mailbox, app.services)
+            taken = replay_message(uow, ledger_id, app.mailbox_of, app.services)
         sent = send_outbox(app.services)
     except IntakeError as exc:
         raise click.ClickException(str(exc)) from exc

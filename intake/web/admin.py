@@ -81,11 +81,7 @@ def process_again(request: Request, account: Account, _form: FormData | None) ->
     ledger_id = int(request.path_params["ledger_id"])
     try:
         with app.services.unit_of_work() as uow:
-            # Filed in the mailbox it came from (with [[mailboxes]], one of several).
-            row = uow.ledger.get(ledger_id)
-            poller = app.poller(row.source) if row is not None else None
-            mailbox = poller.mailbox if poller is not None else app.mailbox
-            taken = commands.replay(uow, ledger_id, mailbox, app.services, by=account.email)
+            taken = commands.replay(uow, ledger_id, app.mailbox_of, app.services, by=account.email)
     except NotQuarantined:
         _flash(request, f"Message {ledger_id} is not quarantined: it may have been processed again already.")
     except NothingToReplay:
