@@ -8,7 +8,8 @@ every page that shows a patient records who saw which referral, in that referral
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -196,11 +197,18 @@ def add_note(request: Request, account: Account, form: FormData | None) -> Respo
     )
 
 
+class ReferralCommand(Protocol):
+    """A command on one referral with one value from its form: ``accept_referral``, ``decline_referral``,
+    ``add_note``. (The unit of work is the page's to open, not to name: see the architecture test.)"""
+
+    def __call__(self, uow: Any, reference: str, value: str, /, *, by: str, now: dt.datetime) -> None: ...
+
+
 def _change_referral(
     request: Request,
     account: Account,
     form: FormData,
-    command: Callable[..., None],
+    command: ReferralCommand,
     value: str,
     *,
     done: str,
