@@ -51,7 +51,7 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the database to ``revision`` (default: every newest migration); a database already there is left alone.
 
     "heads" rather than "head": migrations written side by side for separate features branch from the same
-    parent, and Alembic applies each branch; none depends on another's tables.
+    parent until a merge revision joins them (as 0009 does); "heads" applies every branch meanwhile.
 
     Raises:
         DatabaseNotReady: the database holds a schema this version does not know, or tables but no schema

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from intake.migrate import MIGRATIONS, VERSION_TABLE, is_current, schema_transaction, upgrade
@@ -62,3 +63,10 @@ def test_every_migration_can_be_undone_and_done_again(empty: Engine) -> None:
     migrate(empty, "upgrade", "heads")
     assert is_current(empty)
     assert drift(empty) == []
+
+
+def test_the_migrations_end_in_one_head_so_the_next_one_has_one_parent() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    assert ScriptDirectory.from_config(config).get_heads() == ["0009_one_head"]
