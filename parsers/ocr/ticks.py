@@ -1,10 +1,12 @@
 """Tick boxes on a page's picture, read from the ink inside each box, not from what an OCR engine makes of it.
 
-A box is a small square outline: a dark run along its top, a matching one along its bottom, and dark left and
-right sides. What is inside it decides: next to no ink is an empty box; a tick, a cross, a scribble or a
-filled square is a ticked one. A box whose ink is between the two is read by the nearer side, with a low
-confidence, so the decision the rules make on it is the team's. Everything is measured on a page already
-turned upright and deskewed, in its own pixels.
+A box is a small square outline standing apart: a dark run along its top, a matching one along its bottom,
+dark left and right sides, square corners, and a clear band around it, which a letter's bowl (an a, a d) does
+not have: the rest of the letter runs through it. What is inside it decides, measured in the outline's own
+strokes so that it means the same at any resolution: next to no ink is an empty box; a tick, a cross, a
+scribble or a filled square is a ticked one. The confidence is the margin between the ink and the threshold,
+so a box with a pen's slip in it is read by the nearer side but left to the team. Everything is measured on a
+page already turned upright and deskewed, in its own pixels.
 """
 
 from __future__ import annotations
@@ -15,29 +17,39 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-_SMALLEST: Final = 0.05
+_SMALLEST: Final = 0.07
 _LARGEST: Final = 0.28
-"""A box's side, in inches: from a small printed box (about 4 points) to a generous hand-drawn one (20)."""
+"""A box's side, in inches: from a small printed box (about 5 points, larger than the bowl of a 10-point a
+or d) to a generous hand-drawn one (20)."""
 
-_SQUARE: Final = 0.25
-"""How far from square (as a share of the side) a box's height may be."""
+_SQUARE: Final = 0.2
+"""How far from square (as a share of the side) a box may be."""
 
 _SIDE_INK: Final = 0.85
 """The share of a side's length that must be dark for it to be a box's side (a scan breaks lines a little)."""
 
-_CORNER_INK: Final = 0.6
-"""A box has square corners: at least this share of each corner's few pixels is dark."""
+_CORNER_INK: Final = 0.75
+"""A box has square corners: at least this share of each corner's few pixels is dark (an o's are empty)."""
 
-_CROWDED: Final = 0.15
-"""A box stands apart: at most this share of each side of a ring just outside it may be dark (a hand-drawn
-tick may cross it)."""
+_CLEAR: Final = 0.3
+"""A box stands apart: at most this share of the length of each side may have ink in the band just outside
+it (a hand-drawn tick may cross it). Letters stand closer together than a space, so the bowl of an a, whose
+arch runs above it, or the counter of an e, fail here."""
 
-_EMPTY: Final = 0.04
-_TICKED: Final = 0.10
-"""Ink inside the box, as a share of its inside: at most ``_EMPTY`` is empty, at least ``_TICKED`` is ticked."""
+_STROKE: Final = 0.2
+"""A box's outline is thin beside its side: a stroke thicker than this share of the side is a blot or a
+letter's heavy stem, unless the box is filled in."""
+
+_EMPTY: Final = 0.25
+_TICKED: Final = 0.6
+"""Ink inside the box, in strokes: the dark pixels inside over (the outline's stroke width x the inside's
+side), so that it means the same at any resolution and any pen. An empty box holds at most a speck of noise
+(``_EMPTY``); a tick is one stroke across it or more, a cross about three, a filled box its whole side. Between
+the two the box is read by the nearer side with a confidence below the service's threshold."""
 
 _SURE: Final = 0.99
-_UNSURE: Final = 0.5
+_DOUBT: Final = 0.5
+"""The confidence of a box read on the threshold itself; it rises to ``_SURE`` at ``_EMPTY`` and ``_TICKED``."""
 
 
 @dataclass(frozen=True)
@@ -94,27 +106,18 @@ def find_boxes(dark: npt.NDArray[np.bool_], dpi: float) -> list[TickBox]:
     for y, x0, x1 in zip(ys, x0s, x1s, strict=True):
         if taken[y, (x0 + x1) // 2]:
             continue
-        box = _box_at(dark, int(y), int(x0), int(x1))
+        box = _box_at(dark, int(y), int(x0), int(x1), smallest)
         if box is not None:
             boxes.append(box)
             taken[box.top : box.bottom + 1, box.x0 : box.x1 + 1] = True
     return boxes
 
 
-def _box_at(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int) -> TickBox | None:
+def _box_at(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int, smallest: int) -> TickBox | None:
     """The box whose top edge runs from ``x0`` to ``x1`` (exclusive) on row ``top``, if there is one."""
-    side = x1 - x0
-    slack = max(2, round(side * _SQUARE))
-    best: int | None = None
-    for bottom in range(top + side - slack, min(dark.shape[0] - 1, top + side + slack) + 1):
-        if bottom <= top + 2:
-            continue
-        row = dark[bottom - 1 : bottom + 1, x0:x1].any(axis=0)
-        if row.mean() >= _SIDE_INK:
-            best = bottom
-    if best is None:
+    bottom = _bottom(dark, top, x0, x1)
+    if bottom is None:
         return None
-    bottom = best
     # The edges were found through two-row bands: trim the rows and columns that only touch them.
     while bottom - top > 2 and dark[top, x0:x1].mean() < _SIDE_INK:
         top += 1
@@ -124,62 +127,98 @@ def _box_at(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int) -> TickBox 
         x0 += 1
     while x1 - x0 > 2 and dark[top : bottom + 1, x1 - 1].mean() < _SIDE_INK:
         x1 -= 1
-    side = x1 - x0
-    edge = max(1, side // 10)
-    left = dark[top : bottom + 1, max(0, x0 - 1) : x0 + edge + 1].any(axis=1)
-    right = dark[top : bottom + 1, x1 - edge - 1 : x1 + 1].any(axis=1)
-    if left.mean() < _SIDE_INK or right.mean() < _SIDE_INK:
+    width, height = x1 - x0, bottom + 1 - top
+    if min(width, height) < smallest or abs(width - height) > max(2, _SQUARE * max(width, height)):
+        return None  # what was left after trimming is a letter's bowl, not a square
+    box = dark[top : bottom + 1, x0:x1]
+    side = min(width, height)
+    depths = _depths(box)
+    stroke = float(np.median(depths))
+    filled = stroke > _STROKE * side
+    if filled and box.mean() < 0.9:
+        return None  # a blot or a heavy letter, neither outlined nor filled in
+    if not _outlined(box, round(stroke)):
         return None
-    corner = max(3, edge + 1)
-    corners = (
-        dark[top : top + corner, x0 : x0 + corner],
-        dark[top : top + corner, x1 - corner : x1],
-        dark[bottom - corner + 1 : bottom + 1, x0 : x0 + corner],
-        dark[bottom - corner + 1 : bottom + 1, x1 - corner : x1],
-    )
-    if min(float(c.mean()) for c in corners) < _CORNER_INK:
-        return None  # rounded: an o, an e, a b, not a box's square corner
-    if _beside(dark, top, x0, x1 - 1, bottom, edge) > _CROWDED:
-        return None  # a curve trimmed square (a bold o), whose ink goes on just past the "edges"
-    if _surroundings(dark, top, x0, x1 - 1, bottom) > _CROWDED:
+    if _crowded(dark, top, x0, x1, bottom):
         return None  # part of a letter, a word or a table's lines, not a box standing on its own
-    inset = max(2, round(side * 0.18))
-    inside = dark[top + inset : bottom - inset + 1, x0 + inset : x1 - inset]
-    if inside.size == 0:
-        return None
-    ink = float(inside.mean())
-    if ink <= _EMPTY:
-        ticked, confidence = False, _SURE
-    elif ink >= _TICKED:
-        ticked, confidence = True, _SURE
+    if filled:
+        ink = float(side)
     else:
-        ticked, confidence = ink >= (_EMPTY + _TICKED) / 2, _UNSURE
-    return TickBox(x0, top, x1 - 1, bottom, ticked, confidence, ink)
+        # Inside the outline, clear of its blur: each edge's own depth and a pixel more, at least an eighth.
+        least = max(2, round(side / 8))
+        t, b, left, right = (max(least, round(depth) + 1) for depth in depths)
+        inside = box[t : height - b, left : width - right]
+        if inside.size == 0:
+            return None
+        # A speck of noise or a stroke one pixel wide would weigh too much against an outline drawn that thin.
+        ink = float(inside.sum()) / (max(stroke, side / 16) * (inside.shape[0] + inside.shape[1]) / 2)
+    ticked, confidence = read_ink(ink)
+    return TickBox(x0, top, x1 - 1, bottom, ticked, confidence, round(ink, 3))
 
 
-def _beside(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int, bottom: int, edge: int) -> float:
-    """The darkest of the four lines two pixels outside the box's edges, along the edges' middle."""
-    gap = 2
-    height, width = dark.shape
-    if top - gap < 0 or x0 - gap < 0 or bottom + gap >= height or x1 + gap >= width:
-        return 1.0
-    inner = slice(x0 + edge + 1, x1 - edge), slice(top + edge + 1, bottom - edge)
-    sides = (
-        dark[top - gap, inner[0]],
-        dark[bottom + gap, inner[0]],
-        dark[inner[1], x0 - gap],
-        dark[inner[1], x1 + gap],
+def read_ink(ink: float) -> tuple[bool, float]:
+    """Whether a box holding ``ink`` (in strokes) is ticked, and how sure that is: the margin between its ink
+    and the threshold halfway from empty to ticked, as a share of the way to either, from 0.5 on the
+    threshold to ``_SURE`` at ``_EMPTY`` or ``_TICKED`` and beyond."""
+    threshold = (_EMPTY + _TICKED) / 2
+    margin = min(1.0, abs(ink - threshold) / (threshold - _EMPTY))
+    return ink >= threshold, round(_DOUBT + (_SURE - _DOUBT) * margin, 3)
+
+
+def _bottom(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int) -> int | None:
+    """The row of the bottom edge under a top edge from ``x0`` to ``x1``: the last row, of the run of inked
+    rows nearest a square's bottom, in which that span is dark (through two-row bands, as for the top)."""
+    side = x1 - x0
+    slack = max(2, round(side * _SQUARE))
+    first, last = max(top + 3, top + side - slack), min(dark.shape[0] - 1, top + side + slack)
+    if last < first:
+        return None
+    rows = dark[first - 1 : last + 1, x0:x1]
+    cover = (rows[:-1] | rows[1:]).mean(axis=1)
+    inked = np.flatnonzero(cover >= _SIDE_INK)
+    if inked.size == 0:
+        return None
+    nearest = int(inked[np.argmin(np.abs(inked + first - top - side))])
+    while nearest + 1 in inked:
+        nearest += 1
+    return first + nearest
+
+
+def _depths(box: npt.NDArray[np.bool_]) -> tuple[float, float, float, float]:
+    """How thick the outline is at the top, bottom, left and right: the median depth of ink in from the
+    middle half of each edge (a cross or a tick inside reaches the edges only near the corners)."""
+    depths = []
+    for edge in (box, box[::-1], box.T, box[:, ::-1].T):
+        rows, columns = edge.shape
+        middle = edge[: rows // 2, columns // 4 : columns - columns // 4]
+        depth = np.where(middle.all(axis=0), rows // 2, np.argmin(middle, axis=0))
+        depths.append(max(1.0, float(np.median(depth))))
+    return depths[0], depths[1], depths[2], depths[3]
+
+
+def _outlined(box: npt.NDArray[np.bool_], stroke: int) -> bool:
+    """Whether ``box`` has ink along the whole of each of its four edges and in each of its square corners."""
+    band = max(2, stroke + 1)
+    edges = (box[:band].any(axis=0), box[-band:].any(axis=0), box[:, :band].any(axis=1), box[:, -band:].any(axis=1))
+    if min(float(edge.mean()) for edge in edges) < _SIDE_INK:
+        return False
+    # Each corner's few pixels, or those a pixel further in (an edge's blurred last row can pass for it).
+    k = max(2, stroke)
+    turned = (box, box[:, ::-1], box[::-1], box[::-1, ::-1])
+    return all(
+        max(float(corner[dy : dy + k, dx : dx + k].mean()) for dy in (0, 1) for dx in (0, 1)) >= _CORNER_INK
+        for corner in turned
     )
-    return max((float(side.mean()) for side in sides if side.size), default=1.0)
 
 
-def _surroundings(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int, bottom: int) -> float:
-    """The darkest side of a ring a few pixels outside the box, as a share of its pixels: a box's ring is
-    clear all round, a letter's (the bowl of an R, a D's curve) is crossed by the rest of the letter."""
-    gap = max(3, (x1 - x0) // 5)
-    height, width = dark.shape
-    t, b, left, right = top - gap, bottom + gap, x0 - gap, x1 + gap
-    if t < 0 or left < 0 or b >= height or right >= width:
-        return 1.0
-    sides = (dark[t, left : right + 1], dark[b, left : right + 1], dark[t : b + 1, left], dark[t : b + 1, right])
-    return max(float(side.mean()) for side in sides)
+def _crowded(dark: npt.NDArray[np.bool_], top: int, x0: int, x1: int, bottom: int) -> bool:
+    """Whether more than ``_CLEAR`` of any side of the band just outside the box (two pixels out, past the
+    edge's blur, to a quarter of the side) has ink: the rest of a letter, or a word set tight against it."""
+    reach = max(4, (x1 - x0) // 4)
+    bands = (
+        dark[max(0, top - reach) : max(0, top - 1), x0:x1].any(axis=0),
+        dark[bottom + 2 : bottom + reach + 1, x0:x1].any(axis=0),
+        dark[top : bottom + 1, max(0, x0 - reach) : max(0, x0 - 1)].any(axis=1),
+        dark[top : bottom + 1, x1 + 1 : x1 + reach].any(axis=1),
+    )
+    return max((float(band.mean()) for band in bands if band.size), default=0.0) > _CLEAR
