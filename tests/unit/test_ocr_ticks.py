@@ -4,13 +4,17 @@ boxes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from config.forms import load_form_definitions
+from parsers.ocr import read_page
 from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes, read_ink
+from parsers.text import read_lines
 
 DPI = 250.0
 SIDE = 24
@@ -127,3 +131,34 @@ def test_a_box_with_a_word_set_against_it_is_part_of_the_text() -> None:
     draw.rectangle((40 + SIDE + 2, 28, 40 + SIDE + 40, 56), fill=0)
 
     assert _boxes(picture) == []
+
+
+def _printed(rows: list[tuple[str, str]]) -> Image.Image:
+    """A scan's strip of a form: each row a label, then its answer in the value column."""
+    font = ImageFont.truetype(str(FONT), 33)
+    picture, draw = _page(1800, 90 * len(rows) + 60)
+    for n, (label, answer) in enumerate(rows):
+        draw.text((40, 40 + 90 * n), label, font=font, fill=0)
+        draw.text((900, 40 + 90 * n), answer, font=font, fill=0)
+    return picture
+
+
+def test_a_score_row_reads_the_one_ticked_choice_and_two_ticks_are_no_answer() -> None:
+    picture = _printed(
+        [
+            ("C1 Knows whether today's doses have been taken", "0 ☐   1 ☒   2 ☐"),
+            ("C2 Has a daily routine for medicines", "0 ☒   1 ☐   2 ☒"),
+            ("P1 Reads a standard label", "0 ☐   1 ☐   2 ☐   N/A ☒"),
+            ("Where assessed", "☐ Pharmacy   ☑ Home   ☐ Telephone"),
+        ]
+    )
+
+    reading = read_lines(read_page(picture, DPI, 1), load_form_definitions()["miat"], dt.date(2025, 6, 15))
+
+    assert reading.fields["cognitive.c1"] == 1
+    assert reading.fields["physical.p1"] == "N/A"
+    assert reading.fields["assessment.setting"] == "Home"
+    assert set(reading.confidence) >= {"cognitive.c1", "physical.p1", "assessment.setting"}
+    # Two boxes ticked where one answer is wanted: no answer is guessed, and the team is asked.
+    assert "cognitive.c2" not in reading.fields
+    assert [(e.key, e.code) for e in reading.invalid] == [("cognitive.c2", "unanswered")]
