@@ -32,8 +32,8 @@ from config.forms import FormDefinitions, FormKind
 from parsers import SMALLEST_PAGE
 from parsers.ocr.engine import Word, engine
 from parsers.ocr.layout import page_lines
-from parsers.ocr.options import beside_boxes
 from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes
+from parsers.ocr.unread import unread_words
 from parsers.recognise import by_filename, recognise
 from parsers.text import Line, read_lines, title_text
 from parsers.types import Document, Form, Unreadable, UnreadableProblem
@@ -184,9 +184,8 @@ def read_page(image: Image.Image, dpi: float, number: int) -> list[Line]:
             turned_boxes = _boxes(turned, dpi)
             tries.append((reader.words(_without_boxes(turned, turned_boxes)), turned, turned_boxes))
         words, image, boxes = max(tries, key=lambda t: sum(w.confidence for w in t[0]))
-    # The engine drops an option of one character standing beside its box (a MIAT score's 0, 1, 2).
-    if boxes:
-        words = words + beside_boxes(reader.words, dark_pixels(np.asarray(image, dtype=np.uint8)), words, boxes)
+    # The engine drops a character standing on its own (a MIAT score's 0, 1, 2 beside their boxes, a total).
+    words = words + unread_words(reader.words, dark_pixels(np.asarray(image, dtype=np.uint8)), words, boxes)
     return page_lines(_with_boxes(words, boxes), number, dpi)
 
 

@@ -143,13 +143,14 @@ def _printed(rows: list[tuple[str, str]]) -> Image.Image:
     return picture
 
 
-def test_a_score_row_reads_the_one_ticked_choice_and_two_ticks_are_no_answer() -> None:
+def test_score_rows_read_the_one_ticked_choice_and_two_ticks_are_no_answer() -> None:
     picture = _printed(
         [
             ("C1 Knows whether today's doses have been taken", "0 ☐   1 ☒   2 ☐"),
             ("C2 Has a daily routine for medicines", "0 ☒   1 ☐   2 ☒"),
             ("P1 Reads a standard label", "0 ☐   1 ☐   2 ☐   N/A ☒"),
             ("Where assessed", "☐ Pharmacy   ☑ Home   ☐ Telephone"),
+            ("Cognitive score", "7"),
         ]
     )
 
@@ -158,6 +159,7 @@ def test_a_score_row_reads_the_one_ticked_choice_and_two_ticks_are_no_answer() -
     assert reading.fields["cognitive.c1"] == 1
     assert reading.fields["physical.p1"] == "N/A"
     assert reading.fields["assessment.setting"] == "Home"
+    assert reading.fields["score.cognitive"] == 7  # alone in its cell, which the page's reading drops
     assert set(reading.confidence) >= {"cognitive.c1", "physical.p1", "assessment.setting"}
     # Two boxes ticked where one answer is wanted: no answer is guessed, and the team is asked.
     assert "cognitive.c2" not in reading.fields
