@@ -147,6 +147,13 @@ def resolve_option(text: str, options: Sequence[Option]) -> Option | None:
         code, printed = fold(option.code), fold(option.text)
         if wanted in (code, printed, code + printed):
             return option
+    # A scan's code can be misread where its words are not ("Al Large-print labels" for A1): the words name
+    # the option as well, when what stands before them is no longer than a code.
+    for option in options:
+        code, printed = fold(option.code), fold(option.text)
+        extra = len(wanted) - len(printed)
+        if code != printed and len(printed) >= 4 and wanted.endswith(printed) and 0 < extra <= len(code) + 1:
+            return option
     return None
 
 

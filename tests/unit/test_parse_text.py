@@ -80,6 +80,18 @@ def test_ticked_options_are_read_with_or_without_their_codes_and_with_boxes_afte
     assert fields == {"reasons": ("D4", "D7"), "adjustments": ("A1",)}
 
 
+def test_an_option_whose_code_was_misread_is_known_by_its_words(definitions: FormDefinitions) -> None:
+    fields = read(
+        definitions,
+        "form2",
+        "Reasonable adjustments tried (tick all that apply)",
+        "Al Large-print labels ☒",
+        "AQ Original packs with counselling ☒",
+        "All Repeat dates synchronised ☐",
+    )
+    assert fields == {"adjustments": ("A1", "A9")}
+
+
 @pytest.mark.parametrize(
     ("printed", "answer"), [("☒ Yes ☐ No", True), ("Yes ☐ No ✔", False), ("[ ] Yes [X] No", False)]
 )
