@@ -7,6 +7,7 @@ words sharing a baseline; a segment the words of a line that stand close togethe
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Sequence
 from typing import Final
@@ -29,6 +30,18 @@ _SAME_SIZE: Final = 1.25
 """Heights of words above their baselines vary by a tenth or more from line to line of the same print, and the
 reader ends a value at a line in larger text: a line is given the page's usual size unless it stands out by
 more than this (a title; not the section headings a point or two larger, which the gap before them ends)."""
+
+
+_CODE: Final = re.compile(r"[A-Z](?:[lI|]|[lI|][0-9]|[0-9][lI|])")
+"""A form's item code (C1, P1, A14, D11) whose 1 the engine read as an l or an I: a capital and one or two
+characters, digits but for the one misread. "All" is left alone: it is a word as often as it is A11."""
+
+
+def _text(word: Word) -> str:
+    """The word as printed: an item code's misread 1 put right, so that its label and option are found."""
+    if _CODE.fullmatch(word.text):
+        return word.text[0] + "".join("1" if c in "lI|" else c for c in word.text[1:])
+    return word.text
 
 
 def page_lines(words: Sequence[Word], page: int, dpi: float) -> list[Line]:
@@ -67,7 +80,7 @@ def _line(row: list[Word], page: int, scale: float, typical: float) -> Line:
             Segment(
                 words[0].x0 * scale,
                 words[-1].x1 * scale,
-                " ".join(w.text for w in words),
+                " ".join(_text(w) for w in words),
                 min(w.confidence for w in words),
             )
             for words in segments

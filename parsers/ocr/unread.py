@@ -62,7 +62,11 @@ def unread_words(
         unread[max(0, int(word.top) - 2) : int(word.bottom) + 3, max(0, int(word.x0) - 2) : int(word.x1) + 3] = False
     for box in boxes:
         unread[max(0, box.top - 3) : box.bottom + 4, max(0, box.x0 - 3) : box.x1 + 4] = False
-    marks = [m for m in (_fitted(unread, m, height) for m in _marks(unread, height)) if m is not None]
+    marks = [
+        m
+        for m in (_fitted(unread, m, height) for m in _marks(unread, height))
+        if m is not None and not _beside_words(m, words, height)
+    ]
     if not marks or len(marks) > _MAX_MARKS:
         return []
     return _read_marks(read, unread, marks, round(height))
@@ -124,6 +128,15 @@ def _fitted(unread: npt.NDArray[np.bool_], mark: _Mark, height: float) -> _Mark 
         return None
     return _Mark(
         mark.x0 + int(columns[0]), mark.top + int(rows[0]), mark.x0 + int(columns[-1]) + 1, mark.top + int(rows[-1]) + 1
+    )
+
+
+def _beside_words(mark: _Mark, words: Sequence[Word], height: float) -> bool:
+    """Whether a word stands on ``mark``'s line within a text height of it: then the mark is a piece of
+    that word the engine left outside its box (an i's dot, a stroke), not a character on its own."""
+    return any(
+        w.x0 - height < mark.x1 and mark.x0 < w.x1 + height and w.top < mark.bottom and mark.top < w.bottom
+        for w in words
     )
 
 

@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from config.forms import load_form_definitions
 from parsers.ocr import read_page
+from parsers.ocr.engine import Word
+from parsers.ocr.layout import page_lines
 from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes, read_ink
 from parsers.text import read_lines
 
@@ -164,3 +166,12 @@ def test_score_rows_read_the_one_ticked_choice_and_two_ticks_are_no_answer() -> 
     # Two boxes ticked where one answer is wanted: no answer is guessed, and the team is asked.
     assert "cognitive.c2" not in reading.fields
     assert [(e.key, e.code) for e in reading.invalid] == [("cognitive.c2", "unanswered")]
+
+
+def test_an_item_code_whose_1_was_read_as_an_l_is_put_right_and_a_word_is_not() -> None:
+    def word(x: float, text: str) -> Word:
+        return Word(x, 100, x + 20 * len(text), 124, 124, text, 0.8)
+
+    [line] = page_lines([word(40, "Cl"), word(100, "Knows"), word(700, "All"), word(800, "Al4")], 1, DPI)
+
+    assert [s.text for s in line.segments] == ["C1 Knows", "All", "A14"]
