@@ -5,6 +5,13 @@ be read comes back as :class:`Unreadable` saying why (encrypted, corrupt, scanne
 fillable form only page 1's text is read — it is all the title needs — and not even that when filled fields
 already say which form it is, so a fillable form costs well under half of pdfplumber extracting its text. A
 flat form's labels and values are read from the text of every page (parsers/text.py).
+
+pdfminer reads the file's structure (pages, their geometry, fillable fields). The glyphs the title and a flat
+form are read from come from PDFium (parsers/glyphs.py), ten times cheaper than pdfminer interpreting each
+page in Python, page by page where PDFium reads the page as pdfminer does: pdfminer reads a page instead when
+PDFium cannot open the file or counts other pages, fails on the page, maps too little of its text to Unicode,
+or finds no text where pdfminer finds some. ``reader="pdfminer"`` reads every page with pdfminer: the reference
+the tests hold PDFium's reading to.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import datetime as dt
 import io
 import itertools
 from collections.abc import Sequence
-from typing import Final
+from types import TracebackType
+from typing import Final, Literal
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
@@ -28,8 +36,9 @@ from pdfplumber.utils.exceptions import PdfminerException
 from config.forms import FormDefinition, FormDefinitions, FormKind
 from parsers.acroform import AcroField, map_fields, read_acroform
 from parsers.geometry import Rect, Sheet
+from parsers.glyphs import PdfiumText
 from parsers.recognise import by_field_names, by_filename, recognise
-from parsers.text import Glyph, GlyphCollector, pdf_lines, read_lines
+from parsers.text import Glyph, GlyphCollector, Line, glyph_lines, read_lines
 from parsers.types import Document, Form, Place, Unreadable
 from parsers.values import type_fields
 
@@ -50,7 +59,13 @@ _TOLERANCE: Final = 3.0
 defaults, so the title reads as pdfplumber would print it)."""
 
 
-def parse_pdf(data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date) -> Document:
+Reader = Literal["pdfium", "pdfminer"]
+"""Where the glyphs of a page's text come from: PDFium, falling back to pdfminer page by page, or pdfminer."""
+
+
+def parse_pdf(
+    data: bytes, filename: str, definitions: FormDefinitions, *, today: dt.date, reader: Reader = "pdfium"
+) -> Document:
     """The form in PDF ``data``, or why there is none.
 
     A fillable form gives a :class:`Form` with ``source="acroform"``. A recognised form with nothing in its
@@ -58,17 +73,18 @@ def parse_pdf(data: bytes, filename: str, definitions: FormDefinitions, *, today
     needs a password is "encrypted" (an owner password alone does not stop reading); one pdfminer cannot
     parse, or with no pages, is "corrupt"; pages with images but no text and no field values are read by OCR
     (parsers/ocr: ``source="ocr"``), and are "scanned" when no form is read there; anything else that is none
-    of the four forms is "unrecognised". ``today`` only resolves two-digit years.
+    of the four forms is "unrecognised". ``today`` only resolves two-digit years. ``reader`` says where the
+    text's glyphs come from (see the module's docstring).
     """
     try:
-        return _parse(data, filename, definitions, today)
+        return _parse(data, filename, definitions, today, reader)
     except MemoryError:
         raise  # the isolating worker reports it as "too_large"; it is not the file's structure
     except Exception:  # noqa: BLE001 - hostile bytes can make pdfminer raise anything; none of it may escape
         return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
 
 
-def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
+def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.date, reader: Reader) -> Document:
     try:
         pdf = pdfplumber.open(io.BytesIO(data), pages=list(range(1, _TEXT_PAGES + 1)))
     except PdfminerException as exc:
@@ -78,23 +94,27 @@ def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.d
             return Unreadable(filename, "encrypted", kind)
         return Unreadable(filename, "corrupt", kind)
     try:
-        return _read(pdf, data, filename, definitions, today)
+        first, _, page_of, sheets = _page_numbers(pdf.doc)
+        if first is None:
+            return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+        with _Pages(pdf.doc, data, sheets, page_of, pdfium=reader == "pdfium") as pages:
+            return _read(pdf, pages, data, filename, definitions, today)
     finally:
         _close(pdf)
 
 
-def _read(pdf: PDF, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date) -> Document:
-    first, _, page_of, sheets = _page_numbers(pdf.doc)
-    if first is None:
-        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
-    fields = read_acroform(pdf.doc.catalog.get("AcroForm"), page_of)
+def _read(
+    pdf: PDF, pages: _Pages, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date
+) -> Document:
+    sheets = pages.sheets
+    fields = read_acroform(pdf.doc.catalog.get("AcroForm"), pages.page_of)
     names = [f.name for f in fields]
     filled = any(f.filled for f in fields)
     # Reading page 1's text costs as much again as reading the fields. When filled fields carry several keys
     # that only one form has, they settle the question as surely as the title and the text is not read.
     kind = by_field_names(names, definitions, at_least=_DECISIVE_FIELD_NAMES) if filled else None
     if kind is None:
-        title_text = page_text(first)
+        title_text = _lines(pages.glyphs(1))
         if not title_text.strip() and not filled and _is_scan(pdf.pages):
             # Pictures of pages: read by OCR (imported here, as the readers are: only scans need Tesseract).
             from parsers.ocr import parse_scanned_pdf
@@ -104,7 +124,7 @@ def _read(pdf: PDF, data: bytes, filename: str, definitions: FormDefinitions, to
     if kind is None:
         return Unreadable(filename, "unrecognised")
     form = _from_fields(fields, definitions[kind], filename, sheets, today) if filled else None
-    return form or _from_text(pdf.doc, definitions[kind], filename, sheets, today)
+    return form or _from_text(pages, definitions[kind], filename, today)
 
 
 def _from_fields(
@@ -138,11 +158,10 @@ def _from_fields(
     )
 
 
-def _from_text(
-    doc: PDFDocument, definition: FormDefinition, filename: str, sheets: Sequence[Sheet], today: dt.date
-) -> Form:
+def _from_text(pages: _Pages, definition: FormDefinition, filename: str, today: dt.date) -> Form:
     """A flat (printed or exported) form: its labels and values read from the text of up to
     ``_MAX_TEXT_PAGES`` pages (every page, not only the leading ones the document was opened with)."""
+    sheets = pages.sheets
 
     def locate(page: int, box: Rect) -> Place | None:
         if not 0 < page <= len(sheets):
@@ -152,8 +171,7 @@ def _from_text(
         x1, y1 = sheet.from_device(box[2], box[3])
         return sheet.place((x0, y0, x1, y1))
 
-    pages = itertools.islice(PDFPage.create_pages(doc), _MAX_TEXT_PAGES)
-    reading = read_lines(pdf_lines(pages), definition, today, locate=locate)
+    reading = read_lines(pages.lines(_MAX_TEXT_PAGES), definition, today, locate=locate)
     return Form(
         kind=definition.kind,
         filename=filename,
@@ -165,19 +183,73 @@ def _from_text(
     )
 
 
-def page_text(page: PDFPage) -> str:
-    """The text of one page, line by line from the top, words split where glyphs stand apart.
+class _Pages:
+    """The glyphs of each page, from PDFium where it reads the page as pdfminer does, else from pdfminer."""
 
-    Cheaper than pdfplumber's ``extract_text`` by a factor of about four, because it builds no layout
-    objects: the title is all that is wanted here, and reading it must not cost more than the form's fields.
-    """
-    resources = PDFResourceManager(caching=True)
-    glyphs = GlyphCollector(resources)
-    PDFPageInterpreter(resources, glyphs).process_page(page)
-    return _lines(glyphs.glyphs)
+    def __init__(
+        self, doc: PDFDocument, data: bytes, sheets: Sequence[Sheet], page_of: dict[int, int], *, pdfium: bool
+    ) -> None:
+        self.sheets = sheets
+        self.page_of = page_of
+        self._doc = doc
+        self._miner: list[PDFPage] | None = None
+        self._resources = PDFResourceManager(caching=True)
+        self._pdfium = PdfiumText.open(data) if pdfium else None
+        if self._pdfium is not None and self._pdfium.pages != len(sheets):
+            # PDFium found other pages than pdfminer (a broken page tree, mended differently): the page
+            # numbers and geometry the places are worked out from are pdfminer's, so pdfminer reads them.
+            self._pdfium.close()
+            self._pdfium = None
+        self._read: dict[int, list[Glyph]] = {}
+
+    def __enter__(self) -> _Pages:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self._pdfium is not None:
+            self._pdfium.close()
+
+    def glyphs(self, number: int) -> list[Glyph]:
+        """Page ``number``'s (1-based) glyphs, as :class:`parsers.text.GlyphCollector` records them."""
+        if number not in self._read:
+            glyphs = self._from_pdfium(number)
+            if glyphs is None or not _has_text(glyphs):
+                # Nothing from PDFium, or no text: pdfminer's reading (empty too on a scan, at little cost).
+                glyphs = self._from_pdfminer(number)
+            self._read[number] = glyphs
+        return self._read[number]
+
+    def lines(self, most: int) -> list[Line]:
+        """The printed lines of the first ``most`` pages, top to bottom, page after page."""
+        return [line for n in range(1, min(most, len(self.sheets)) + 1) for line in glyph_lines(self.glyphs(n), n)]
+
+    def _from_pdfium(self, number: int) -> list[Glyph] | None:
+        if self._pdfium is None:
+            return None
+        try:
+            return self._pdfium.glyphs(number, self.sheets[number - 1])
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - a page PDFium fails on is pdfminer's to read, whatever the failure
+            return None
+
+    def _from_pdfminer(self, number: int) -> list[Glyph]:
+        if self._miner is None:
+            self._miner = list(itertools.islice(PDFPage.create_pages(self._doc), _MAX_TEXT_PAGES))
+        if number > len(self._miner):
+            return []
+        glyphs = GlyphCollector(self._resources)
+        PDFPageInterpreter(self._resources, glyphs).process_page(self._miner[number - 1])
+        return glyphs.glyphs
+
+
+def _has_text(glyphs: Sequence[Glyph]) -> bool:
+    return any(g[4].strip() for g in glyphs)
 
 
 def _lines(glyphs: list[Glyph]) -> str:
+    """The text of one page's ``glyphs``, line by line from the top, words split where glyphs stand apart: what
+    the title is recognised by, as pdfplumber would print it."""
     lines: list[list[Glyph]] = []
     for glyph in sorted(glyphs, key=lambda g: (-g[2], g[0])):
         if lines and abs(lines[-1][0][2] - glyph[2]) <= _TOLERANCE:

@@ -140,9 +140,15 @@ def test_the_workspace_reads_through_views_and_writes_through_commands() -> None
 
 
 def test_pages_are_drawn_only_by_the_parse_workers() -> None:
-    """pdfium (pypdfium2) reads hostile PDFs in C: only parsers/pictures.py calls it, and only the worker pool
-    reaches that module; the workspace asks the pool for a page picture, never draws one itself."""
-    assert modules_importing("pypdfium2") - {"samples/scans.py"} == {"parsers/pictures.py", "parsers/ocr/__init__.py"}
+    """pdfium (pypdfium2) reads hostile PDFs in C: only the page pictures, OCR and the PDF reader's glyphs call
+    it, and only the worker pool reaches those modules (the glyphs through the PDF reader, which only
+    ``parse_document`` imports); the workspace asks the pool for a page picture, never draws one itself."""
+    assert modules_importing("pypdfium2") - {"samples/scans.py"} == {
+        "parsers/pictures.py",
+        "parsers/ocr/__init__.py",
+        "parsers/glyphs.py",
+    }
+    assert {p for p in modules_importing("parsers.glyphs") if not p.startswith("tests/")} == {"parsers/pdf.py"}
     assert {p for p in modules_importing("parsers.ocr") if not p.startswith(("tests/", "parsers/"))} <= {
         "intake/isolation.py"
     }
