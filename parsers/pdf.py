@@ -28,7 +28,8 @@ import pdfplumber
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
 from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
-from pdfminer.pdftypes import PDFObjRef
+from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
+from pdfminer.psparser import LIT
 from pdfplumber.page import Page
 from pdfplumber.pdf import PDF
 from pdfplumber.utils.exceptions import PdfminerException
@@ -53,6 +54,12 @@ _MAX_TEXT_PAGES: Final = 40
 
 _DECISIVE_FIELD_NAMES: Final = 3
 """Filled fillable forms with at least this many field names unique to one form are that form, title unread."""
+
+_PDFIUM_CONTENT: Final = 1_000_000
+"""Bytes of a page's content (decoded) that PDFium reads at most; a page of a form has tens of thousands."""
+
+_FORM: Final = LIT("Form")
+_TYPE3: Final = LIT("Type3")
 
 _TOLERANCE: Final = 3.0
 """Points within which two glyphs share a line, and beyond which a gap between them is a space (pdfplumber's
@@ -224,7 +231,7 @@ class _Pages:
         return [line for n in range(1, min(most, len(self.sheets)) + 1) for line in glyph_lines(self.glyphs(n), n)]
 
     def _from_pdfium(self, number: int) -> list[Glyph] | None:
-        if self._pdfium is None:
+        if self._pdfium is None or not _fit_for_pdfium(self._page(number)):
             return None
         try:
             return self._pdfium.glyphs(number, self.sheets[number - 1])
@@ -234,13 +241,46 @@ class _Pages:
             return None
 
     def _from_pdfminer(self, number: int) -> list[Glyph]:
-        if self._miner is None:
-            self._miner = list(itertools.islice(PDFPage.create_pages(self._doc), _MAX_TEXT_PAGES))
-        if number > len(self._miner):
+        page = self._page(number)
+        if page is None:
             return []
         glyphs = GlyphCollector(self._resources)
-        PDFPageInterpreter(self._resources, glyphs).process_page(self._miner[number - 1])
+        PDFPageInterpreter(self._resources, glyphs).process_page(page)
         return glyphs.glyphs
+
+    def _page(self, number: int) -> PDFPage | None:
+        if self._miner is None:
+            self._miner = list(itertools.islice(PDFPage.create_pages(self._doc), _MAX_TEXT_PAGES))
+        return self._miner[number - 1] if 0 < number <= len(self._miner) else None
+
+
+def _fit_for_pdfium(page: PDFPage | None) -> bool:
+    """Whether PDFium may read ``page``. PDFium builds every object of a page in memory before any is read,
+    where pdfminer goes through them one by one: a page that could stand for more objects than the worker's
+    memory holds is pdfminer's, which at worst runs out of time, as before. That is a page drawing form
+    XObjects (a few KB of forms drawing each other are billions of objects) or Type 3 fonts (each glyph a
+    content stream of its own), or with more than ``_PDFIUM_CONTENT`` bytes of content."""
+    if page is None:
+        return False
+    resources = resolve1(page.resources)
+    if not isinstance(resources, dict):
+        return True
+    for kind, subtype in (("XObject", _FORM), ("Font", _TYPE3)):
+        entries = resolve1(resources.get(kind))
+        if isinstance(entries, dict) and any(_subtype(entry) is subtype for entry in entries.values()):
+            return False
+    size = 0
+    for stream in page.contents:
+        content = resolve1(stream)
+        size += len(content.get_data()) if isinstance(content, PDFStream) else 0
+        if size > _PDFIUM_CONTENT:
+            return False
+    return True
+
+
+def _subtype(entry: object) -> object:
+    value = resolve1(entry)
+    return resolve1(value.get("Subtype")) if isinstance(value, dict | PDFStream) else None
 
 
 def _has_text(glyphs: Sequence[Glyph]) -> bool:
