@@ -41,6 +41,8 @@ _WHITESPACE: Final = frozenset(" \t\r\n\u00a0")
 _HYPHEN: Final = 0x02
 """What PDFium makes of a hyphen it takes to end a line (``FPDFText_IsHyphen`` says so)."""
 
+_UNMAPPED: Final = frozenset(("", "\ufffd"))
+
 _NO_TEXT: Final = "\ufffe"
 """What PDFium's text of a page holds for a character with no text, and for a hyphen ending a line."""
 
@@ -62,8 +64,6 @@ _text_object = _lean(pdfium_c.FPDFText_GetTextObject, ctypes.c_void_p, ctypes.c_
 class _Run:
     """What the characters of one text object share."""
 
-    baseline: float
-    """User space, y up."""
     size: float
     """In pdfminer's terms: the type size times the device matrix's vertical scale."""
     advance: float
@@ -124,10 +124,15 @@ def _page_glyphs(text: pdfium_c.FPDF_TEXTPAGE, sheet: Sheet, *, whole_text: bool
     ox, oy = ctypes.c_double(), ctypes.c_double()
     matrix = pdfium_c.FS_MATRIX()
     to_device = _device(sheet)
+    # pdfminer's device space is user space moved (and on a turned page turned): unturned, a glyph's left edge
+    # moves by a constant, which is worked out once rather than for every character.
+    shift_x, shift_y = (-sheet.media[0], -sheet.media[1]) if sheet.rotate == 0 else (0.0, 0.0)
     glyphs: list[Glyph] = []
     unreadable = 0
     run: _Run | None = None
     drawn_by: int | None = None
+    fast = False  # in an upright run on an unturned page: each character's box alone places it
+    size = advance = baseline = 0.0
     for index in range(count):
         char = chars[index] if chars is not None else _char(_unicode(page, index))
         if char == _NO_TEXT:
@@ -140,27 +145,25 @@ def _page_glyphs(text: pdfium_c.FPDF_TEXTPAGE, sheet: Sheet, *, whole_text: bool
         left, top, right, bottom = corners(box)
         if char in _WHITESPACE and left == right and bottom == top:
             continue  # a space or line break PDFium inferred (a point, not a box): pdfminer sees only what is drawn
-        if char in ("", "\ufffd"):
+        if char in _UNMAPPED:
             unreadable += 1
         text_object = _text_object(page, index)
-        if run is None or text_object != drawn_by or text_object is None or not run.upright:
-            if chars is not None and char != _char(_unicode(page, index)) and char != "-":
-                return _page_glyphs(text, sheet, whole_text=False)
-            drawn_by = text_object
-            pdfium_c.FPDFText_GetCharOrigin(text, index, ox, oy)
-            pdfium_c.FPDFText_GetMatrix(text, index, matrix)
-            run = _run(
-                (matrix.a, matrix.b, matrix.c, matrix.d),
-                oy.value,
-                pdfium_c.FPDFText_GetFontSize(text, index),
-                sheet.rotate,
-            )
-            x, y = (left, oy.value) if run.upright else (ox.value, oy.value)
-        else:
-            x, y = left, run.baseline
+        if fast and text_object == drawn_by:
+            x0 = left + shift_x
+            glyphs.append((x0, x0 + (right - left) * advance, baseline, size, char))
+            continue
+        if chars is not None and char != _char(_unicode(page, index)) and char != "-":
+            return _page_glyphs(text, sheet, whole_text=False)
+        drawn_by = text_object
+        pdfium_c.FPDFText_GetCharOrigin(text, index, ox, oy)
+        pdfium_c.FPDFText_GetMatrix(text, index, matrix)
+        run = _run((matrix.a, matrix.b, matrix.c, matrix.d), pdfium_c.FPDFText_GetFontSize(text, index), sheet.rotate)
+        size, advance = run.size, run.advance
+        fast = run.upright and sheet.rotate == 0 and text_object is not None
+        baseline = oy.value + shift_y
+        x0, y0 = to_device(left if run.upright else ox.value, oy.value)
         width = (right - left) if run.upright else _along(left, bottom, right, top, matrix)
-        x0, baseline = to_device(x, y)
-        glyphs.append((x0, x0 + width * run.advance, baseline, run.size, char))
+        glyphs.append((x0, x0 + width * advance, y0, size, char))
     if glyphs and unreadable > _UNREADABLE_SHARE * len(glyphs):
         return None
     return glyphs
@@ -176,16 +179,15 @@ def _whole_text(text: pdfium_c.FPDF_TEXTPAGE, count: int) -> str | None:
     return whole if len(whole) == count else None
 
 
-def _run(matrix: tuple[float, float, float, float], baseline: float, font_size: float, rotate: int) -> _Run:
-    """The run of a text object drawn with ``matrix`` (user space, its type size taken out) at ``font_size``,
-    its baseline at ``baseline``, on a page turned by ``rotate``."""
+def _run(matrix: tuple[float, float, float, float], font_size: float, rotate: int) -> _Run:
+    """The run of a text object drawn with ``matrix`` (user space, its type size taken out) at ``font_size``
+    on a page turned by ``rotate``."""
     a, b, c, d = matrix
     # pdfminer's glyph size is the type size times the device matrix's vertical scale, and its right edge
     # the advance times the device matrix's horizontal scale: the same matrix turned as the page is.
     a_device, d_device = _turned(a, b, rotate)[0], _turned(c, d, rotate)[1]
     scale = math.hypot(a, b)
     return _Run(
-        baseline=baseline,
         size=abs(font_size * d_device),
         advance=a_device / scale if scale > 0 else 0.0,
         upright=b == 0 and c == 0 and a > 0,

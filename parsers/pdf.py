@@ -20,6 +20,8 @@ import contextlib
 import datetime as dt
 import io
 import itertools
+import operator
+import re
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, Literal
@@ -59,7 +61,11 @@ _PDFIUM_CONTENT: Final = 1_000_000
 """Bytes of a page's content (decoded) that PDFium reads at most; a page of a form has tens of thousands."""
 
 _FORM: Final = LIT("Form")
+_ESCAPED_NAME: Final = re.compile(rb"/[^\s/\[\]<>(){}%]*#[0-9A-Fa-f]{2}")
 _TYPE3: Final = LIT("Type3")
+
+_LEFT: Final = operator.itemgetter(0)
+_BASELINE: Final = operator.itemgetter(2)
 
 _TOLERANCE: Final = 3.0
 """Points within which two glyphs share a line, and beyond which a gap between them is a space (pdfplumber's
@@ -207,6 +213,7 @@ class _Pages:
             # numbers and geometry the places are worked out from are pdfminer's, so pdfminer reads them.
             self._pdfium.close()
             self._pdfium = None
+        self._forms = self._pdfium is not None and _may_hold_forms(data)
         self._read: dict[int, list[Glyph]] = {}
 
     def __enter__(self) -> _Pages:
@@ -231,7 +238,7 @@ class _Pages:
         return [line for n in range(1, min(most, len(self.sheets)) + 1) for line in glyph_lines(self.glyphs(n), n)]
 
     def _from_pdfium(self, number: int) -> list[Glyph] | None:
-        if self._pdfium is None or not _fit_for_pdfium(self._page(number)):
+        if self._pdfium is None or not _fit_for_pdfium(self._page(number), forms=self._forms):
             return None
         try:
             return self._pdfium.glyphs(number, self.sheets[number - 1])
@@ -254,28 +261,37 @@ class _Pages:
         return self._miner[number - 1] if 0 < number <= len(self._miner) else None
 
 
-def _fit_for_pdfium(page: PDFPage | None) -> bool:
+def _fit_for_pdfium(page: PDFPage | None, *, forms: bool) -> bool:
     """Whether PDFium may read ``page``. PDFium builds every object of a page in memory before any is read,
     where pdfminer goes through them one by one: a page that could stand for more objects than the worker's
-    memory holds is pdfminer's, which at worst runs out of time, as before. That is a page drawing form
+    memory holds is pdfminer's, which at worst runs out of time, as before. That is a page with more than
+    ``_PDFIUM_CONTENT`` bytes of content, or (where the file may hold them at all: ``forms``) drawing form
     XObjects (a few KB of forms drawing each other are billions of objects) or Type 3 fonts (each glyph a
-    content stream of its own), or with more than ``_PDFIUM_CONTENT`` bytes of content."""
+    content stream of its own, which may draw forms)."""
     if page is None:
         return False
-    resources = resolve1(page.resources)
-    if not isinstance(resources, dict):
-        return True
-    for kind, subtype in (("XObject", _FORM), ("Font", _TYPE3)):
-        entries = resolve1(resources.get(kind))
-        if isinstance(entries, dict) and any(_subtype(entry) is subtype for entry in entries.values()):
-            return False
     size = 0
     for stream in page.contents:
         content = resolve1(stream)
         size += len(content.get_data()) if isinstance(content, PDFStream) else 0
         if size > _PDFIUM_CONTENT:
             return False
+    resources = resolve1(page.resources) if forms else None
+    if not isinstance(resources, dict):
+        return True
+    for kind, subtype in (("XObject", _FORM), ("Font", _TYPE3)):
+        entries = resolve1(resources.get(kind))
+        if isinstance(entries, dict) and any(_subtype(entry) is subtype for entry in entries.values()):
+            return False
     return True
+
+
+def _may_hold_forms(data: bytes) -> bool:
+    """Whether the file may hold form XObjects or Type 3 fonts. A stream's dictionary is never compressed, so
+    a form XObject's ``/Form`` is in the file's bytes (unless spelt with ``#`` escapes, which send the file the
+    long way too); resolving every font of every page to look for Type 3 costs pdfminer more than PDFium's
+    whole reading of a page, and Type 3 glyphs are only a danger when they draw forms."""
+    return b"/Form" in data or _ESCAPED_NAME.search(data) is not None
 
 
 def _subtype(entry: object) -> object:
@@ -290,17 +306,21 @@ def _has_text(glyphs: Sequence[Glyph]) -> bool:
 def _lines(glyphs: list[Glyph]) -> str:
     """The text of one page's ``glyphs``, line by line from the top, words split where glyphs stand apart: what
     the title is recognised by, as pdfplumber would print it."""
+    ordered = sorted(glyphs, key=_LEFT)  # down the page, then along each line (two stable sorts)
+    ordered.sort(key=_BASELINE, reverse=True)
     lines: list[list[Glyph]] = []
-    for glyph in sorted(glyphs, key=lambda g: (-g[2], g[0])):
-        if lines and abs(lines[-1][0][2] - glyph[2]) <= _TOLERANCE:
-            lines[-1].append(glyph)
+    line: list[Glyph] = []
+    for glyph in ordered:
+        if line and abs(line[0][2] - glyph[2]) <= _TOLERANCE:
+            line.append(glyph)
         else:
-            lines.append([glyph])
+            line = [glyph]
+            lines.append(line)
     out: list[str] = []
     for line in lines:
         words: list[str] = []
         end: float | None = None
-        for x0, x1, _, _, text in sorted(line, key=lambda g: g[0]):
+        for x0, x1, _, _, text in sorted(line, key=_LEFT):
             if end is not None and x0 - end > _TOLERANCE:
                 words.append(" ")
             words.append(text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -522,34 +523,48 @@ def pdf_lines(pages: Iterable[PDFPage]) -> list[Line]:
 
 def glyph_lines(glyphs: Iterable[Glyph], page: int) -> list[Line]:
     """Glyphs grouped into lines (sharing a baseline) and each line into segments (split at wide gaps)."""
+    # Down the page, then along each line: two stable sorts, cheaper than one on a built key (every glyph of
+    # every flat form passes here).
+    ordered = sorted(glyphs, key=_LEFT)
+    ordered.sort(key=_BASELINE, reverse=True)
     rows: list[list[Glyph]] = []
-    for glyph in sorted(glyphs, key=lambda g: (-g[2], g[0])):
-        if rows and abs(rows[-1][0][2] - glyph[2]) <= max(1.0, 0.3 * max(glyph[3], rows[-1][0][3])):
-            rows[-1].append(glyph)
-        else:
-            rows.append([glyph])
+    row: list[Glyph] = []
+    for glyph in ordered:
+        if row:
+            first = row[0]
+            tolerance = 0.3 * (glyph[3] if glyph[3] > first[3] else first[3])
+            if abs(first[2] - glyph[2]) <= (tolerance if tolerance > 1.0 else 1.0):
+                row.append(glyph)
+                continue
+        row = [glyph]
+        rows.append(row)
     lines: list[Line] = []
     for row in rows:
-        row.sort(key=lambda g: g[0])
+        row.sort(key=_LEFT)
         size = max(g[3] for g in row)
         segments: list[Segment] = []
         start = end = row[0][0]
         text: list[str] = []
         for x0, x1, _, glyph_size, char in row:
-            gap = x0 - end
-            if text and gap > max(7.0, 0.7 * max(glyph_size, 1.0)):
-                segments.append(Segment(start, end, "".join(text).strip()))
-                text, start = [], x0
-            elif text and gap > max(0.8, 0.15 * glyph_size) and not text[-1].isspace():
-                text.append(" ")
+            if text:
+                gap = x0 - end
+                if gap > 7.0 and gap > 0.7 * (glyph_size if glyph_size > 1.0 else 1.0):
+                    segments.append(Segment(start, end, "".join(text).strip()))
+                    text, start = [], x0
+                elif gap > 0.8 and gap > 0.15 * glyph_size and not text[-1].isspace():
+                    text.append(" ")
             if char.isspace():
                 if text and not text[-1].isspace():
                     text.append(" ")
             else:
                 text.append(char)
-            end = max(end, x1) if text else x1
+            end = (x1 if x1 > end else end) if text else x1
         segments.append(Segment(start, end, "".join(text).strip()))
         kept = tuple(Segment(s.x0, s.x1, normalise_glyphs(s.text)) for s in segments if s.text)
         if kept:
             lines.append(Line(page, -row[0][2], size, kept))
     return lines
+
+
+_LEFT: Final = operator.itemgetter(0)
+_BASELINE: Final = operator.itemgetter(2)
