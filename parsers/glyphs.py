@@ -132,7 +132,7 @@ def _page_glyphs(text: pdfium_c.FPDF_TEXTPAGE, sheet: Sheet, *, whole_text: bool
     run: _Run | None = None
     drawn_by: int | None = None
     fast = False  # in an upright run on an unturned page: each character's box alone places it
-    size = advance = baseline = 0.0
+    size = advance = baseline = run_bottom = run_top = 0.0
     for index in range(count):
         char = chars[index] if chars is not None else _char(_unicode(page, index))
         if char == _NO_TEXT:
@@ -147,6 +147,13 @@ def _page_glyphs(text: pdfium_c.FPDF_TEXTPAGE, sheet: Sheet, *, whole_text: bool
             continue  # a space or line break PDFium inferred (a point, not a box): pdfminer sees only what is drawn
         if char in _UNMAPPED:
             unreadable += 1
+        if fast and bottom == run_bottom and top == run_top:
+            # The same height as the character before: the same baseline, size and font (a loose box's height
+            # is its font's, drawn at its size and baseline), so which text object drew it need not be asked.
+            x0 = left + shift_x
+            glyphs.append((x0, x0 + (right - left) * advance, baseline, size, char))
+            continue
+        run_bottom, run_top = bottom, top
         text_object = _text_object(page, index)
         if fast and text_object == drawn_by:
             x0 = left + shift_x

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 import itertools
 import operator
@@ -61,7 +62,8 @@ _PDFIUM_CONTENT: Final = 1_000_000
 """Bytes of a page's content (decoded) that PDFium reads at most; a page of a form has tens of thousands."""
 
 _FORM: Final = LIT("Form")
-_ESCAPED_NAME: Final = re.compile(rb"/[^\s/\[\]<>(){}%]*#[0-9A-Fa-f]{2}")
+_ESCAPED_NAME: Final = re.compile(rb"/[^\s/\[\]<>(){}%]*#[0-9A-Fa-f]{2}[^\s/\[\]<>(){}%]*")
+_ESCAPE: Final = re.compile(rb"#([0-9A-Fa-f]{2})")
 _TYPE3: Final = LIT("Type3")
 
 _LEFT: Final = operator.itemgetter(0)
@@ -291,7 +293,10 @@ def _may_hold_forms(data: bytes) -> bool:
     a form XObject's ``/Form`` is in the file's bytes (unless spelt with ``#`` escapes, which send the file the
     long way too); resolving every font of every page to look for Type 3 costs pdfminer more than PDFium's
     whole reading of a page, and Type 3 glyphs are only a danger when they draw forms."""
-    return b"/Form" in data or _ESCAPED_NAME.search(data) is not None
+    if b"/Form" in data:
+        return True
+    unescape = functools.partial(_ESCAPE.sub, lambda m: bytes((int(m.group(1), 16),)))
+    return any(b"/Form" in unescape(name.group()) for name in _ESCAPED_NAME.finditer(data))
 
 
 def _subtype(entry: object) -> object:
