@@ -16,6 +16,7 @@ ones are the answer. The raw values go through :func:`parsers.values.type_fields
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import operator
 import re
@@ -145,8 +146,7 @@ def resolve_option(text: str, options: Sequence[Option]) -> Option | None:
     if not wanted:
         return None
     for option in options:
-        code, printed = fold(option.code), fold(option.text)
-        if wanted in (code, printed, code + printed):
+        if wanted in _spellings(option):
             return option
     # A scan's code can be misread where its words are not ("Al Large-print labels" for A1): the words name
     # the option as well, when what stands before them is no longer than a code.
@@ -156,6 +156,14 @@ def resolve_option(text: str, options: Sequence[Option]) -> Option | None:
         if code != printed and len(printed) >= 4 and wanted.endswith(printed) and 0 < extra <= len(code) + 1:
             return option
     return None
+
+
+@functools.cache
+def _spellings(option: Option) -> tuple[str, str, str]:
+    """``option`` folded as it may be printed: its code, its text, both. The forms' options are few and fixed,
+    and every tick box of every flat form is compared with them."""
+    code, printed = fold(option.code), fold(option.text)
+    return code, printed, code + printed
 
 
 def _ticked(text: str, field: FieldDefinition) -> tuple[str, ...] | None:
