@@ -16,7 +16,6 @@ the tests hold PDFium's reading to.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import io
@@ -27,15 +26,12 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Final, Literal
 
-import pdfplumber
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError
 from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
+from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
 from pdfminer.psparser import LIT
-from pdfplumber.page import Page
-from pdfplumber.pdf import PDF
-from pdfplumber.utils.exceptions import PdfminerException
 
 from config.forms import FormDefinition, FormDefinitions, FormKind
 from parsers.acroform import AcroField, map_fields, read_acroform
@@ -100,29 +96,28 @@ def parse_pdf(
 
 
 def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.date, reader: Reader) -> Document:
+    # pdfminer itself, not pdfplumber over it: pdfplumber decodes the metadata on opening and builds its
+    # pages on closing, a tenth of a flat form's whole reading; only a scan's check needs pdfplumber's pages.
     try:
-        pdf = pdfplumber.open(io.BytesIO(data), pages=list(range(1, _TEXT_PAGES + 1)))
-    except PdfminerException as exc:
-        cause = exc.args[0] if exc.args else None
-        kind = _kind_from_name(filename, definitions)
-        if isinstance(cause, PDFEncryptionError):
-            return Unreadable(filename, "encrypted", kind)
-        return Unreadable(filename, "corrupt", kind)
-    try:
-        first, _, page_of, sheets = _page_numbers(pdf.doc)
-        if first is None:
-            return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
-        with _Pages(pdf.doc, data, sheets, page_of, pdfium=reader == "pdfium") as pages:
-            return _read(pdf, pages, data, filename, definitions, today)
-    finally:
-        _close(pdf)
+        doc = PDFDocument(PDFParser(io.BytesIO(data)), password="")
+    except PDFEncryptionError:
+        return Unreadable(filename, "encrypted", _kind_from_name(filename, definitions))
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - whatever pdfminer raises on bytes it cannot parse, the file is corrupt
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+    first, _, page_of, sheets = _page_numbers(doc)
+    if first is None:
+        return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+    with _Pages(doc, data, sheets, page_of, pdfium=reader == "pdfium") as pages:
+        return _read(doc, pages, data, filename, definitions, today)
 
 
 def _read(
-    pdf: PDF, pages: _Pages, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date
+    doc: PDFDocument, pages: _Pages, data: bytes, filename: str, definitions: FormDefinitions, today: dt.date
 ) -> Document:
     sheets = pages.sheets
-    fields = read_acroform(pdf.doc.catalog.get("AcroForm"), pages.page_of)
+    fields = read_acroform(doc.catalog.get("AcroForm"), pages.page_of)
     names = [f.name for f in fields]
     filled = any(f.filled for f in fields)
     # Reading page 1's text costs as much again as reading the fields. When filled fields carry several keys
@@ -130,7 +125,7 @@ def _read(
     kind = by_field_names(names, definitions, at_least=_DECISIVE_FIELD_NAMES) if filled else None
     if kind is None:
         title_text = _lines(pages.glyphs(1))
-        if not title_text.strip() and not filled and _is_scan(pdf.pages):
+        if not title_text.strip() and not filled and _is_scan(data):
             # Pictures of pages: read by OCR (imported here, as the readers are: only scans need Tesseract).
             from parsers.ocr import parse_scanned_pdf
 
@@ -359,11 +354,14 @@ def _page_numbers(doc: PDFDocument) -> tuple[PDFPage | None, int, dict[int, int]
     return first, count, numbers, sheets
 
 
-def _is_scan(pages: Sequence[Page]) -> bool:
+def _is_scan(data: bytes) -> bool:
     """Whether the leading pages hold images but no text at all."""
-    if any(char.get("text", "").strip() for page in pages for char in page.chars):
-        return False
-    return any(page.images for page in pages)
+    import pdfplumber  # only a file with no text on page 1 gets here
+
+    with pdfplumber.open(io.BytesIO(data), pages=list(range(1, _TEXT_PAGES + 1))) as pdf:
+        if any(char.get("text", "").strip() for page in pdf.pages for char in page.chars):
+            return False
+        return any(page.images for page in pdf.pages)
 
 
 def _kind_from_name(filename: str, definitions: FormDefinitions) -> FormKind | None:
@@ -371,9 +369,3 @@ def _kind_from_name(filename: str, definitions: FormDefinitions) -> FormKind | N
         return by_filename(filename, definitions)
     except Exception:  # noqa: BLE001 - only a hint for the team; never worth failing over
         return None
-
-
-def _close(pdf: PDF) -> None:
-    # The result is already in hand; a failed close loses nothing.
-    with contextlib.suppress(Exception):
-        pdf.close()
