@@ -119,7 +119,7 @@ def slow() -> bytes:
     return one_page(zlib.compress(b"BT /F1 1 Tf " + b"(a) Tj 0 1 Td " * 500_000 + b"ET"))
 
 
-def nested_forms(depth: int = 16, fanout: int = 4) -> bytes:
+def nested_forms(depth: int = 16, fanout: int = 4, subtype: bytes = b"/Form") -> bytes:
     """The attack: under 4 KB of form XObjects, each drawing the next ``fanout`` times, ``depth`` levels deep.
 
     Every draw is interpreted anew, so the page costs ``fanout ** depth`` draws: at these defaults about a
@@ -132,8 +132,8 @@ def nested_forms(depth: int = 16, fanout: int = 4) -> bytes:
         body = b"0 0 1 1 re n" if deepest else b"q /X Do Q " * fanout
         resources = b"" if deepest else b"/XObject << /X %d 0 R >>" % (first + level + 1)
         forms.append(
-            b"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << %b >> /Length %d >>\n"
-            b"stream\n%b\nendstream" % (resources, len(body), body)
+            b"<< /Type /XObject /Subtype %b /BBox [0 0 595 842] /Resources << %b >> /Length %d >>\n"
+            b"stream\n%b\nendstream" % (subtype, resources, len(body), body)
         )
     return pdf(
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -285,6 +285,22 @@ def test_at_the_message_deadline_the_document_at_work_is_stopped_and_those_not_s
         ("attack.pdf", "timeout"),
         ("late.pdf", "timeout"),
     ]
+
+
+def test_a_page_of_forms_drawing_forms_runs_out_of_time_however_form_is_spelt() -> None:
+    """PDFium builds every object of a page before any is read: forms drawing forms would take it past the
+    worker's memory cap, so such a page is left to pdfminer, which runs out of time instead (the team gets the
+    file either way), with ``/Form`` written out or spelt with ``#`` escapes."""
+    definitions = load_form_definitions()
+    with ParsePool(timeout_seconds=1, memory_mb=256) as pool:
+        documents = [
+            pool.parse(nested_forms(subtype=subtype), "attack.pdf", definitions, today=TODAY)
+            for subtype in (b"/Form", b"/F#6Frm")
+        ]
+        after = pool.parse(letter(), "letter.pdf", definitions, today=TODAY)
+
+    assert [getattr(d, "problem", None) for d in documents] == ["timeout", "timeout"]
+    assert getattr(after, "problem", None) == "unrecognised"
 
 
 def test_a_worker_stuck_opening_a_container_is_replaced_and_the_next_container_is_opened() -> None:
