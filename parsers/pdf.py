@@ -235,13 +235,15 @@ class _Pages:
         return [line for n in range(1, min(most, len(self.sheets)) + 1) for line in glyph_lines(self.glyphs(n), n)]
 
     def _from_pdfium(self, number: int) -> list[Glyph] | None:
-        if self._pdfium is None or not _fit_for_pdfium(self._page(number), forms=self._forms):
+        if self._pdfium is None:
             return None
         try:
+            if not _fit_for_pdfium(self._page(number), forms=self._forms):
+                return None
             return self._pdfium.glyphs(number, self.sheets[number - 1])
         except MemoryError:
             raise
-        except Exception:  # noqa: BLE001 - a page PDFium fails on is pdfminer's to read, whatever the failure
+        except Exception:  # noqa: BLE001 - a page PDFium (or the look before it) fails on is pdfminer's to read
             return None
 
     def _from_pdfminer(self, number: int) -> list[Glyph]:
