@@ -204,13 +204,10 @@ class _Pages:
         self._doc = doc
         self._miner: list[PDFPage] | None = None
         self._resources = PDFResourceManager(caching=True)
-        self._pdfium = PdfiumText.open(data) if pdfium else None
-        if self._pdfium is not None and self._pdfium.pages != len(sheets):
-            # PDFium found other pages than pdfminer (a broken page tree, mended differently): the page
-            # numbers and geometry the places are worked out from are pdfminer's, so pdfminer reads them.
-            self._pdfium.close()
-            self._pdfium = None
-        self._forms = self._pdfium is not None and _may_hold_forms(data)
+        self._data = data
+        self._use_pdfium = pdfium  # opened when a page's text is first wanted: filled fields may say it all
+        self._pdfium: PdfiumText | None = None
+        self._forms = False
         self._read: dict[int, list[Glyph]] = {}
 
     def __enter__(self) -> _Pages:
@@ -234,13 +231,26 @@ class _Pages:
         """The printed lines of the first ``most`` pages, top to bottom, page after page."""
         return [line for n in range(1, min(most, len(self.sheets)) + 1) for line in glyph_lines(self.glyphs(n), n)]
 
+    def _open_pdfium(self) -> PdfiumText | None:
+        if self._use_pdfium:
+            self._use_pdfium = False
+            self._pdfium = PdfiumText.open(self._data)
+            if self._pdfium is not None and self._pdfium.pages != len(self.sheets):
+                # PDFium found other pages than pdfminer (a broken page tree, mended differently): the page
+                # numbers and geometry the places are worked out from are pdfminer's, so pdfminer reads them.
+                self._pdfium.close()
+                self._pdfium = None
+            self._forms = self._pdfium is not None and _may_hold_forms(self._data)
+        return self._pdfium
+
     def _from_pdfium(self, number: int) -> list[Glyph] | None:
-        if self._pdfium is None:
+        pdfium = self._open_pdfium()
+        if pdfium is None:
             return None
         try:
             if not _fit_for_pdfium(self._page(number), forms=self._forms):
                 return None
-            return self._pdfium.glyphs(number, self.sheets[number - 1])
+            return pdfium.glyphs(number, self.sheets[number - 1])
         except MemoryError:
             raise
         except Exception:  # noqa: BLE001 - a page PDFium (or the look before it) fails on is pdfminer's to read
