@@ -203,11 +203,31 @@ def _read_files(
         files.extend([found] if isinstance(found, Unreadable) else found)
     documents: list[Document | None] = [f if isinstance(f, Unreadable) else _unparsed(f) for f in files]
     wanted = [(i, f) for i, f in enumerate(files) if documents[i] is None and isinstance(f, Attachment)]
-    parsed = pool.parse_all([(f.data, f.filename) for _, f in wanted], definitions, today=today, deadline=deadline)
-    for (index, _), document in zip(wanted, parsed, strict=True):
-        documents[index] = document
-    kept = [(f, d) for f, d in zip(files, documents, strict=True) if d is not None]
+    # The same bytes twice (a picture Outlook keeps both as an attachment and inside the rich text, a form
+    # attached twice) are parsed once: a photo costs seconds of OCR. Each copy still counts as a document.
+    first: dict[bytes, Attachment] = {}
+    for _, f in wanted:
+        first.setdefault(f.data, f)
+    unique = list(first.values())
+    parsed = pool.parse_all([(f.data, f.filename) for f in unique], definitions, today=today, deadline=deadline)
+    by_data = dict(zip((f.data for f in unique), parsed, strict=True))
+    for index, f in wanted:
+        document = by_data[f.data]
+        documents[index] = document if document.filename == f.filename else replace(document, filename=f.filename)
+    kept = [(f, d) for f, d in zip(files, documents, strict=True) if d is not None and not _not_a_form(f, d)]
     return [f for f, _ in kept], tuple(d for _, d in kept)
+
+
+def _not_a_form(file: Attachment | Unreadable, document: Document) -> bool:
+    """Whether ``file`` is a picture that holds no form: a logo, a signature's picture, an inline image of the
+    email's text or a photo of something else. It is left out, as pictures were before they were read, so it
+    adds nothing to the decision, the reply, the tasks or the referral's documents."""
+    return (
+        isinstance(file, Attachment)
+        and file.kind == "image"
+        and isinstance(document, Unreadable)
+        and document.problem == "unrecognised"
+    )
 
 
 def _unparsed(attachment: Attachment) -> Document | None:

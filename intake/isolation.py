@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard, TypeVar
 import structlog
 
 from config.forms import FormDefinitions
-from parsers import parse_document
+from parsers import is_image, parse_document
 from parsers.mail import Attachment, Mail, read_headers, read_mail
 from parsers.types import PICTURE_WIDTH, Document, Form, PagePicture, Unreadable
 
@@ -396,8 +396,25 @@ class ParsePool:
         ``deadline`` (a ``time.monotonic()`` instant: the message's budget) cuts every document's limit short;
         a document not started by then comes back "timeout" without reaching a worker.
         """
-        results = self._run([_Parse(data, filename, definitions, today) for data, filename in files], deadline)
+        requests = [_Parse(data, filename, definitions, today) for data, filename in files]
+        results = self._run(requests, deadline)
+        # OCR needs most of a worker's memory cap: a picture that overflowed a worker which had read other
+        # files before (its memory fragmented, more libraries loaded) is read once more by a fresh worker.
+        again = [
+            i
+            for i, (request, result) in enumerate(zip(requests, results, strict=True))
+            if isinstance(result, Unreadable) and result.problem == "too_large" and is_image(request.data)
+        ]
+        if again:
+            self._retire_idle()
+            for index, result in zip(again, self._run([requests[i] for i in again], deadline), strict=True):
+                results[index] = result
         return [r if isinstance(r, Form | Unreadable) else Unreadable("", "corrupt") for r in results]
+
+    def _retire_idle(self) -> None:
+        with self._lock:
+            while self._idle:
+                self._idle.pop().stop()
 
     def open_all(
         self, containers: Sequence[Attachment], *, max_bytes: int, deadline: float | None = None

@@ -13,7 +13,7 @@ from typing import Final
 from config.forms import FormDefinitions
 from parsers.types import Document, Form, Unreadable, Value
 
-__all__ = ["Document", "Form", "Unreadable", "Value", "parse_document"]
+__all__ = ["Document", "Form", "Unreadable", "Value", "is_image", "may_be_a_page", "parse_document"]
 
 _PDF_MAGIC: Final = b"%PDF-"
 _ZIP_MAGIC: Final = b"PK\x03\x04"
@@ -48,7 +48,7 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
         # Word documents (.docx) are ZIP packages; parse_docx calls any other ZIP unrecognised.
         return parse_docx(data, filename, definitions, today=today)
     if is_image(data):
-        if not _may_be_a_page(data):
+        if not may_be_a_page(data):
             # A logo, a signature or a broken picture: told from its header by Pillow alone, without loading the
             # OCR engine, whose libraries take most of a worker's memory cap.
             return Unreadable(filename, "unrecognised")
@@ -62,7 +62,7 @@ SMALLEST_PAGE: Final = 500
 """Fewest pixels on a picture's shorter side for it to be a page worth reading (a form at under ~60 dpi is not)."""
 
 
-def _may_be_a_page(data: bytes) -> bool:
+def may_be_a_page(data: bytes) -> bool:
     """Whether the picture opens and is page-sized (HEIC is left to the OCR reader: its opener is loaded there)."""
     if data[4:8] == b"ftyp":
         return True

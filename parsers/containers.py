@@ -26,6 +26,7 @@ from extract_msg.enums import AttachmentType
 from extract_msg.msg_classes.msg import MSGFile
 from tnefparse.tnef import TNEF, TNEFAttachment
 
+from parsers import may_be_a_page
 from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Skipped, kept_name, sniff_kind
 
 MAX_DEPTH: Final = 4
@@ -66,8 +67,8 @@ def unpack(
     attachment: Attachment, *, max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES, depth: int = 0
 ) -> tuple[Attachment, ...]:
     """The files worth reading in ``attachment``: for an Outlook ``.msg`` or a TNEF ``winmail.dat``, the PDFs,
-    Word files and containers it holds (containers opened in turn, ``MAX_CONTAINER_DEPTH`` deep); for any
-    other file, the file itself.
+    Word files, page-sized pictures and containers it holds (containers opened in turn, ``MAX_CONTAINER_DEPTH``
+    deep); for any other file, the file itself.
 
     A container that opens with nothing worth reading inside (pictures, a text body) gives ``()``. One that
     cannot be opened comes back as it is, its ``kind`` still ``msg`` or ``tnef``: the caller reports it as a
@@ -96,9 +97,10 @@ def unpack(
             found.append(Attachment(kept_name(name, "msg", fallback), CONTAINED_TYPE, b"", skipped=skipped))
             continue
         inner_kind = sniff_kind(data, name, "")
-        if inner_kind is None:
+        if inner_kind is None or (inner_kind == "image" and not may_be_a_page(data)):
+            # Outlook keeps every signature's logo as an attachment: only a page-sized picture may be a form.
             continue
-        filename = kept_name(name, inner_kind, fallback)
+        filename = kept_name(name, inner_kind, fallback, data)
         if len(data) > max_bytes:
             found.append(Attachment(filename, CONTAINED_TYPE, b"", skipped="too_large"))
         else:

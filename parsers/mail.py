@@ -10,8 +10,10 @@ broken address headers), so every header read is guarded and parts are walked by
 text from the message.
 
 Attachments kept are the ones a later parser may read: PDFs (found by their ``%PDF-`` magic bytes whatever
-the part claims to be, or declared as PDF), Word ``.docx``/``.doc``, and the containers that may hold them,
-Outlook ``.msg`` items and TNEF ``winmail.dat`` files. Containers are kept closed: their libraries are
+the part claims to be, or declared as PDF), Word ``.docx``/``.doc``, pictures (JPEG, PNG, TIFF, HEIC, by their
+bytes: a photographed or scanned form, read by OCR; a logo or a signature's picture is told apart by the parse
+worker, and left out as if never attached), and the containers that may hold them, Outlook ``.msg`` items and
+TNEF ``winmail.dat`` files. Containers are kept closed: their libraries are
 untrusted decoders, so ``parsers.containers.unpack`` opens them in the parse workers, never here. This module
 only splits MIME, with the standard library, bounded by ``MAX_PARTS``, ``MAX_DEPTH`` and ``MAX_FORWARDS``.
 
@@ -34,6 +36,8 @@ from email.header import decode_header, make_header
 from email.message import Message
 from types import MappingProxyType
 from typing import Literal
+
+from parsers import is_image, may_be_a_page
 
 MAX_FORWARDS = 8
 """How many forwarded messages inside one another are read. Referrals forwarded as attachments arrive 4-6
@@ -66,7 +70,7 @@ AUTOMATIC_HEADERS = (
 """Header names copied into ``Mail.headers`` (plus ``content-type``, the top part's media type), their
 encoded-words decoded: a machine that writes ``Auto-Submitted: =?utf-8?q?auto-replied?=`` is still a machine."""
 
-AttachmentKind = Literal["pdf", "docx", "doc", "msg", "tnef"]
+AttachmentKind = Literal["pdf", "docx", "doc", "msg", "tnef", "image"]
 """What a kept attachment is: which later parser reads it."""
 
 Skipped = Literal["too_large", "too_deep", "too_many_parts"]
@@ -101,7 +105,15 @@ _EXTENSION_BY_KIND: Mapping[AttachmentKind, str] = {
     "doc": ".doc",
     "msg": ".msg",
     "tnef": ".dat",
+    "image": ".jpg",
 }
+_PICTURE_EXTENSIONS: Mapping[bytes, str] = {
+    b"\xff\xd8\xff": ".jpg",
+    b"\x89PNG": ".png",
+    b"II*\x00": ".tif",
+    b"MM\x00*": ".tif",
+}
+"""A nameless picture's extension, by its first bytes (HEIC, the rest, gets ``.heic``)."""
 
 
 @dataclass(frozen=True)
@@ -506,7 +518,10 @@ class _Collector:
         # An OLE file with no usable name or type could be a .doc or a .msg: leave it to the team.
         if kind is None:
             return
-        filename = kept_name(name, kind, f"attachment-{len(self.attachments) + 1}")
+        filename = kept_name(name, kind, f"attachment-{len(self.attachments) + 1}", data)
+        if too_deep and kind == "image" and not may_be_a_page(data):
+            # A signature's picture deep in a forwarded thread is no form: as at the top, it is left out.
+            return
         if too_deep:
             self.attachments.append(Attachment(filename, content_type, b"", skipped="too_deep"))
         elif len(data) > self._max_bytes:
@@ -515,10 +530,14 @@ class _Collector:
             self.attachments.append(Attachment(filename, content_type, data))
 
 
-def kept_name(name: str | None, kind: AttachmentKind, stem: str) -> str:
+def kept_name(name: str | None, kind: AttachmentKind, stem: str, data: bytes = b"") -> str:
     """The sanitised name a kept file of ``kind`` goes by: ``stem`` plus the kind's extension when it has
-    none usable, and a PDF's name always ends ``.pdf`` (so its kind survives losing its bytes)."""
-    fallback = f"{stem}{_EXTENSION_BY_KIND[kind]}"
+    none usable (a picture's told by its bytes, ``data``), and a PDF's name always ends ``.pdf`` (so its kind
+    survives losing its bytes)."""
+    extension = _EXTENSION_BY_KIND[kind]
+    if kind == "image":
+        extension = next((e for magic, e in _PICTURE_EXTENSIONS.items() if data.startswith(magic)), ".heic")
+    fallback = f"{stem}{extension}"
     filename = sanitise_filename(name, fallback=fallback)
     if kind == "pdf" and not filename.lower().endswith(".pdf"):
         filename = sanitise_filename(filename + ".pdf", fallback=fallback)
@@ -551,7 +570,8 @@ def sanitise_filename(name: str | None, *, fallback: str) -> str:
 
 def sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind | None:
     """Which parser reads a file: its magic bytes decide, then its name, then its declared type; None when
-    no parser would read it (pictures, text)."""
+    no parser would read it (text, a spreadsheet). A picture is ``image`` by its bytes alone: a ``.jpg`` that
+    is not one holds nothing to read."""
     # Containers first: a small one holding a PDF has "%PDF-" within its first kilobyte too.
     if data.startswith(_TNEF_MAGIC):
         return "tnef"
@@ -560,6 +580,9 @@ def sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind 
         return "msg"
     if data[:1024].find(_PDF_MAGIC) >= 0:
         return "pdf"
+    if is_image(data) and declared != "tnef":
+        # A file named winmail.dat is taken for the container its name says, as Outlook means it.
+        return "image"
     return declared
 
 

@@ -143,7 +143,7 @@ def test_pages_are_drawn_only_by_the_parse_workers() -> None:
     """pdfium (pypdfium2) reads hostile PDFs in C: only the page pictures, OCR and the PDF reader's glyphs call
     it, and only the worker pool reaches those modules (the glyphs through the PDF reader, which only
     ``parse_document`` imports); the workspace asks the pool for a page picture, never draws one itself."""
-    assert modules_importing("pypdfium2") - {"samples/scans.py"} == {
+    assert modules_importing("pypdfium2") - {"samples/scans.py", "samples/photos.py"} == {
         "parsers/pictures.py",
         "parsers/ocr/__init__.py",
         "parsers/glyphs.py",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import io
 import pickle
 from email.message import EmailMessage
 from email.policy import default
@@ -12,6 +13,7 @@ from email.policy import default
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from parsers.mail import MAX_DEPTH, MAX_FORWARDS, MAX_PARTS, Attachment, read_headers, read_mail, sanitise_filename
 
@@ -40,6 +42,12 @@ def _forwarded(data: bytes, *, times: int, filename: str = "deep.pdf") -> EmailM
         outer.add_attachment(message)
         message = outer
     return message
+
+
+def _picture(width: int, height: int, format: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height), 255).save(out, format=format)
+    return out.getvalue()
 
 
 def _raw_part(headers: str, body: bytes) -> bytes:
@@ -244,12 +252,25 @@ class TestPdfAttachments:
         assert attachment.filename == "scan.pdf"
         assert attachment.kind == "pdf"
 
-    def test_pictures_and_text_files_are_not_kept(self) -> None:
-        """Only files a form parser can read come back."""
+    def test_pictures_are_kept_by_their_bytes_and_text_files_are_not(self) -> None:
+        """A photographed form is read by OCR, so pictures come back, known by their bytes whatever their name
+        or declared type says (the parse worker tells a logo from a page); text and a ``.jpg`` that is no
+        picture do not."""
         message = _mail()
-        message.add_attachment(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", filename="logo.png")
+        message.add_attachment(_picture(600, 800, "JPEG"), maintype="image", subtype="jpeg", filename="IMG_0412.JPG")
+        message.add_attachment(_picture(40, 40, "PNG"), maintype="application", subtype="octet-stream")
+        message.add_attachment(_picture(900, 600, "TIFF"), maintype="image", subtype="tiff", filename="scan.pdf")
         message.add_attachment(b"notes", maintype="text", subtype="plain", filename="notes.txt")
-        assert read_mail(message.as_bytes()).attachments == ()
+        message.add_attachment(b"not a picture", maintype="image", subtype="jpeg", filename="photo.jpg")
+        kept = [(a.filename, a.kind) for a in read_mail(message.as_bytes()).attachments]
+        assert kept == [("IMG_0412.JPG", "image"), ("attachment-2.png", "image"), ("scan.pdf", "image")]
+
+    def test_a_page_sized_picture_forwarded_past_the_limit_is_reported_for_the_team(self) -> None:
+        """It may be a photographed form: as a deep PDF is, it is reported rather than dropped."""
+        message = _forwarded(_picture(1240, 1754, "PNG"), times=MAX_FORWARDS + 3, filename="form.png")
+        assert [(a.filename, a.skipped) for a in read_mail(message.as_bytes()).attachments] == [
+            ("form.png", "too_deep")
+        ]
 
 
 class TestOtherAttachments:
