@@ -48,8 +48,10 @@ def parse_docx(data: bytes, filename: str, definitions: FormDefinitions, *, toda
     """The form in the Word document ``data``, or why there is none; never raises but for MemoryError.
 
     A ZIP that is not a Word document (a spreadsheet, an archive) is "unrecognised"; one that cannot be
-    unpacked is "corrupt"; one that would unpack to more than 200 MB is "too_large". A document with no text
-    but pictures is "scanned". The Form has ``source="docx"``; ``found`` pages count Word's page breaks.
+    unpacked is "corrupt"; one that would unpack to more than 200 MB is "too_large". A document whose text is
+    no form but which shows pictures is read from those pictures by OCR (``source="ocr"``), and is "scanned"
+    when they hold no form either and it has no text. Otherwise the Form has ``source="docx"``; ``found``
+    pages count Word's page breaks.
     """
     try:
         return _parse(data, filename, definitions, today)
@@ -69,20 +71,45 @@ def _parse(data: bytes, filename: str, definitions: FormDefinitions, today: dt.d
         return Unreadable(filename, "unrecognised")
     if sum(m.file_size for m in members) > _MAX_UNPACKED:
         return Unreadable(filename, "too_large", _kind_from_name(filename, definitions))
-    body = docx.Document(io.BytesIO(data)).element.body
+    document = docx.Document(io.BytesIO(data))
+    body = document.element.body
     layout = _Layout()
     layout.block(body, 0.0)
     tags = [AcroField(name=t.name, kind=t.kind, value=t.value, page=t.page, state="Yes") for t in layout.tags]
     # A Word document has no fixed pages: its first lines stand in for page 1.
     title = "\n".join(line.text for line in layout.lines[:_TITLE_LINES])
-    kind = recognise(title, [t.name for t in tags], filename, definitions)
-    if not layout.lines:
-        if layout.pictures:
-            return Unreadable(filename, "scanned", _kind_from_name(filename, definitions))
-        return Unreadable(filename, "unrecognised")
-    if kind is None:
+    names = [t.name for t in tags]
+    if layout.pictures and recognise(title, names, "", definitions) is None:
+        # No form in its text, but pictures: a scan or a photo of the form pasted into Word, read by OCR
+        # (the file's name may say which form it is; its text does not hold it).
+        from parsers.ocr import parse_pictures
+
+        scanned = parse_pictures(_pictures(document), filename, definitions, today=today)
+        if isinstance(scanned, Form) or not layout.lines:
+            return scanned
+    kind = recognise(title, names, filename, definitions)
+    if not layout.lines or kind is None:
         return Unreadable(filename, "unrecognised")
     return _form(layout, tags, definitions[kind], filename, today)
+
+
+_PICTURE_REFERENCES: Final = (
+    "{http://schemas.openxmlformats.org/drawingml/2006/main}blip",
+    "{urn:schemas-microsoft-com:vml}imagedata",
+)
+_RELATIONSHIP: Final = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _pictures(document: Any) -> list[bytes]:
+    """The pictures the document's body shows (word/media/*), in the order it shows them, each once."""
+    related = document.part.related_parts
+    pictures: dict[str, bytes] = {}
+    for element in document.element.body.iter(*_PICTURE_REFERENCES):
+        rid = element.get(f"{_RELATIONSHIP}embed") or element.get(f"{_RELATIONSHIP}id")
+        part = related.get(rid) if rid else None
+        if part is not None and rid not in pictures:
+            pictures[rid] = part.blob
+    return list(pictures.values())
 
 
 def _form(layout: _Layout, tags: list[AcroField], definition: FormDefinition, filename: str, today: dt.date) -> Form:

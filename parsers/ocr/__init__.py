@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 # Before numpy loads: each OpenBLAS thread reserves buffers that count against the worker's address-space
@@ -29,7 +29,7 @@ import pypdfium2
 from PIL import Image, ImageOps, ImageSequence
 
 from config.forms import FormDefinitions, FormKind
-from parsers import SMALLEST_PAGE
+from parsers import SMALLEST_PAGE, may_be_a_page
 from parsers.ocr.engine import Word, engine
 from parsers.ocr.layout import page_lines
 from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes
@@ -107,6 +107,29 @@ def parse_image(data: bytes, filename: str, definitions: FormDefinitions, *, tod
         raise
     except Exception:  # noqa: BLE001 - a frame that will not decode: the picture is damaged
         return Unreadable(filename, "corrupt", _kind_from_name(filename, definitions))
+
+
+def parse_pictures(
+    pictures: Sequence[bytes], filename: str, definitions: FormDefinitions, *, today: dt.date
+) -> Document:
+    """The form on ``pictures`` taken as a document's pages in order (a scan pasted into a Word file, a page a
+    picture), or "scanned" when none is read there. Pictures too small to be a page (a logo) are passed over."""
+    if any(data[4:8] == b"ftyp" for data in pictures):
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    pages = [data for data in pictures if may_be_a_page(data)][:MAX_PAGES]
+    if not pages:
+        return Unreadable(filename, "scanned", _kind_from_name(filename, definitions))
+    try:
+        frames = (page for data in pages for page in _image_pages(Image.open(io.BytesIO(data))))
+        return _read(frames, len(pages), filename, definitions, today, not_a_form="scanned")
+    except Image.DecompressionBombError:
+        return Unreadable(filename, "too_large")
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a picture that will not decode: the team reads the file
+        return Unreadable(filename, "scanned", _kind_from_name(filename, definitions))
 
 
 def _pdf_pages(pdf: pypdfium2.PdfDocument) -> Iterator[tuple[Image.Image, float]]:

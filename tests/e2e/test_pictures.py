@@ -15,7 +15,7 @@ from config.forms import load_form_definitions
 from parsers import Form, parse_document
 from parsers.mail import read_mail
 from samples.emails import referral_email
-from samples.photos import form_pages, logo, photo_of_something_else, picture_bytes
+from samples.photos import docx_of_pictures, form_pages, logo, photo_of_something_else, picture_bytes
 from samples.scenarios import Scenario
 
 from .conftest import LONDON, Service, today
@@ -119,3 +119,24 @@ def test_logos_inline_images_and_a_photo_of_something_else_change_nothing(
     assert len(forms) == len(read_mail(accepted.raw).attachments), "no picture joined the referral's documents"
     assert service.rows("SELECT count(*) FROM task") == [(0,)]
 
+
+def test_a_word_file_holding_a_scan_of_the_form_is_read_by_ocr(service: Service, scenarios: list[Scenario]) -> None:
+    """A referrer who scanned Form 2 and pasted its pages into Word, with no form text: the pictures are read
+    by OCR (in the parse worker), not sent to the team as a "scanned" file nobody read."""
+    scenario = next(s for s in scenarios if s.expected_outcome == "accepted")
+    files = _scenario_files(scenario)
+    form2 = next(form for _, _, form in files if form.kind == "form2")
+    pages = [picture_bytes(page, "PNG") for page in form_pages("form2", form2.fields, seed=11)]
+    word = docx_of_pictures(pages)
+    (service.root / "scan.docx").write_bytes(word)
+
+    [parsed] = json.loads(service.invoke("parse", "scan.docx", "--json").stdout)
+    assert (parsed["form"], parsed["source"], parsed["problem"]) == ("form2", "ocr", None)
+    assert set(parsed["confidence"]) == set(parsed["fields"])
+    assert parsed["fields"].get("patient.surname") == form2.fields["patient.surname"]
+
+    others = [(name, data) for name, data, form in files if form.kind != "form2"]
+    decided = _check(service, _email([*others, ("Form 2.docx", word)], "word-scan"), "word-scan.eml")
+    assert "form2" in decided["forms"]
+    assert decided["outcome"] in ("accepted", "review")
+    assert not any(p["code"] in ("missing_form", "scanned") for p in decided["problems"])
