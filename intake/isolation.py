@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import datetime as dt
 import functools
 import logging
@@ -149,6 +150,7 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), name="nmss-parse-parent", daemon=True).start()
+    _one_malloc_arena()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
@@ -178,6 +180,21 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
             return
         if not keep_on:
             return  # retire, handing the memory back; the pool starts a fresh worker when needed
+
+
+_M_ARENA_MAX: Final = -8
+"""glibc's ``mallopt`` parameter for the number of malloc arenas (malloc.h)."""
+
+
+def _one_malloc_arena() -> None:
+    """Have glibc's malloc keep one arena. Each thread that allocates gets an arena of its own, reserving 64 MB
+    of address space: the decoders' threads (libheif's for a phone's HEIC photo, the worker's own watcher) took
+    enough of the memory cap for OCR to run out of it. Elsewhere than glibc this does nothing."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_ARENA_MAX, 1)
+    except (OSError, AttributeError):
+        return
 
 
 def _exit_with(parent: BaseProcess) -> None:

@@ -140,3 +140,28 @@ def test_a_word_file_holding_a_scan_of_the_form_is_read_by_ocr(service: Service,
     assert "form2" in decided["forms"]
     assert decided["outcome"] in ("accepted", "review")
     assert not any(p["code"] in ("missing_form", "scanned") for p in decided["problems"])
+
+
+def test_a_phones_heic_photo_of_a_form_is_read_by_ocr(service: Service, scenarios: list[Scenario]) -> None:
+    """iPhones save photos as HEIC: one of Form 2's first page, made by pillow-heif's own encoder and sent as
+    the Mail app sends it (``image/heic``), is read as Form 2 by OCR."""
+    scenario = next(s for s in scenarios if s.expected_outcome == "accepted")
+    files = _scenario_files(scenario)
+    form2 = next(form for _, _, form in files if form.kind == "form2")
+    photo = picture_bytes(form_pages("form2", form2.fields, seed=5)[0], "HEIF")
+    assert photo[4:12] == b"ftypheic"
+    (service.root / "IMG_0001.HEIC").write_bytes(photo)
+
+    [parsed] = json.loads(service.invoke("parse", "IMG_0001.HEIC", "--json").stdout)
+    assert (parsed["form"], parsed["source"]) == ("form2", "ocr")
+    assert parsed["fields"].get("patient.surname") == form2.fields["patient.surname"]
+
+    message = email.message_from_bytes(
+        _email([(name, data) for name, data, form in files if form.kind != "form2"], "heic"), policy=policy.default
+    )
+    assert isinstance(message, EmailMessage)
+    message.add_attachment(photo, maintype="image", subtype="heic", filename="IMG_0001.HEIC")
+    decided = _check(service, message.as_bytes(), "heic.eml")
+    assert "form2" in decided["forms"]
+    assert decided["outcome"] == "review"
+    assert "ocr_uncertain" in decided["reasons"]
