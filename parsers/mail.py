@@ -570,8 +570,8 @@ def sanitise_filename(name: str | None, *, fallback: str) -> str:
 
 def sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind | None:
     """Which parser reads a file: its magic bytes decide, then its name, then its declared type; None when
-    no parser would read it (text, a spreadsheet). A picture is ``image`` by its bytes alone: a ``.jpg`` that
-    is not one holds nothing to read."""
+    no parser would read it (text, a spreadsheet). A picture is ``image`` by its bytes: a ``.jpg`` that is not
+    one holds nothing to read."""
     # Containers first: a small one holding a PDF has "%PDF-" within its first kilobyte too.
     if data.startswith(_TNEF_MAGIC):
         return "tnef"
@@ -580,8 +580,9 @@ def sniff_kind(data: bytes, filename: str, content_type: str) -> AttachmentKind 
         return "msg"
     if data[:1024].find(_PDF_MAGIC) >= 0:
         return "pdf"
-    if is_image(data) and declared != "tnef":
-        # A file named winmail.dat is taken for the container its name says, as Outlook means it.
+    if is_image(data) and declared is None:
+        # A picture named as a form or a container ("Form 2.pdf", winmail.dat) keeps the kind its name says: it
+        # is still parsed by its bytes (OCR), and counts as that file even when it holds no form.
         return "image"
     return declared
 

@@ -253,9 +253,9 @@ class TestPdfAttachments:
         assert attachment.kind == "pdf"
 
     def test_pictures_are_kept_by_their_bytes_and_text_files_are_not(self) -> None:
-        """A photographed form is read by OCR, so pictures come back, known by their bytes whatever their name
-        or declared type says (the parse worker tells a logo from a page); text and a ``.jpg`` that is no
-        picture do not."""
+        """A photographed form is read by OCR, so pictures come back, known by their bytes whatever their
+        declared type says (the parse worker tells a logo from a page); text and a ``.jpg`` that is no picture
+        do not."""
         message = _mail()
         message.add_attachment(_picture(600, 800, "JPEG"), maintype="image", subtype="jpeg", filename="IMG_0412.JPG")
         message.add_attachment(_picture(40, 40, "PNG"), maintype="application", subtype="octet-stream")
@@ -263,7 +263,8 @@ class TestPdfAttachments:
         message.add_attachment(b"notes", maintype="text", subtype="plain", filename="notes.txt")
         message.add_attachment(b"not a picture", maintype="image", subtype="jpeg", filename="photo.jpg")
         kept = [(a.filename, a.kind) for a in read_mail(message.as_bytes()).attachments]
-        assert kept == [("IMG_0412.JPG", "image"), ("attachment-2.png", "image"), ("scan.pdf", "image")]
+        # A picture named as a PDF is kept as that file (its bytes still decide how it is read).
+        assert kept == [("IMG_0412.JPG", "image"), ("attachment-2.png", "image"), ("scan.pdf", "pdf")]
 
     def test_a_page_sized_picture_forwarded_past_the_limit_is_reported_for_the_team(self) -> None:
         """It may be a photographed form: as a deep PDF is, it is reported rather than dropped."""
