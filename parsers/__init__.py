@@ -17,6 +17,8 @@ __all__ = ["Document", "Form", "Unreadable", "Value", "is_image", "may_be_a_page
 
 _PDF_MAGIC: Final = b"%PDF-"
 _ZIP_MAGIC: Final = b"PK\x03\x04"
+_OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""An OLE compound file: an old Word .doc, or a .docx saved with a password (``parsers.office``)."""
 _IMAGE_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
 """JPEG, PNG and TIFF (both byte orders)."""
 _HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
@@ -30,7 +32,8 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
 
     The file's content decides how it is read, never its name: a PDF is one with ``%PDF-`` in its first
     1024 bytes, a Word document (.docx) a ZIP package holding ``word/document.xml``, a picture (JPEG, PNG,
-    TIFF, HEIC) is read by OCR when it is page-sized. Zero bytes are
+    TIFF, HEIC) is read by OCR when it is page-sized, and a Word file saved with a password (an OLE file
+    holding an ``EncryptedPackage``) is "encrypted". Zero bytes are
     "corrupt"; anything that is neither is "unrecognised". ``today`` only
     settles the century of two-digit years.
     """
@@ -47,6 +50,15 @@ def parse_document(data: bytes, filename: str, definitions: FormDefinitions, *, 
 
         # Word documents (.docx) are ZIP packages; parse_docx calls any other ZIP unrecognised.
         return parse_docx(data, filename, definitions, today=today)
+    if data.startswith(_OLE_MAGIC):
+        from parsers.office import is_encrypted_package
+
+        if is_encrypted_package(data):
+            # A Word file saved with a password: told as an encrypted PDF is, never "not a form".
+            from parsers.recognise import by_filename
+
+            return Unreadable(filename, "encrypted", by_filename(filename, definitions))
+        return Unreadable(filename, "unrecognised")
     if is_image(data):
         if not may_be_a_page(data):
             # A logo, a signature or a broken picture: told from its header by Pillow alone, without loading the

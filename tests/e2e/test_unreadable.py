@@ -9,10 +9,14 @@ import json
 from email import policy
 
 import pypdf
+from msoffcrypto.format.ooxml import OOXMLFile
 
+from config.forms import load_form_definitions
+from parsers import Form, parse_document
 from parsers.mail import read_mail
 from samples.emails import referral_email
 from samples.scenarios import Scenario
+from samples.wordfile import word_document
 
 from .conftest import LONDON, Service, today
 
@@ -84,3 +88,52 @@ def test_check_says_review_for_the_same_message_without_touching_anything(
     [checked] = json.loads(result.stdout)
     assert (checked["outcome"], checked["reply"]) == ("review", True)
     assert not service.outbox.exists()
+
+
+def word_saved_with_a_password(data: bytes) -> bytes:
+    """``data`` (a .docx) as Word's "Encrypt with password" saves it: an OLE file holding an EncryptedPackage."""
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(data)).encrypt("practice-password", out)
+    return out.getvalue()
+
+
+def test_a_word_form_saved_with_a_password_is_told_as_a_locked_pdf_is(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    """Before, a password-protected .docx was "unrecognised" (not a form at all): the referral was decided as if
+    Form 2 were missing and the referrer was asked for it. Now it is "encrypted", as a locked PDF is."""
+    scenario = next(s for s in scenarios if s.expected_outcome == "accepted")
+    definitions = load_form_definitions()
+    files = [(a.filename, a.data) for a in read_mail(scenario.raw).attachments]
+    form2 = next(
+        document
+        for _, data in files
+        if isinstance(document := parse_document(data, "f.pdf", definitions, today=today()), Form)
+        and document.kind == "form2"
+    )
+    locked_word = word_saved_with_a_password(word_document("form2", form2.fields))
+    assert locked_word.startswith(b"\xd0\xcf\x11\xe0")
+    (service.root / "Form 2.docx").write_bytes(locked_word)
+
+    parsed = service.invoke("parse", "Form 2.docx", "--json")
+    [result] = json.loads(parsed.stdout)
+    assert (result["problem"], result["readable"]) == ("encrypted", False)
+    assert parsed.exit_code == 1
+    assert "password" in parsed.stderr
+
+    others = [(name, data) for name, data in files if "2" not in name]
+    word_email = referral_email(
+        attachments=[*others, ("Form 2.docx", locked_word)],
+        sender="pharmacy.locked@nhs.net",
+        subject="NMSS referral",
+        date=dt.datetime.combine(today(), dt.time(10), tzinfo=LONDON),
+        message_id="<locked-word@nhs.net>",
+    )
+    checked = {}
+    for name, raw in (("pdf.eml", referral_with_form2_locked(scenarios)), ("word.eml", word_email)):
+        (service.root / name).write_bytes(raw)
+        [checked[name]] = json.loads(service.invoke("check", name, "--json").stdout)
+    keys = ("outcome", "reply", "reasons", "tasks", "suppressed")
+    assert {k: checked["word.eml"][k] for k in keys} == {k: checked["pdf.eml"][k] for k in keys}
+    assert [p["code"] for p in checked["word.eml"]["problems"]] == ["encrypted"]
+    assert [p["code"] for p in checked["pdf.eml"]["problems"]] == ["encrypted"]

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 from docx import Document
+from msoffcrypto.format.ooxml import OOXMLFile
 
 from config.forms import FormDefinitions, load_form_definitions
 from parsers import Form, Unreadable, parse_document
@@ -100,3 +101,19 @@ def test_a_truncated_word_document_is_corrupt_and_named_by_its_file_name(definit
 def test_a_word_document_that_is_none_of_the_forms_is_unrecognised(definitions: FormDefinitions) -> None:
     document = parse_document(docx_with("Minutes of the practice meeting"), "notes.docx", definitions, today=TODAY)
     assert document == Unreadable("notes.docx", "unrecognised")
+
+
+def test_a_word_file_saved_with_a_password_is_encrypted_and_an_other_ole_file_is_not_a_form(
+    definitions: FormDefinitions,
+) -> None:
+    """Word's "Encrypt with password" saves an OLE file holding an EncryptedPackage, not a ZIP: it is told as a
+    locked PDF is, with the form its name says; an OLE file that holds none (an old .doc) stays unrecognised."""
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(docx_with("Form 2 – NMSS Referral", "Surname Example"))).encrypt("practice", out)
+    locked = parse_document(out.getvalue(), "Form 2.docx", definitions, today=TODAY)
+    assert locked == Unreadable("Form 2.docx", "encrypted", "form2")
+
+    not_encrypted = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096)
+    assert parse_document(not_encrypted, "letter.doc", definitions, today=TODAY) == Unreadable(
+        "letter.doc", "unrecognised"
+    )
