@@ -2,7 +2,9 @@
 
 A label matches whatever reads the same word for word once case, spacing and punctuation are set aside:
 ``Forename(s)``, ``FORENAME (S)`` and ``forename(s) *:`` are one label, and so are ``Pharmacy / dispensary
-name`` and ``Pharmacy/dispensary name``. Every label and alias comes from config/forms/.
+name`` and ``Pharmacy/dispensary name``. A question's number before it is not part of it: ``1. Surname``,
+``Q3 Surname`` and ``2a) Surname`` are ``Surname`` (:func:`numbering`). Every label and alias comes from
+config/forms/.
 """
 
 from __future__ import annotations
@@ -20,6 +22,28 @@ _WORD: Final = re.compile(r"[^\W_]+")
 def words(text: str) -> list[tuple[str, int, int]]:
     """The words of ``text`` folded to lower case, each with where it starts and ends in ``text``."""
     return [(m.group().casefold(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+_NUMBER: Final = re.compile(r"(?:q|question)?\d{1,3}[a-z]?")
+"""A question's number as ``words`` folds it: ``1``, ``2a``, ``q3`` (from "1.", "2a)", "Q3")."""
+
+_NUMBER_WORDS: Final = frozenset({"q", "question"})
+"""Words that say a number follows: "Q 3", "Question 3"."""
+
+
+def numbering(folded: Sequence[tuple[str, int, int]]) -> int:
+    """How many of the first ``folded`` words (as :func:`words` gives them) number a question rather than say
+    it: "1. Surname", "Q3 Date of birth", "3) NHS number", "2a. Postcode", "Question 4 NHS number", "1.2 Title".
+    Every reader (flat PDF, Word, OCR) matches labels after them; 0 when the words do not start with a number,
+    or are nothing but one."""
+    count = 0
+    while count < min(len(folded) - 1, 3):
+        word = folded[count][0]
+        if _NUMBER.fullmatch(word) or (word in _NUMBER_WORDS and _NUMBER.fullmatch(folded[count + 1][0])):
+            count += 1
+            continue
+        break
+    return count
 
 
 def fold(text: str) -> str:

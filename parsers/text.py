@@ -33,7 +33,7 @@ from pdfminer.utils import Matrix
 
 from config.forms import FieldDefinition, FormDefinition, Option
 from parsers.geometry import Rect
-from parsers.labels import Label, Labels, fold, words
+from parsers.labels import Label, Labels, fold, numbering, words
 from parsers.types import FieldError, Found, Place, Value
 from parsers.values import NOT_APPLICABLE, RawValue, type_fields
 
@@ -304,6 +304,8 @@ class _Reader:
         """The label that starts segment ``j`` of line ``i`` (perhaps wrapping onto lines below), if any."""
         first = self.lines[i].segments[j]
         folded_first = words(first.text)
+        if folded_first and not self.labels.could_start(folded_first[0][0]):
+            folded_first = folded_first[numbering(folded_first) :]  # "1. Surname", "Q3 Date of birth"
         if not folded_first or not self.labels.could_start(folded_first[0][0]):
             return None
         spans = [(i, j)]

@@ -23,7 +23,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from config.forms import FieldDefinition, FormDefinitions, FormKind
+from config.forms import FieldDefinition, FormDefinition, FormDefinitions, FormKind
 from parsers.types import Value
 from samples.forms import default_definitions
 from samples.people import seeded
@@ -183,6 +183,21 @@ class _Pen:
         return simpleSplit(text, self.bold if bold else self.regular, SIZE, width) or [""]
 
 
+def numbered_labels(definition: FormDefinition) -> dict[str, str]:
+    """Each field's printed label with its question's number before it, as templates number them: sections
+    numbered ``1.``, ``Q2``, ``3)`` in turn, and a field within one ``2a.`` (its section's number, a letter)."""
+    labels: dict[str, str] = {}
+    section, number, letter = "", 0, 0
+    for field in definition.fields:
+        if section_of(field.key) != section:
+            section, number, letter = section_of(field.key), number + 1, 0
+        letter += 1
+        sub = f"{number}{chr(96 + letter)}." if letter <= 26 else f"{number}.{letter}"
+        prefix = (f"{number}.", f"Q{number}", f"{number})")[number % 3] if letter == 1 else sub
+        labels[field.key] = f"{prefix} {field.label}"
+    return labels
+
+
 def flat_pdf(
     kind: FormKind,
     values: Mapping[str, Value],
@@ -191,10 +206,11 @@ def flat_pdf(
     style: PrintStyle | None = None,
     definitions: FormDefinitions | None = None,
     handwritten: bool = False,
+    numbered: bool = False,
 ) -> bytes:
     """The form ``kind`` holding ``values``, drawn as flat text in ``layout``; no fillable fields at all.
     ``handwritten`` writes the values in a handwriting font (in the table and below layouts), as if filled
-    in by hand on a printed form."""
+    in by hand on a printed form; ``numbered`` prints each label with its question's number before it."""
     definition = (definitions or default_definitions())[kind]
     regular, bold = _fonts()
     style = style or PrintStyle()
@@ -211,6 +227,7 @@ def flat_pdf(
     pen.write(MARGIN, "Sample form: every name, number and address on it is invented.", size=7.5)
     pen.y -= 10
     section = ""
+    labels = numbered_labels(definition) if numbered else {f.key: f.label for f in definition.fields}
     for field in definition.fields:
         if section_of(field.key) != section:
             section = section_of(field.key)
@@ -219,7 +236,7 @@ def flat_pdf(
             pen.write(MARGIN, f"Section: {section}", bold=True, size=11)
             pen.y -= 4
         lines = printed_lines(field, values.get(field.key), style)
-        _draw_field(pen, field.label, lines, layout)
+        _draw_field(pen, labels[field.key], lines, layout)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()

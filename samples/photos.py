@@ -23,10 +23,11 @@ PHONE = Condition("phone photo", dpi=200, skew=1.0, noise=4.0)
 
 
 def form_pages(
-    kind: FormKind, values: Mapping[str, Value], *, seed: int, condition: Condition = PHONE
+    kind: FormKind, values: Mapping[str, Value], *, seed: int, condition: Condition = PHONE, numbered: bool = False
 ) -> list[Image.Image]:
-    """Each page of form ``kind`` holding ``values``, printed and photographed under ``condition``, in grey."""
-    pdf = pypdfium2.PdfDocument(flat_pdf(kind, values, layout="table", style=paper_style(seed)))
+    """Each page of form ``kind`` holding ``values``, printed (``numbered``: each label with its question's
+    number before it) and photographed under ``condition``, in grey."""
+    pdf = pypdfium2.PdfDocument(flat_pdf(kind, values, layout="table", style=paper_style(seed), numbered=numbered))
     rng = random.Random(seed)  # noqa: S311 - a reproducible picture, not a secret
     try:
         scale = condition.dpi / 72

@@ -24,7 +24,7 @@ from docx.shared import Pt
 
 from config.forms import FieldDefinition, FormDefinitions, FormKind
 from parsers.types import Value
-from samples.flat import TICK_SETS, Layout, PrintStyle, printed_lines, section_of
+from samples.flat import TICK_SETS, Layout, PrintStyle, numbered_labels, printed_lines, section_of
 from samples.forms import default_definitions
 
 _W14: Final = "http://schemas.microsoft.com/office/word/2010/wordml"
@@ -39,8 +39,10 @@ def word_document(
     content_controls: bool = False,
     tabs: bool = False,
     definitions: FormDefinitions | None = None,
+    numbered: bool = False,
 ) -> bytes:
-    """The form ``kind`` holding ``values`` as a .docx in ``layout``.
+    """The form ``kind`` holding ``values`` as a .docx in ``layout`` (``numbered``: each label with its
+    question's number before it).
 
     With ``content_controls`` each tick box is a Word check-box content control and each written value a
     plain-text content control tagged with its field's key; with ``tabs`` a ``Label:`` is followed by a tab
@@ -55,6 +57,7 @@ def word_document(
     document.add_paragraph("Sample form: every name, number and address on it is invented.")
     section = ""
     table: Any = None
+    labels = numbered_labels(definition) if numbered else {f.key: f.label for f in definition.fields}
     for field in definition.fields:
         if section_of(field.key) != section:
             section = section_of(field.key)
@@ -65,17 +68,17 @@ def word_document(
         lines = printed_lines(field, values.get(field.key), style)
         if table is not None:
             label_cell, value_cell = table.add_row().cells
-            label_cell.paragraphs[0].add_run(field.label)
+            label_cell.paragraphs[0].add_run(labels[field.key])
             for n, line in enumerate(lines or [""]):
                 paragraph = value_cell.paragraphs[0] if n == 0 else value_cell.add_paragraph()
                 _write(paragraph, line, field, style, content_controls)
         elif layout == "colon" and len(lines) <= 1:
             paragraph = document.add_paragraph()
-            paragraph.add_run(f"{field.label}:" + ("\t" if tabs else " "))
+            paragraph.add_run(f"{labels[field.key]}:" + ("\t" if tabs else " "))
             _write(paragraph, lines[0] if lines else "", field, style, content_controls)
         else:
             paragraph = document.add_paragraph()
-            paragraph.add_run(field.label + (":" if layout == "colon" else "")).bold = layout == "below"
+            paragraph.add_run(labels[field.key] + (":" if layout == "colon" else "")).bold = layout == "below"
             for line in lines:
                 _write(document.add_paragraph(), line, field, style, content_controls)
     out = io.BytesIO()

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from config.forms import FormDefinitions, load_form_definitions
+from parsers.labels import numbering, words
 from parsers.text import Line, Segment, read_lines
 from parsers.types import FieldError
 
@@ -133,3 +134,58 @@ def test_where_each_label_was_found_is_reported_even_when_nothing_is_written(def
         ("patient.forenames", 1, "Forename(s)"),
         ("patient.surname", 1, "Surname"),
     ]
+
+
+def test_labels_with_a_question_number_before_them_are_matched(definitions: FormDefinitions) -> None:
+    """Templates number their questions: the number is not part of the label, however it is written."""
+    fields = read(
+        definitions,
+        "form2",
+        "1. Surname: Smith",
+        ((0, "Q2 Forename(s)"), (200, "Ann Marie")),
+        "Q 3 Date of birth",
+        "3 April 1941",
+        ((0, "3) NHS number"), (200, "999 123 4560")),
+        ((0, "2a. Postcode"), (200, "NR1 3SR")),
+        ((0, "Question 6 Title"), (200, "Mrs")),
+    )
+    assert fields == {
+        "patient.surname": "Smith",
+        "patient.forenames": "Ann Marie",
+        "patient.dob": dt.date(1941, 4, 3),
+        "patient.nhs_number": "9991234560",
+        "patient.postcode": "NR1 3SR",
+        "patient.title": "Mrs",
+    }
+
+
+def test_a_numbered_label_ends_the_value_above_it_and_a_value_starting_with_a_number_is_kept(
+    definitions: FormDefinitions,
+) -> None:
+    fields = read(
+        definitions,
+        "form2",
+        ((0, "1. Address"), (200, "12 High St")),
+        ((200, "Norwich"),),
+        ((0, "2. Postcode"), (200, "NR1 3SR")),
+    )
+    assert fields == {"patient.address": "12 High St\nNorwich", "patient.postcode": "NR1 3SR"}
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("1. Surname", 1),
+        ("Q3 Date of birth", 1),
+        ("3) NHS number", 1),
+        ("2a. Postcode", 1),
+        ("Q 3 Title", 2),
+        ("Question 12b Title", 2),
+        ("1.2 Title", 2),
+        ("Surname", 0),
+        ("12", 0),
+        ("999 123 4560", 2),
+    ],
+)
+def test_numbering_counts_the_words_that_number_a_question(text: str, count: int) -> None:
+    assert numbering(words(text)) == count
