@@ -26,6 +26,7 @@ from rules.eligibility import EligibilityPolicy
 from rules.tasks import (
     Task,
     held_back_task,
+    ocr_uncertain_task,
     reply_without_forms_task,
     unread_message_task,
     unreadable_form_task,
@@ -263,6 +264,8 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         tasks.append(held_back_task(held_back))
     if "unreadable_form" in outcome.reasons:
         tasks.append(unreadable_form_task())
+    if "ocr_uncertain" in outcome.reasons:
+        tasks.append(ocr_uncertain_task())
     if message.unread is not None:
         tasks.append(unread_message_task(outcome.reasons[0]))
     return Decision(

@@ -58,6 +58,15 @@ def unreadable_form_task() -> Task:
     return Task("unreadable_form", "check the form by hand: it could not be read automatically")
 
 
+def ocr_uncertain_task() -> Task:
+    """Check the values read from a scanned or photographed form against the form itself: OCR did not read
+    them surely enough (or a required one failed its checks), so the referral waits in review."""
+    return Task(
+        "ocr_uncertain",
+        "check the fields read from a scan against the form: the marked ones were not read surely enough",
+    )
+
+
 UNTRUSTED_WHY: Mapping[str, str] = {
     "reference_from_unknown_sender": "it quotes {reference} but comes from an address we never wrote to about it",
     "reply_from_unknown_sender": "it answers our reply{about} but comes from an address that reply did not go to",

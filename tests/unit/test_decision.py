@@ -6,6 +6,7 @@ outcome, whether and how it is queued, the reply or why it is held back, the tea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -199,3 +200,26 @@ def test_a_mar_registration_is_queued_without_a_priority() -> None:
     decision = decide_message(Message((form("mar"),), RECEIVED, "NMSS-BBBBBBBB"), Known(), POLICY, TODAY)
     assert decision.queue is not None
     assert (decision.queue.kind, decision.queue.priority) == ("mar_registration", None)
+
+
+def test_a_referral_held_for_its_scan_to_be_checked_is_a_task_for_the_team_and_a_sure_one_is_not() -> None:
+    """Like the other referrals held back, one whose scanned form was not read surely enough is something the
+    team must do: check the marked fields against the form. The task names no patient data."""
+    unsure = dataclasses.replace(
+        form("form2"), source="ocr", confidence=dict.fromkeys(form("form2").fields, 0.97) | {"patient.dob": 0.4}
+    )
+    sure = dataclasses.replace(unsure, confidence=dict.fromkeys(unsure.fields, 0.97))
+    message = Message((unsure, form("form1"), form("miat")), RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY)
+
+    decision = decide_message(message, Known(), POLICY, TODAY)
+
+    assert (decision.kind, decision.outcome.reasons if decision.outcome else ()) == ("review", ("ocr_uncertain",))
+    assert [(t.kind, t.action) for t in decision.tasks] == [
+        (
+            "ocr_uncertain",
+            "check the fields read from a scan against the form: the marked ones were not read surely enough",
+        )
+    ]
+    assert decision.reply is not None, "the referrer still hears it is being checked by hand"
+    sure_message = Message((sure, form("form1"), form("miat")), RECEIVED, "NMSS-BBBBBBBB", reply_address=PHARMACY)
+    assert decide_message(sure_message, Known(), POLICY, TODAY).tasks == ()
