@@ -168,6 +168,7 @@ def form_record(ledger_id: int, position: int, document: Document, uncertain: se
         invalid_json=json.dumps(invalid),
         source=form.source if form else None,
         found_json=json.dumps([_found(f) for f in form.found] if form else []),
+        confidence_json=json.dumps(dict(form.confidence) if form else {}),
     )
 
 

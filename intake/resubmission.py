@@ -13,16 +13,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import cast
+from typing import Any, Final, cast, get_args
 
 from config.forms import FormDefinitions, FormKind
 from config.settings import ServiceSettings
 from intake.store import FormRecord, MessageRecord
 from intake.unit_of_work import UnitOfWork
 from parsers.mail import Mail
-from parsers.types import Document, FieldError, Form, Unreadable, UnreadableProblem, Value
+from parsers.types import (
+    Document,
+    FieldError,
+    Form,
+    FormSource,
+    Found,
+    Place,
+    Unreadable,
+    UnreadableProblem,
+    Value,
+)
 from rules.automatic import is_own_message_id
 from rules.decision import Answered, How, NamedReply, answers_our_reply
+
+_SOURCES: Final = frozenset(get_args(FormSource))
+OCR_UNCERTAIN: Final = "ocr_uncertain"
+"""The mark a value read unsurely by OCR carries among a stored form's invalid ones (``intake.record``)."""
 
 __all__ = ["REFERENCE", "answers_our_reply", "named_replies", "quoted_submission", "stored_documents"]
 
@@ -89,8 +103,27 @@ def _document(row: FormRecord, definitions: FormDefinitions) -> Document:
     for key, value in json.loads(row.fields_json).items():
         field = definition.field(key)
         fields[key] = _value(value, field.type if field is not None else None)
-    invalid = tuple(FieldError(key, code) for key, code in json.loads(row.invalid_json))
-    return Form(kind=kind, filename=row.filename, fields=fields, invalid=invalid)
+    # A value OCR read unsurely is marked "ocr_uncertain" among the invalid ones for the team to see; the mark is
+    # the rules' own conclusion, drawn again from the kept source and confidences, not a fault of the value.
+    invalid = tuple(FieldError(key, code) for key, code in json.loads(row.invalid_json) if code != OCR_UNCERTAIN)
+    source = row.source if row.source in _SOURCES else "acroform"
+    confidence = {str(k): float(v) for k, v in json.loads(row.confidence_json or "{}").items()}
+    return Form(
+        kind=kind,
+        filename=row.filename,
+        fields=fields,
+        invalid=invalid,
+        found=tuple(_found(found) for found in json.loads(row.found_json or "[]")),
+        source=cast(FormSource, source),
+        confidence=confidence,
+    )
+
+
+def _found(found: dict[str, Any]) -> Found:
+    """Where a value was read, as ``intake.record`` keeps it: so the team still sees it on the resubmission."""
+    box = found.get("place")
+    place = Place(*(float(v) for v in box)) if isinstance(box, list) and len(box) == 6 else None
+    return Found(str(found["key"]), int(found["page"]), str(found["label"]), place)
 
 
 def _value(value: object, field_type: str | None) -> Value:

@@ -64,6 +64,10 @@ class Found:
     place: Place | None = None
 
 
+FormSource = Literal["acroform", "text", "docx", "ocr"]
+"""How a form's values were read: a fillable PDF's fields, a flat PDF's text, a Word file, or OCR of pictures."""
+
+
 @dataclass(frozen=True)
 class Form:
     """One recognised form and the values read from it, keyed as in config/forms/."""
@@ -73,7 +77,7 @@ class Form:
     fields: Mapping[str, Value]
     invalid: tuple[FieldError, ...] = ()
     found: tuple[Found, ...] = ()
-    source: Literal["acroform", "text", "docx", "ocr"] = "acroform"
+    source: FormSource = "acroform"
     pages: int = 1
     confidence: Mapping[str, float] = field(default_factory=dict)
     """For a form read by OCR (``source="ocr"``): per field read, how sure the engine was of it, 0 to 1 (the
