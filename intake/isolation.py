@@ -147,10 +147,10 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    _one_malloc_arena()  # before the watcher thread below allocates an arena of its own
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), name="nmss-parse-parent", daemon=True).start()
-    _one_malloc_arena()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))

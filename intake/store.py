@@ -81,7 +81,7 @@ class FormRecord(SQLModel, table=True):
     # found: ``[{"key", "page", "label", "place": [left, top, right, bottom, page_width, page_height] | null}]``.
     source: str | None = None
     found_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
-    # Migration 0009_form_confidence: for a form read by OCR, how surely each value was read (0 to 1), by key.
+    # Migration 0010_form_confidence: for a form read by OCR, how surely each value was read (0 to 1), by key.
     confidence_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
     # Migration 0008_retention: when retention emptied ``fields_json`` (the patient's details in the form).
     purged_at: dt.datetime | None = None
