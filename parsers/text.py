@@ -27,8 +27,7 @@ from typing import Final
 from pdfminer.pdfcolor import PDFColorSpace
 from pdfminer.pdfdevice import PDFTextDevice
 from pdfminer.pdffont import PDFFont, PDFUnicodeNotDefined
-from pdfminer.pdfinterp import PDFGraphicState, PDFPageInterpreter, PDFResourceManager
-from pdfminer.pdfpage import PDFPage
+from pdfminer.pdfinterp import PDFGraphicState, PDFResourceManager
 from pdfminer.utils import Matrix
 
 from config.forms import FieldDefinition, FormDefinition, Option
@@ -518,17 +517,6 @@ class GlyphCollector(PDFTextDevice):
         a, _, _, d, x, y = matrix
         self.glyphs.append((x, x + advance * a, y, abs(fontsize * d), text))
         return advance
-
-
-def pdf_lines(pages: Iterable[PDFPage]) -> list[Line]:
-    """The printed lines of ``pages``, top to bottom, page after page, numbered from 1."""
-    resources = PDFResourceManager(caching=True)
-    lines: list[Line] = []
-    for number, page in enumerate(pages, start=1):
-        device = GlyphCollector(resources)
-        PDFPageInterpreter(resources, device).process_page(page)
-        lines.extend(glyph_lines(device.glyphs, number))
-    return lines
 
 
 def glyph_lines(glyphs: Iterable[Glyph], page: int) -> list[Line]:
