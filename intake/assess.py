@@ -272,7 +272,8 @@ def known_about(
     now: dt.datetime,
 ) -> Known:
     """What the store knows that bears on the message: the submissions it names, the replies already written
-    to its sender and about the submission it is trusted with, the open referrals and the practice list."""
+    to its sender and about the submission it is trusted with, that submission's open tasks, the open
+    referrals and the practice list."""
     known = Known(
         answers=quoted_submission(uow, read.mail, definitions),
         replies_named=named_replies(uow, read.mail, service, definitions),
@@ -284,8 +285,15 @@ def known_about(
         to_sender = uow.outbox.replies_to(message.reply_address, since=now - RATE_WINDOW)
     # Which submission the message is trusted with is the core's to say; the shell only counts its replies.
     trusted = claim_of(message, known).answers
-    for_submission = uow.outbox.replies_for_submission(trusted.root_id) if trusted is not None else 0
-    return replace(known, replies_to_sender=to_sender, replies_for_submission=for_submission)
+    if trusted is None:
+        return replace(known, replies_to_sender=to_sender)
+    return replace(
+        known,
+        replies_to_sender=to_sender,
+        replies_for_submission=uow.outbox.replies_for_submission(trusted.root_id),
+        reply_kinds_for_submission=uow.outbox.reply_kinds_for_submission(trusted.root_id),
+        open_tasks=uow.tasks.open_kinds(trusted.reference),
+    )
 
 
 def assess(uow: UnitOfWork | None, read: Read, policy: Policy, *, today: dt.date, now: dt.datetime) -> Decision:

@@ -90,6 +90,8 @@ def record(
         uow.tasks.open(
             f"{task.kind}-{row.id}", task.kind, task.action, now=now, reference=decision.reference, message_id=row.id
         )
+    for task in decision.tasks_still_open:
+        uow.tasks.follow(decision.reference, task.kind, task.action, message_id=row.id)
     if held_back is not None:
         due = decision.outcome.reply if decision.outcome else None
         # What the reply would have said, as printed labels and codes (never values), so a person replying

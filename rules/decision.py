@@ -54,6 +54,11 @@ QUEUED_OUTCOMES = frozenset({"accepted", "review", "mar_registration"})
 PATIENT_FORM_ORDER = ("form2", "miat", "form1", "mar")
 """Which form's patient details win when forms disagree: Form 2 first."""
 
+ACKNOWLEDGMENTS: frozenset[str] = frozenset({"unreadable"})
+"""Automatic replies whose words do not depend on what the message held ("a member of the team will check it
+by hand"): once one was written about a submission, the same reply held back later tells the referrer
+nothing new, so nobody need send it by hand."""
+
 How = Literal["thread", "subject"]
 
 UntrustedReason = Literal["reference_from_unknown_sender", "reply_from_unknown_sender", "reply_to_unknown_message"]
@@ -98,8 +103,10 @@ class Known:
     what the outbox shows about it; ``answers``: the first submission whose reference its subject quotes.
     Neither is trusted yet: ``claim_of`` decides. ``replies_to_sender``: automatic replies written in the last
     24 hours to the address this message would be answered at; ``replies_for_submission``: those written
-    about the submission it is trusted with, ever. ``open_referrals``: NHS numbers with a referral open in the
-    queue. ``practices``: the active GP practice codes, None when no list is imported.
+    about the submission it is trusted with, ever, and ``reply_kinds_for_submission`` their kinds
+    (``incomplete``, ``unreadable``…); ``open_tasks``: the kinds of the team's open tasks about that
+    submission. ``open_referrals``: NHS numbers with a referral open in the queue. ``practices``: the active
+    GP practice codes, None when no list is imported.
     """
 
     duplicate_of: int | None = None
@@ -107,6 +114,8 @@ class Known:
     replies_named: tuple[NamedReply, ...] = ()
     replies_to_sender: int = 0
     replies_for_submission: int = 0
+    reply_kinds_for_submission: frozenset[str] = frozenset()
+    open_tasks: frozenset[str] = frozenset()
     open_referrals: frozenset[str] = frozenset()
     practices: frozenset[str] | None = None
 
@@ -182,8 +191,10 @@ class Decision:
     a duplicate); ``reference`` the submission's reference (the first message's, for a resubmission);
     ``documents`` the forms decided (with the earlier ones, for a resubmission); ``resubmission_of`` the first
     ledger id of the submission the message completes. ``queue`` is None when nothing is queued. ``reply``
-    is the reply to write, or None; ``held_back`` says why a due reply is not written. ``tasks`` are for the
-    team; ``folder`` is where the message is filed.
+    is the reply to write, or None; ``held_back`` says why a due reply is not written. ``tasks`` are the new
+    tasks for the team; ``tasks_still_open`` those the message needs that the team has open already about the
+    same submission (the shell points them at this message, the newest, instead of adding a second one);
+    ``folder`` is where the message is filed.
     """
 
     kind: str
@@ -195,6 +206,7 @@ class Decision:
     reply: Reply | None = None
     held_back: str | None = None
     tasks: tuple[Task, ...] = ()
+    tasks_still_open: tuple[Task, ...] = ()
     resubmission_of: int | None = None
     resubmission_how: str | None = None
     duplicate_of: int | None = None
@@ -222,7 +234,9 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
     submission from an address we wrote to about it is decided together with that submission's forms,
     under its reference; one that quotes a reference from anyone else goes to the team. A reply that is
     due but may not be written (a machine sent the message, there is no address, a reply limit is reached)
-    is held back and becomes a task, as do a reply without forms and a form that could not be read.
+    is held back and becomes a task, as do a reply without forms and a form that could not be read. A
+    resubmission needs at most one open task of each kind (``split_open_tasks``), and a held-back reply
+    that only repeats the acknowledgment the referrer already has is no task at all.
     """
     if known.duplicate_of is not None:
         return Decision(
@@ -260,7 +274,7 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
             tasks.append(reply_without_forms_task())
     reference = answers.reference if answers is not None else message.reference
     reply, held_back = _reply(outcome, message, known, policy.reply_limits)
-    if held_back is not None:
+    if held_back is not None and not _already_acknowledged(outcome, known):
         tasks.append(held_back_task(held_back))
     if "unreadable_form" in outcome.reasons:
         tasks.append(unreadable_form_task())
@@ -268,6 +282,7 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         tasks.append(ocr_uncertain_task())
     if message.unread is not None:
         tasks.append(unread_message_task(outcome.reasons[0]))
+    new, still_open = split_open_tasks(tasks, known.open_tasks if answers is not None else frozenset())
     return Decision(
         kind=outcome.kind,
         reference=reference,
@@ -277,10 +292,31 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         queue=queue_entry(outcome, documents, policy.triage),
         reply=reply,
         held_back=held_back,
-        tasks=tuple(tasks),
+        tasks=new,
+        tasks_still_open=still_open,
         resubmission_of=answers.root_id if answers is not None else None,
         resubmission_how=answers.how if answers is not None else claim.untrusted,
     )
+
+
+def split_open_tasks(tasks: Sequence[Task], open_kinds: frozenset[str]) -> tuple[tuple[Task, ...], tuple[Task, ...]]:
+    """``tasks`` for a submission as (new, still open): one open task per submission and kind.
+
+    A resubmission that still needs the same thing done (the scan still to check, a reply still to send by
+    hand) is the same task for the team, not a second line in "Needing your action"; once the team has closed
+    it, the need is new and so is the task. ``open_kinds`` are the kinds open about the submission.
+    """
+    new: dict[str, Task] = {}
+    still_open: dict[str, Task] = {}
+    for task in tasks:
+        (still_open if task.kind in open_kinds else new).setdefault(task.kind, task)
+    return tuple(new.values()), tuple(still_open.values())
+
+
+def _already_acknowledged(outcome: Outcome, known: Known) -> bool:
+    # The referrer already has these very words about this submission: holding them back loses nothing. (A
+    # reply suppressed for a machine or a missing address has lost its kind by now, so it still makes a task.)
+    return outcome.reply in ACKNOWLEDGMENTS and outcome.reply in known.reply_kinds_for_submission
 
 
 def claim_of(message: Message, known: Known) -> Claim:
@@ -408,6 +444,7 @@ def _reply(
 
 
 __all__ = [
+    "ACKNOWLEDGMENTS",
     "FOLDERS",
     "Answered",
     "Claim",
@@ -428,4 +465,5 @@ __all__ = [
     "merge_documents",
     "patient_of",
     "queue_entry",
+    "split_open_tasks",
 ]

@@ -168,6 +168,21 @@ class Outbox:
             ).one()
         )
 
+    def reply_kinds_for_submission(self, submission_id: int) -> frozenset[str]:
+        """The kinds (``incomplete``, ``unreadable``…) of the automatic replies written about submission
+        ``submission_id``, counted as ``replies_for_submission`` counts them."""
+        rows = self.session.exec(
+            select(OutboxRecord.kind).where(
+                col(OutboxRecord.kind).startswith(REPLY_KINDS_PREFIX),
+                col(OutboxRecord.state) != "failed",
+                or_(
+                    col(OutboxRecord.submission_id) == submission_id,
+                    and_(col(OutboxRecord.submission_id).is_(None), col(OutboxRecord.message_id) == submission_id),
+                ),
+            )
+        ).all()
+        return frozenset(kind.removeprefix(REPLY_KINDS_PREFIX) for kind in rows)
+
     def recipients_for_submission(self, submission_id: int) -> frozenset[str]:
         """Every address (lower-cased) we wrote to about submission ``submission_id``."""
         rows = self.session.exec(

@@ -38,6 +38,27 @@ class TeamTasks:
         self.session.flush()
         return True
 
+    def open_kinds(self, reference: str) -> frozenset[str]:
+        """The kinds of the open tasks about submission ``reference``."""
+        return frozenset(
+            self.session.exec(
+                select(TaskRecord.kind).where(TaskRecord.reference == reference, col(TaskRecord.resolved_at).is_(None))
+            ).all()
+        )
+
+    def follow(self, reference: str, kind: str, action: str, *, message_id: int) -> None:
+        """Point the open ``kind`` task about ``reference`` at ledger message ``message_id``, the newest that
+        needs it, with that message's ``action``: what the team opens from the task (the forms to check, the
+        reply by hand held back) is then the submission as it now stands."""
+        for task in self.session.exec(
+            select(TaskRecord).where(
+                TaskRecord.reference == reference, TaskRecord.kind == kind, col(TaskRecord.resolved_at).is_(None)
+            )
+        ).all():
+            task.message_id = message_id
+            task.action = action
+            self.session.add(task)
+
     def get(self, task_id: int) -> TaskRecord | None:
         """Task ``task_id``, or None."""
         return self.session.get(TaskRecord, task_id)

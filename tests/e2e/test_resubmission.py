@@ -12,7 +12,10 @@ from email.utils import formataddr
 
 from sqlmodel import Session, select
 
+from config.settings import load_settings
+from intake.bootstrap import bootstrap
 from intake.store import MessageRecord, OutboxRecord, make_engine
+from intake.views import hand_reply_draft
 from samples.emails import plain_email, referral_email
 from samples.forms import complete_values, fillable_pdf
 from samples.people import Patient, patient, seeded
@@ -161,6 +164,41 @@ def test_a_resubmission_still_incomplete_gets_no_second_reply_and_the_team_repli
             "reply by hand: the automatic reply was held back (this submission has had its automatic reply already)",
         )
     ]
+
+
+def test_a_resubmission_incomplete_again_keeps_one_reply_by_hand_that_says_what_is_missing_now(
+    service: Service,
+) -> None:
+    referral = Referral(seed=5)
+    deliver(service, referral.email("form2", "form1"))
+    run(service)
+    [reply] = replies(service)
+    thread = {"In-Reply-To": reply["Message-ID"].strip()}
+    deliver(service, referral.email("form1", minute=50, **thread))
+    run(service)
+    [task] = tasks(service)
+
+    # The MIAT at last, without the assessor's name: still incomplete, for a different reason.
+    values = complete_values("miat", referral.person, today=referral.day, seed=referral.seed)
+    del values["assessor.name"]
+    when = dt.datetime.combine(referral.day, dt.time(9, 55), tzinfo=LONDON)
+    sender = formataddr((referral.person.pharmacy.name, referral.sender))
+    miat = [(FILENAMES["miat"], fillable_pdf("miat", values))]
+    deliver(service, referral_email(attachments=miat, sender=sender, subject="NMSS referral", date=when,
+                                    extra_headers=thread))  # fmt: skip
+    [[_, outcome, *_]] = run(service)
+
+    assert outcome == "incomplete"
+    assert len(replies(service)) == 1
+    [still_open] = tasks(service)
+    assert (still_open["id"], still_open["kind"]) == (task["id"], "reply_held_back")
+    # The reply by hand starts from what the referrer must be told now, not what was missing before.
+    app = bootstrap(load_settings())
+    with app.services.unit_of_work() as uow:
+        draft = hand_reply_draft(uow, int(str(task["id"])), app.settings.service)
+    app.engine.dispose()
+    assert draft is not None
+    assert "Assessor name" in draft.body
 
 
 def test_a_referral_past_the_senders_daily_reply_limit_is_answered_by_the_team(service: Service) -> None:

@@ -30,6 +30,18 @@ INCOMPLETE = (form("form2"), form("form1"))
 SCANNED = Unreadable("scan.pdf", "scanned")
 EARLIER = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="subject", replied_to=frozenset({PHARMACY}))
 THREAD = Answered(root_id=7, reference="NMSS-AAAAAAAA", how="thread", documents=INCOMPLETE)
+UNSURE = dataclasses.replace(
+    form("form2"), source="ocr", confidence=dict.fromkeys(form("form2").fields, 0.97) | {"patient.dob": 0.4}
+)
+SCAN_SENT = dataclasses.replace(EARLIER, documents=(UNSURE, form("form1")))
+"""A referral whose Form 2 was a scan not read surely, answered with "a member of the team will check it"."""
+ACKNOWLEDGED = Known(answers=SCAN_SENT, replies_for_submission=1, reply_kinds_for_submission=frozenset({"unreadable"}))
+FORM2_AWAITED = dataclasses.replace(EARLIER, documents=(form("form1"), form("miat")))
+"""A referral told its Form 2 is missing."""
+ANSWERED_INCOMPLETE = dataclasses.replace(
+    ACKNOWLEDGED, answers=dataclasses.replace(EARLIER, documents=(form("form2"),)),
+    reply_kinds_for_submission=frozenset({"incomplete"}),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class Row:
     reply: str | None = None
     held_back: str | None = None
     tasks: tuple[str, ...] = ()
+    still_open: tuple[str, ...] = ()  # tasks already open about the submission, kept rather than added
     folder: str = ""
     reasons: tuple[str, ...] = field(default=())
 
@@ -133,6 +146,54 @@ ROWS = {
         (form("miat"),), known=Known(replies_named=(NamedReply(), NamedReply(sent_to=PHARMACY, submission=THREAD))),
         kind="accepted", queue=("referral", "new"), folder="Accepted",
     ),
+    # A resubmission that still needs what an open task asks is that task, not a second line for the team;
+    # and a "we will check it by hand" reply held back when the referrer already has it is no reply to send.
+    "the MIAT after an unsure scan, while the scan's check is open": Row(
+        (form("miat"),), known=dataclasses.replace(ACKNOWLEDGED, open_tasks=frozenset({"ocr_uncertain"})),
+        kind="review", queue=("referral", "review"), held_back="rate-limit-submission",
+        still_open=("ocr_uncertain",), folder="Review", reasons=("ocr_uncertain",),
+    ),
+    "the MIAT after an unsure scan the team has checked": Row(
+        (form("miat"),), known=ACKNOWLEDGED, kind="review", queue=("referral", "review"),
+        held_back="rate-limit-submission", tasks=("ocr_uncertain",), folder="Review", reasons=("ocr_uncertain",),
+    ),
+    "an unsure scan in answer to our incomplete reply, while a reply by hand is open": Row(
+        (UNSURE,), known=dataclasses.replace(
+            ANSWERED_INCOMPLETE, answers=FORM2_AWAITED, open_tasks=frozenset({"reply_held_back"})
+        ),
+        kind="review", queue=("referral", "review"), held_back="rate-limit-submission", tasks=("ocr_uncertain",),
+        still_open=("reply_held_back",), folder="Review", reasons=("ocr_uncertain",),
+    ),
+    "an unsure scan in answer to our incomplete reply: the referrer has not heard it is checked by hand": Row(
+        (UNSURE,), known=dataclasses.replace(ANSWERED_INCOMPLETE, answers=FORM2_AWAITED),
+        kind="review", queue=("referral", "review"), held_back="rate-limit-submission",
+        tasks=("reply_held_back", "ocr_uncertain"), folder="Review", reasons=("ocr_uncertain",),
+    ),
+    "a form still unreadable, while its check is open": Row(
+        (SCANNED,), known=dataclasses.replace(
+            ACKNOWLEDGED, answers=EARLIER, open_tasks=frozenset({"unreadable_form"})
+        ),
+        kind="review", held_back="rate-limit-submission", still_open=("unreadable_form",), folder="Review",
+        reasons=("unreadable_form",),
+    ),
+    "a first unreadable form past the sender's daily limit": Row(
+        (SCANNED,), known=Known(replies_to_sender=3), kind="review", held_back="rate-limit-sender",
+        tasks=("reply_held_back", "unreadable_form"), folder="Review", reasons=("unreadable_form",),
+    ),
+    "a third answer still incomplete, while the reply by hand is open": Row(
+        (form("form1"),), known=dataclasses.replace(ANSWERED_INCOMPLETE, open_tasks=frozenset({"reply_held_back"})),
+        kind="incomplete", held_back="rate-limit-submission", still_open=("reply_held_back",), folder="Incomplete",
+    ),
+    "a second answer without forms, while the first is open": Row(
+        (), known=Known(answers=EARLIER, open_tasks=frozenset({"reply_without_forms"})), kind="review",
+        still_open=("reply_without_forms",), folder="Review", reasons=("reply_without_forms",),
+    ),
+    "a stranger's unreadable form quoting a referral whose form check is open": Row(
+        (SCANNED,), known=Known(answers=EARLIER, open_tasks=frozenset({"unreadable_form"})),
+        reply_address="stranger@example.org", kind="review",
+        tasks=("reference_from_unknown_sender", "unreadable_form"), folder="Review",
+        reasons=("unreadable_form", "reference_from_unknown_sender"),
+    ),
 }  # fmt: skip
 
 
@@ -154,6 +215,7 @@ def test_the_decision_says_everything_that_happens_to_a_message(row: Row) -> Non
     assert (decision.reply.kind if decision.reply else None) == row.reply
     assert decision.held_back == row.held_back
     assert tuple(t.kind for t in decision.tasks) == row.tasks
+    assert tuple(t.kind for t in decision.tasks_still_open) == row.still_open
     assert decision.folder == row.folder
     assert decision.outcome is None or decision.outcome.reasons == row.reasons
 
