@@ -113,3 +113,27 @@ def test_a_task_is_made_once_per_event_and_resolved_with_a_note(engine: Engine) 
             "phoned the pharmacy",
             WHEN + dt.timedelta(hours=1),
         )
+
+
+def test_a_submissions_open_tasks_and_reply_kinds_are_what_the_core_is_told(engine: Engine) -> None:
+    """Only open tasks count, and a kept task follows the newest message that needs it, with its words."""
+    with UnitOfWork(engine) as uow:
+        first, newer = uow.ledger.add(ledger_row("1")), uow.ledger.add(ledger_row("2"))
+        assert first.id is not None
+        assert newer.id is not None
+        uow.outbox.enqueue("reply-1", "reply_unreadable", email(), now=WHEN, message_id=first.id)
+        uow.tasks.open("ocr-1", "ocr_uncertain", "check the scan", now=WHEN, reference="NMSS-A", message_id=first.id)
+        uow.tasks.open("held-1", "reply_held_back", "reply by hand", now=WHEN, reference="NMSS-A")
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        [_, held] = uow.tasks.list()
+        uow.tasks.resolve(held, by="alice", note="phoned", at=WHEN)
+        uow.tasks.follow("NMSS-A", "ocr_uncertain", "check the scan again", message_id=newer.id)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        assert uow.tasks.open_kinds("NMSS-A") == {"ocr_uncertain"}
+        assert uow.tasks.open_kinds("NMSS-B") == frozenset()
+        assert uow.outbox.reply_kinds_for_submission(first.id) == {"unreadable"}
+        assert uow.outbox.reply_kinds_for_submission(newer.id) == frozenset()
+        [kept] = uow.tasks.list()
+        assert (kept.key, kept.message_id, kept.action) == ("ocr-1", newer.id, "check the scan again")
