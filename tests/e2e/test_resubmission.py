@@ -22,6 +22,7 @@ from samples.people import Patient, patient, seeded
 from samples.scenarios import FILENAMES, Scenario, deliver_to_maildir
 
 from .conftest import LONDON, Service, today
+from .test_unreadable import password_protected
 
 
 class Referral:
@@ -199,6 +200,32 @@ def test_a_resubmission_incomplete_again_keeps_one_reply_by_hand_that_says_what_
     app.engine.dispose()
     assert draft is not None
     assert "Assessor name" in draft.body
+
+
+def test_a_form_sent_again_still_locked_leaves_the_team_one_task_and_no_reply_to_send(service: Service) -> None:
+    referral = Referral(seed=6)
+    sender = formataddr((referral.person.pharmacy.name, referral.sender))
+
+    def locked(minute: int, **headers: str) -> bytes:
+        files = [(n, password_protected(d) if n == FILENAMES["form2"] else d) for n, d in referral.attachments("form2")]
+        when = dt.datetime.combine(referral.day, dt.time(9, minute), tzinfo=LONDON)
+        return referral_email(
+            attachments=files, sender=sender, subject="NMSS referral", date=when, extra_headers=headers
+        )
+
+    deliver(service, locked(0))
+    [[reference, outcome, *_]] = run(service)
+    assert outcome == "review"
+    [reply] = replies(service)
+    [task] = tasks(service)
+    assert task["kind"] == "unreadable_form"
+
+    deliver(service, locked(40, **{"In-Reply-To": reply["Message-ID"].strip()}))
+    [[again, outcome_again, *_]] = run(service)
+
+    assert (again, outcome_again) == (reference, "review")
+    assert len(replies(service)) == 1, "the referrer was told once that the form will be checked by hand"
+    assert [(t["id"], t["kind"]) for t in tasks(service)] == [(task["id"], "unreadable_form")]
 
 
 def test_a_referral_past_the_senders_daily_reply_limit_is_answered_by_the_team(service: Service) -> None:
