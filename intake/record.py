@@ -93,7 +93,7 @@ def record(
     for task in decision.tasks_still_open:
         uow.tasks.follow(decision.reference, task.kind, task.action, message_id=row.id)
     if held_back is not None:
-        due = decision.outcome.reply if decision.outcome else None
+        due = (decision.outcome.reply or decision.outcome.held_reply) if decision.outcome else None
         # What the reply would have said, as printed labels and codes (never values), so a person replying
         # by hand starts from the same words.
         problems = [[p.form, p.field, p.label, p.code] for p in decision.outcome.problems] if decision.outcome else []

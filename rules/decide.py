@@ -68,6 +68,7 @@ def decide(
             reply=None,
             reasons=outcome.reasons,
             suppressed=submission.automatic,
+            held_reply=outcome.reply,
         )
     return outcome
 

@@ -261,12 +261,17 @@ def decide_message(message: Message, known: Known, policy: Policy, today: dt.dat
         outcome = decide(submission, policy.definitions, today, context)
     if outcome.reply is not None and message.reply_address is None:
         # Nobody to write to: the team decides what to do by hand.
-        outcome = replace(outcome, reply=None, suppressed="no-reply-address")
+        outcome = replace(outcome, reply=None, suppressed="no-reply-address", held_reply=outcome.reply)
     tasks: list[Task] = []
     if outcome.kind != "automatic":
         if claim.untrusted is not None:
             outcome = replace(
-                outcome, kind="review", reply=None, suppressed=None, reasons=(*outcome.reasons, claim.untrusted)
+                outcome,
+                kind="review",
+                reply=None,
+                suppressed=None,
+                held_reply=None,
+                reasons=(*outcome.reasons, claim.untrusted),
             )
             tasks.append(untrusted_claim_task(claim.untrusted, claim.named.reference if claim.named else None))
         elif answers is not None and outcome.kind == "not_a_submission":
@@ -314,9 +319,9 @@ def split_open_tasks(tasks: Sequence[Task], open_kinds: frozenset[str]) -> tuple
 
 
 def _already_acknowledged(outcome: Outcome, known: Known) -> bool:
-    # The referrer already has these very words about this submission: holding them back loses nothing. (A
-    # reply suppressed for a machine or a missing address has lost its kind by now, so it still makes a task.)
-    return outcome.reply in ACKNOWLEDGMENTS and outcome.reply in known.reply_kinds_for_submission
+    # The referrer already has these very words about this submission: holding them back loses nothing.
+    due = outcome.reply or outcome.held_reply
+    return due in ACKNOWLEDGMENTS and due in known.reply_kinds_for_submission
 
 
 def claim_of(message: Message, known: Known) -> Claim:

@@ -54,9 +54,10 @@ class Outcome:
     """The decision: its kind, the forms seen, the problems, which reply is due and the team's reasons.
 
     ``suppressed`` says why a reply that would be due is not sent (the mail was automatic): the team
-    replies by hand instead. For a complete referral, ``eligibility`` holds the eligibility reasons (also in
-    ``reasons``, which send it to review) and ``warnings`` what the team should see without a review
-    (``miat_score_differs``, ``practice_check_skipped``, ``referrer_email_not_secure``).
+    replies by hand instead, starting from the words of ``held_reply``, the reply held back. For a complete
+    referral, ``eligibility`` holds the eligibility reasons (also in ``reasons``, which send it to review) and
+    ``warnings`` what the team should see without a review (``miat_score_differs``, ``practice_check_skipped``,
+    ``referrer_email_not_secure``).
     """
 
     kind: OutcomeKind
@@ -65,6 +66,7 @@ class Outcome:
     reply: ReplyKind | None = None
     reasons: tuple[str, ...] = ()
     suppressed: str | None = None
+    held_reply: ReplyKind | None = None
     eligibility: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 

@@ -12,6 +12,9 @@ import pypdf
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from config.forms import load_form_definitions
+from config.settings import load_settings
+from intake.bootstrap import bootstrap
+from intake.views import hand_reply_draft
 from parsers import Form, parse_document
 from parsers.mail import read_mail
 from samples.emails import referral_email
@@ -137,3 +140,29 @@ def test_a_word_form_saved_with_a_password_is_told_as_a_locked_pdf_is(
     assert {k: checked["word.eml"][k] for k in keys} == {k: checked["pdf.eml"][k] for k in keys}
     assert [p["code"] for p in checked["word.eml"]["problems"]] == ["encrypted"]
     assert [p["code"] for p in checked["pdf.eml"]["problems"]] == ["encrypted"]
+
+
+def test_a_locked_form_from_a_scanner_that_sends_as_a_machine_is_answered_by_hand_with_the_check_by_hand_words(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    """A copier's scan-to-email marks its mail Auto-Submitted, so nobody is answered automatically; the reply
+    the team writes by hand starts from the words the referrer was due ("a member of the team will check it by
+    hand"), not from the list of missing forms of an incomplete referral."""
+    message = email.message_from_bytes(referral_with_form2_locked(scenarios), policy=policy.default)
+    message["Auto-Submitted"] = "auto-generated"
+    (service.mailbox / "new").mkdir(parents=True)
+    (service.mailbox / "new" / "locked.eml").write_bytes(message.as_bytes())
+
+    result = service.invoke("run", "--once")
+
+    assert result.exit_code == 0, result.output
+    assert not list(service.outbox.glob("*.eml"))
+    tasks = json.loads(service.invoke("tasks", "list", "--json").stdout)
+    assert sorted(task["kind"] for task in tasks) == ["reply_held_back", "unreadable_form"]
+    [held] = [task for task in tasks if task["kind"] == "reply_held_back"]
+    app = bootstrap(load_settings())
+    with app.services.unit_of_work() as uow:
+        draft = hand_reply_draft(uow, held["id"], app.settings.service)
+    app.engine.dispose()
+    assert draft is not None
+    assert "check it by hand" in " ".join(draft.body.split())

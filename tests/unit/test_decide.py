@@ -226,6 +226,7 @@ def test_automatic_mail_with_no_form_is_filed_as_automatic() -> None:
 def test_automatic_mail_that_would_get_a_reply_gets_none_and_says_why() -> None:
     outcome = outcome_of(form("form1"), automatic="auto-submitted")
     assert (outcome.kind, outcome.reply, outcome.suppressed) == ("misrouted", None, "auto-submitted")
+    assert outcome.held_reply == "misrouted", "the team's reply by hand starts from these words"
 
 
 def test_forms_for_two_different_patients_go_to_the_team() -> None:

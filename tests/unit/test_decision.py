@@ -176,6 +176,11 @@ ROWS = {
         kind="review", held_back="rate-limit-submission", still_open=("unreadable_form",), folder="Review",
         reasons=("unreadable_form",),
     ),
+    "a form still unreadable, from a machine, after our acknowledgment": Row(
+        (SCANNED,), known=dataclasses.replace(ACKNOWLEDGED, answers=EARLIER), automatic="auto-submitted",
+        kind="review", held_back="auto-submitted", tasks=("unreadable_form",), folder="Review",
+        reasons=("unreadable_form",),
+    ),
     "a first unreadable form past the sender's daily limit": Row(
         (SCANNED,), known=Known(replies_to_sender=3), kind="review", held_back="rate-limit-sender",
         tasks=("reply_held_back", "unreadable_form"), folder="Review", reasons=("unreadable_form",),
@@ -251,6 +256,19 @@ def test_a_held_back_reply_tells_the_team_why_without_patient_data() -> None:
     assert task.action.startswith("reply by hand: the automatic reply was held back")
     assert "Testwell" not in task.action
     assert "999" not in task.action
+
+
+@pytest.mark.parametrize(("automatic", "address"), [("auto-submitted", PHARMACY), (None, None)])
+def test_a_reply_held_back_for_a_machine_or_no_address_keeps_its_words_for_the_reply_by_hand(
+    automatic: str | None, address: str | None
+) -> None:
+    message = Message((SCANNED,), RECEIVED, "NMSS-BBBBBBBB", automatic=automatic, reply_address=address)
+
+    decision = decide_message(message, Known(), POLICY, TODAY)
+
+    assert decision.reply is None
+    assert decision.outcome is not None
+    assert decision.outcome.held_reply == "unreadable"
 
 
 def test_a_newer_form_replaces_the_earlier_one_of_its_kind_and_the_rest_are_kept() -> None:
