@@ -67,6 +67,8 @@ class Engine:
     def __init__(self) -> None:
         folder = str(tessdata())
         self._words = tesserocr.PyTessBaseAPI(path=folder, lang="eng", psm=tesserocr.PSM.SPARSE_TEXT)
+        # Every character's rival readings with their scores, not only the best: how near a thing it was.
+        self._words.SetVariable("lstm_choice_mode", "2")
         self._osd = (
             tesserocr.PyTessBaseAPI(path=folder, lang="osd", psm=tesserocr.PSM.OSD_ONLY)
             if (Path(folder) / "osd.traineddata").is_file()
@@ -102,25 +104,106 @@ class Engine:
         return math.degrees(angle) if math.isfinite(angle) else 0.0
 
     def words(self, image: Image.Image) -> list[Word]:
-        """The words on ``image`` with their boxes and confidences, in no particular order."""
+        """The words on ``image`` with their boxes and confidences, in no particular order.
+
+        A word's confidence is the engine's, lowered where one of its characters was a near thing: a rival
+        reading of it scored close to the one chosen, or it was read as an O or a 0 shaped like the other
+        (the engine's model reads a narrow 0 as O inside a code such as an F-code, and is sure of it).
+        """
         api = self._words
         api.SetImage(image)
         api.Recognize()
-        level = tesserocr.RIL.WORD
+        word_level, symbol_level = tesserocr.RIL.WORD, tesserocr.RIL.SYMBOL
         found: list[Word] = []
-        for item in tesserocr.iterate_level(api.GetIterator(), level):
-            text = (item.GetUTF8Text(level) or "").strip()
-            box = item.BoundingBox(level)
-            if not text or box is None:
-                continue
-            x0, top, x1, bottom = box
-            baseline = item.Baseline(level)
-            base = float(bottom)
-            if baseline:
-                (_, left), (_, right) = baseline
-                base = (left + right) / 2
-            found.append(Word(x0, top, x1, bottom, base, text, max(0.0, item.Confidence(level)) / 100))
-        return found
+        current: _Reading | None = None
+        for item in tesserocr.iterate_level(api.GetIterator(), symbol_level):
+            if item.IsAtBeginningOf(word_level):
+                if current is not None:
+                    found.append(current.word())
+                current = _Reading.start(item, word_level)
+            if current is not None:
+                current.characters.append(_Character.read(item, symbol_level))
+        if current is not None:
+            found.append(current.word())
+        return [word for word in found if word.text]
+
+
+@dataclass(frozen=True)
+class _Character:
+    text: str
+    rival: float
+    """The best rival reading's score as a share of the chosen one's (0 when there is none)."""
+    width: float | None
+    """Its box's width over its height."""
+
+    @classmethod
+    def read(cls, item: tesserocr.PyResultIterator, level: int) -> _Character:
+        scores = sorted((choice.Confidence() for choice in item.GetChoiceIterator()), reverse=True)
+        rival = min(1.0, scores[1] / scores[0]) if len(scores) > 1 and scores[0] > 0 else 0.0
+        box = item.BoundingBox(level)
+        width = (box[2] - box[0]) / (box[3] - box[1]) if box is not None and box[3] > box[1] else None
+        return cls(item.GetUTF8Text(level) or "", rival, width)
+
+    def shaped_as(self) -> str | None:
+        """The other of O and 0 when this character was read as one of them and is shaped as the other."""
+        if self.width is None:
+            return None
+        if self.text == "O" and self.width <= _ZERO_WIDTH:
+            return "0"
+        if self.text == "0" and self.width >= _O_WIDTH:
+            return "O"
+        return None
+
+
+@dataclass
+class _Reading:
+    box: tuple[int, int, int, int]
+    baseline: float
+    text: str
+    confidence: float
+    characters: list[_Character]
+
+    @classmethod
+    def start(cls, item: tesserocr.PyResultIterator, level: int) -> _Reading | None:
+        text = (item.GetUTF8Text(level) or "").strip()
+        box = item.BoundingBox(level)
+        if not text or box is None:
+            return None
+        base = float(box[3])
+        baseline = item.Baseline(level)
+        if baseline:
+            (_, left), (_, right) = baseline
+            base = (left + right) / 2
+        return cls(box, base, text, max(0.0, item.Confidence(level)) / 100, [])
+
+    def word(self) -> Word:
+        confidence = self.confidence
+        text = self.text
+        for character in self.characters:
+            if character.rival >= _RIVAL:
+                confidence = min(confidence, 1.0 - character.rival)
+            if character.shaped_as() is not None:
+                confidence = min(confidence, _SHAPE_DOUBT)
+        spelt = "".join(c.text for c in self.characters)
+        if spelt == text and any(c.text.isdigit() for c in self.characters if c.shaped_as() is None):
+            # Among digits (a code, a number), a narrow O is a 0; the word stays unsure all the same.
+            text = "".join("0" if c.shaped_as() == "0" else c.text for c in self.characters)
+        x0, top, x1, bottom = self.box
+        return Word(x0, top, x1, bottom, self.baseline, text, confidence)
+
+
+_ZERO_WIDTH: Final = 0.74
+_O_WIDTH: Final = 0.8
+"""A character's width over its height: a 0 is a narrow oval (at most ``_ZERO_WIDTH``), an O nearly round (at
+least ``_O_WIDTH``), in the sans fonts forms are printed in (DejaVu Sans: 0.65 and 0.88)."""
+
+_SHAPE_DOUBT: Final = 0.5
+"""The most a word is trusted when it holds an O shaped like a 0, or a 0 like an O."""
+
+_RIVAL: Final = 0.5
+"""A rival reading scoring at least this share of the chosen one's makes the character a near thing (the model
+scores an l a third as well as the i it chose as a matter of course); the word is then trusted no more than
+the chosen reading's lead over it."""
 
 
 _ENGINE: Engine | None = None
