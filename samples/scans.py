@@ -19,8 +19,9 @@ import numpy as np
 import pypdfium2
 from PIL import Image, ImageFilter
 
-from config.forms import FormKind
+from config.forms import FormDefinitions, FormKind
 from parsers.types import Form, Unreadable, Value
+from rules.decide import ocr_uncertain
 from samples.flat import Layout, PrintStyle, flat_pdf
 from samples.forms import complete_values
 from samples.people import patient, seeded
@@ -157,11 +158,24 @@ class Tally:
     fields: int = 0
     right: int = 0
     sure_wrong: int = 0
+    unsure_right: int = 0
+    """Fields read right but not surely: the team checks them, which costs time but never a wrong referral."""
     pages: int = 0
     seconds: float = 0.0
 
-    def add(self, sample: ScanSample, document: Form | Unreadable, threshold: float) -> list[str]:
-        """Count ``document`` as read from ``sample``; the fields read wrong, each as one line."""
+    def add(
+        self,
+        sample: ScanSample,
+        document: Form | Unreadable,
+        threshold: float,
+        definitions: FormDefinitions,
+        today: dt.date,
+    ) -> list[str]:
+        """Count ``document`` as read from ``sample``; the fields read wrong, each as one line.
+
+        A wrong value counts as sure when the service would act on it: read at ``threshold`` or above and
+        passing its own checks (a misread NHS number that fails its check digit is the team's, not a guess).
+        """
         self.forms += 1
         self.pages += sample.pages
         if not isinstance(document, Form) or document.kind != sample.kind:
@@ -170,14 +184,16 @@ class Tally:
         self.recognised += 1
         wrong = []
         invalid = {e.key for e in document.invalid}
+        unsure = {problem.field for problem in ocr_uncertain([document], definitions, today, threshold)}
         for key in sorted(set(sample.expected) | set(document.fields) | invalid):
             self.fields += 1
             got = document.fields.get(key)
             confidence = document.confidence.get(key, 0.0)
+            sure = got is not None and key not in invalid and key not in unsure
             if key not in invalid and same_value(sample.expected.get(key), got):
                 self.right += 1
+                self.unsure_right += got is not None and not sure
                 continue
-            sure = got is not None and key not in invalid and confidence >= threshold
             self.sure_wrong += sure
             wrong.append(
                 f"{sample.name}: {key}: read {'invalid' if key in invalid else got!r} at {confidence:.2f}"
