@@ -110,6 +110,18 @@ class Engine:
         reading of it scored close to the one chosen, or it was read as an O or a 0 shaped like the other
         (the engine's model reads a narrow 0 as O inside a code such as an F-code, and is sure of it).
         """
+        return self._read(image)
+
+    def line(self, image: Image.Image) -> list[Word]:
+        """The words of ``image`` taken as one line of text: a second look at ink the page's reading passed
+        over (a lone digit in a table's cell), in ``image``'s pixels."""
+        self._words.SetPageSegMode(tesserocr.PSM.SINGLE_LINE)
+        try:
+            return self._read(image)
+        finally:
+            self._words.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT)
+
+    def _read(self, image: Image.Image) -> list[Word]:
         api = self._words
         api.SetImage(image)
         api.Recognize()
@@ -125,6 +137,9 @@ class Engine:
                 current.characters.append(_Character.read(item, symbol_level))
         if current is not None:
             found.append(current.word())
+        # The page's picture and what the engine made of it are freed now, not at the next page: the worker's
+        # memory cap is on the peak.
+        api.Clear()
         return [word for word in found if word.text]
 
 
