@@ -228,6 +228,13 @@ _LEAST_INK: Final = 0.0006
 _SAME_PATCH: Final = 0.12
 """Inches: ink closer than this across a line is one patch (the gap between words is less)."""
 
+_FAINT: Final = 200
+"""Grey levels below this may be a ruled line's pixels, however faint."""
+
+_TALLEST: Final = 2.0
+"""A second look's word standing more than this many times as high above its baseline as the page's usual
+word is a table's corner or a bracket of lines, not writing."""
+
 _WORTH_KEEPING: Final = 0.3
 """What a second look reads less surely than this is taken for no writing at all (a photo's bent ruled line
 reads as "[paar" at 0.02)."""
@@ -243,7 +250,8 @@ def _unread_ink(image: Image.Image, words: list[Word], boxes: list[TickBox], dpi
     # What is left to read, on paper and as ink: the page less its ruled lines and what was read already.
     left = np.array(image, dtype=np.uint8)
     ink = dark_pixels(left)
-    ruled = _ruled(ink, max(8, round(_RULE * dpi)))
+    # Found on every pixel short of white: a thin ruled line scanned grey breaks up at the ink's threshold.
+    ruled = _ruled(left < _FAINT, max(8, round(_RULE * dpi)))
     ink &= ~ruled
     left[ruled] = 255
     del ruled
@@ -255,6 +263,8 @@ def _unread_ink(image: Image.Image, words: list[Word], boxes: list[TickBox], dpi
         left[max(0, int(top) - 2) : int(bottom) + 3, max(0, int(x0) - 2) : int(x1) + 3] = 255
     unread = Image.fromarray(left)
     shortest, tallest = _TEXT_HEIGHT[0] * dpi, _TEXT_HEIGHT[1] * dpi
+    risen = sorted(w.baseline - w.top for w in words if w.baseline > w.top)
+    typical = risen[len(risen) // 2] if risen else shortest
     least = _LEAST_INK * dpi * dpi
     reader = engine()
     found: list[Word] = []
@@ -273,8 +283,12 @@ def _unread_ink(image: Image.Image, words: list[Word], boxes: list[TickBox], dpi
             x_left, upper = max(0, x0 - pad), max(0, top + int(rows[0]) - pad)
             right, lower = min(width, x1 + pad), min(height, top + int(rows[-1]) + 1 + pad)
             for word in reader.line(unread.crop((x_left, upper, right, lower))):
-                if word.confidence < _WORTH_KEEPING or not any(c.isalnum() for c in word.text):
-                    continue  # the end of a bent ruled line, a speck: nothing written
+                if (
+                    word.confidence < _WORTH_KEEPING
+                    or not any(c.isalnum() for c in word.text)
+                    or word.baseline - word.top > _TALLEST * typical
+                ):
+                    continue  # the end of a bent ruled line, a table's corner, a speck: nothing written
                 found.append(
                     Word(
                         word.x0 + x_left,
