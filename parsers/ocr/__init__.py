@@ -2,8 +2,8 @@
 
 Each page is rendered (pypdfium2) or decoded (Pillow; HEIC through pillow-heif) at about 250 dpi in grey,
 turned upright (Tesseract's orientation detector: sideways and upside-down pages too), deskewed by the angle
-of its text lines, then read: words with their boxes and confidences from Tesseract, tick boxes from the ink
-inside them (parsers/ocr/ticks.py). The words become the lines and segments the flat-PDF reader takes
+at which its lines are sharpest, then read: words with their boxes and confidences from Tesseract, tick boxes
+from the ink inside them (parsers/ocr/ticks.py). The words become the lines and segments the flat-PDF reader takes
 (parsers/ocr/layout.py), so ``config/forms/`` stays the one place that knows the forms' labels, and the form
 is read by :func:`parsers.text.read_lines` like any other. Every value carries the confidence of the least
 sure word or box it was read from (``Form.confidence``); the rules decide what is sure enough.
@@ -196,7 +196,7 @@ def read_page(image: Image.Image, dpi: float, number: int) -> list[Line]:
     turn = reader.orientation(image)
     if turn:
         image = image.rotate(turn, expand=True, fillcolor=255)
-    skew = reader.skew(image)
+    skew = _skew(image)
     if abs(skew) >= 0.05:
         image = image.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
     words = reader.words(_without_boxes(image, boxes := _boxes(image, dpi)))
@@ -333,6 +333,26 @@ def _runs(flags: npt.NDArray[np.bool_] | np.bool_, *, gap: int) -> list[tuple[in
     starts = np.concatenate([[where[0]], where[breaks + 1]])
     ends = np.concatenate([where[breaks], [where[-1]]]) + 1
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+_MOST_SKEW: Final = 4.0
+"""Degrees a page is looked for leaning, either way: a copier's feeder skews a page by 3° at worst."""
+
+
+def _skew(image: Image.Image) -> float:
+    """The degrees the page is to be turned (anticlockwise, as ``Image.rotate`` takes them) for its lines to
+    stand level: the angle at which its ink falls into the sharpest rows, text and ruled lines alike. Tesseract's
+    layout analysis measures a page of a few lines as level, and one table row's values then fall among the
+    next row's labels."""
+    small = np.asarray(image.reduce(4), dtype=np.uint8)
+    ink = Image.fromarray(np.where(dark_pixels(small), 255, 0).astype(np.uint8))
+
+    def sharpness(angle: float) -> float:
+        rows = np.asarray(ink.rotate(angle, resample=Image.Resampling.NEAREST), dtype=np.float32).sum(axis=1)
+        return float(np.dot(rows, rows))
+
+    coarse = max(np.arange(-_MOST_SKEW, _MOST_SKEW + 0.01, 0.25), key=sharpness)
+    return float(max(np.arange(coarse - 0.25, coarse + 0.26, 0.05), key=sharpness))
 
 
 def _boxes(image: Image.Image, dpi: float) -> list[TickBox]:

@@ -1,4 +1,4 @@
-"""Tesseract, through tesserocr, in the process that calls it: which way up a page is, how skewed, its words.
+"""Tesseract, through tesserocr, in the process that calls it: which way up a page is, and its words.
 
 Only the parse workers reach this module (through :func:`parsers.parse_document`), so the engine runs under
 their memory cap and time limit. One engine per process, made on first use and kept: loading the language
@@ -9,7 +9,6 @@ stack counts against the worker's address-space cap.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,20 +87,6 @@ class Engine:
         if not found or found.get("orient_conf", 0.0) < _MIN_OSD_CONFIDENCE:
             return None
         return int(found.get("orient_deg", 0)) % 360
-
-    def skew(self, image: Image.Image) -> float:
-        """The degrees the page's text lines lean (anticlockwise positive), from Tesseract's layout analysis."""
-        # Sparse-text segmentation (how words are read) measures no skew: the page's layout analysis does.
-        self._words.SetPageSegMode(tesserocr.PSM.AUTO)
-        try:
-            self._words.SetImage(image)
-            layout = self._words.AnalyseLayout()
-        finally:
-            self._words.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT)
-        if layout is None:
-            return 0.0
-        angle = layout.Orientation()[3]
-        return math.degrees(angle) if math.isfinite(angle) else 0.0
 
     def words(self, image: Image.Image) -> list[Word]:
         """The words on ``image`` with their boxes and confidences, in no particular order.
