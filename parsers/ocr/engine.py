@@ -106,6 +106,14 @@ class Engine:
         finally:
             self._words.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT)
 
+    def block(self, image: Image.Image) -> list[Word]:
+        """The words of ``image`` taken as one block of text (a value's cell read again), in its pixels."""
+        self._words.SetPageSegMode(tesserocr.PSM.SINGLE_BLOCK)
+        try:
+            return self._read(image)
+        finally:
+            self._words.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT)
+
     def _read(self, image: Image.Image) -> list[Word]:
         api = self._words
         api.SetImage(image)
