@@ -37,7 +37,7 @@ from parsers.ocr.layout import page_lines
 from parsers.ocr.ticks import TickBox, dark_pixels, find_boxes
 from parsers.ocr.unread import unread_words
 from parsers.recognise import by_filename, recognise
-from parsers.text import Line, read_lines, title_text
+from parsers.text import Line, Segment, read_lines, title_text
 from parsers.types import Document, Form, Unreadable, UnreadableProblem
 
 DPI: Final = 250.0
@@ -215,7 +215,8 @@ def _second_reading(
 
     read_lines(lines, definition, today, locate=locate)
     reader = engine()
-    doubted: set[tuple[int, int]] = set()
+    doubted: dict[tuple[int, int], str | None] = {}
+    """The segments whose second reading differed, with the text to take instead, if any."""
     for x0, low, x1, high in boxes:
         cells = [
             (i, k)
@@ -237,23 +238,35 @@ def _second_reading(
             )
         )
         # Twice the size: the engine sees the value afresh, not the same pixels the same way.
-        again = "".join(word.text for word in reader.block(crop.resize((crop.width * 2, crop.height * 2))))
-        if _letters(again) != _letters("".join(texts)):
-            doubted.update(cells)
+        words = reader.block(crop.resize((crop.width * 2, crop.height * 2)))
+        if _letters("".join(w.text for w in words)) == _letters("".join(texts)):
+            continue
+        for i, k in cells:
+            doubted[i, k] = None
+        first = lines[cells[0][0]].segments[cells[0][1]]
+        if len(cells) == 1 and words and min(w.confidence for w in words) > (first.confidence or 0.0):
+            # One cell read better the second time (the engine broke a 6 into "eO" on the page): its text is
+            # taken, but it stays unsure all the same.
+            doubted[cells[0]] = " ".join(w.text for w in words)
     if not doubted:
         return lines
     return [
         replace(
             line,
             segments=tuple(
-                replace(segment, confidence=min(segment.confidence or 0.0, _DISAGREED))
-                if (i, k) in doubted
-                else segment
+                _doubt(segment, doubted[i, k]) if (i, k) in doubted else segment
                 for k, segment in enumerate(line.segments)
             ),
         )
         for i, line in enumerate(lines)
     ]
+
+
+def _doubt(segment: Segment, better: str | None) -> Segment:
+    """``segment`` read differently the second time: unsure, and with the second reading's text if better."""
+    if better:
+        return replace(segment, text=better, confidence=_DISAGREED)
+    return replace(segment, confidence=min(segment.confidence or 0.0, _DISAGREED))
 
 
 _GLYPH_BOX: Final = ("☒", "☐")
