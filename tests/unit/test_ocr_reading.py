@@ -69,3 +69,14 @@ def test_a_code_mixing_0_and_o_is_read_right_or_left_unsure(code: str) -> None:
     text, confidence = value
     assert confidence is not None
     assert text == code or confidence < THRESHOLD, f"{code} read surely as {text} ({confidence:.2f})"
+
+
+@pytest.mark.parametrize("angle", [2.7, -2.4, 0.6])
+def test_a_skewed_page_of_a_few_rows_is_read_row_by_row(angle: float) -> None:
+    # A last page holding one short table: too few lines for the engine's own layout analysis to see its skew.
+    rows = [("Date signed by pharmacy", "13/06/2025"), ("First MAR chart date", "22/06/2025")]
+    page = table(rows).rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+
+    lines = read_page(page, DPI, 1)
+
+    assert cells(lines) == [[label, value] for label, value in rows]
