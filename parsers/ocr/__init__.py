@@ -238,7 +238,11 @@ def _second_reading(
             )
         )
         # Twice the size: the engine sees the value afresh, not the same pixels the same way.
-        words = reader.block(crop.resize((crop.width * 2, crop.height * 2)))
+        words = [
+            replace(word, text=text)
+            for word in reader.block(crop.resize((crop.width * 2, crop.height * 2)))
+            if (text := word.text.strip(_RULE_MARKS))
+        ]
         if _letters("".join(w.text for w in words)) == _letters("".join(texts)):
             continue
         for i, k in cells:
@@ -271,6 +275,9 @@ def _doubt(segment: Segment, better: str | None) -> Segment:
 
 _GLYPH_BOX: Final = ("☒", "☐")
 
+_RULE_MARKS: Final = "|[]{}_ "
+"""What the edge of a cell's ruled line reads as, at either end of a word cut out beside it."""
+
 
 def _letters(text: str) -> str:
     return "".join(text.split()).casefold()
@@ -299,6 +306,9 @@ def _read_page(image: Image.Image, dpi: float, number: int) -> tuple[list[Line],
             turned_boxes = _boxes(turned, dpi)
             tries.append((reader.words(_without_boxes(turned, turned_boxes)), turned, turned_boxes))
         words, image, boxes = max(tries, key=lambda t: sum(w.confidence for w in t[0]))
+    # A bar alone is the edge of a ruled line (a photo bends them out of the boxes' way), never writing: left
+    # in, it stands before a label's last line and the label is not known.
+    words = [word for word in words if set(word.text) != {"|"}]
     # The engine drops a character standing on its own (a MIAT score's 0, 1, 2 beside their boxes, a total).
     words = words + unread_words(reader.words, dark_pixels(np.asarray(image, dtype=np.uint8)), words, boxes)
     # Any other ink passed over (a value alone in its cell, a word) gets a second look, a patch at a time.
@@ -318,6 +328,9 @@ _LEAST_INK: Final = 0.0006
 
 _SAME_PATCH: Final = 0.12
 """Inches: ink closer than this across a line is one patch (the gap between words is less)."""
+
+_BESIDE: Final = 0.06
+"""Inches: ink this close to the side of a word read is taken to be part of it."""
 
 _FAINT: Final = 200
 """Grey levels below this may be a ruled line's pixels, however faint."""
@@ -347,11 +360,15 @@ def _unread_ink(image: Image.Image, words: list[Word], boxes: list[TickBox], dpi
     left[ruled] = 255
     del ruled
     height, width = ink.shape
-    for x0, top, x1, bottom in [(w.x0, w.top, w.x1, w.bottom) for w in words] + [
-        (b.x0, b.top, b.x1, b.bottom) for b in boxes
+    # Ink just beside a word is that word's (a letter's tail, a photo's bent rule), not a word of its own; a
+    # tick box's option stands that close to its box, so boxes take only their own ink.
+    beside = round(_BESIDE * dpi)
+    for x0, top, x1, bottom, reach in [(w.x0, w.top, w.x1, w.bottom, beside) for w in words] + [
+        (b.x0, b.top, b.x1, b.bottom, 2) for b in boxes
     ]:
-        ink[max(0, int(top) - 2) : int(bottom) + 3, max(0, int(x0) - 2) : int(x1) + 3] = False
-        left[max(0, int(top) - 2) : int(bottom) + 3, max(0, int(x0) - 2) : int(x1) + 3] = 255
+        taken = slice(max(0, int(top) - 2), int(bottom) + 3), slice(max(0, int(x0) - reach), int(x1) + reach + 1)
+        ink[taken] = False
+        left[taken] = 255
     unread = Image.fromarray(left)
     shortest, tallest = _TEXT_HEIGHT[0] * dpi, _TEXT_HEIGHT[1] * dpi
     risen = sorted(w.baseline - w.top for w in words if w.baseline > w.top)
