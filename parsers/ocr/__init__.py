@@ -174,7 +174,8 @@ def _read(
         del image
         lines.extend(page)
         if number == 1:
-            kind = recognise(title_text(lines), (), filename, definitions)
+            # A first page with nothing legible on it is no form to read, whatever the file is called.
+            kind = recognise(title_text(lines), (), filename, definitions) if lines else None
             if kind is None:
                 # Not one of the forms (or not legible): the rest of the file is not worth the time.
                 return Unreadable(filename, not_a_form, _kind_from_name(filename, definitions))
