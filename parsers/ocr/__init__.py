@@ -196,6 +196,10 @@ def _read(
     )
 
 
+_SURER: Final = 0.8
+"""A second reading replaces the first only when the engine was at least this sure of it: an I and an l are
+one stroke in a sans font, and a second guess at one is no better than the first."""
+
 _DISAGREED: Final = 0.5
 """The most a value is trusted when a second reading of it read something else."""
 
@@ -249,7 +253,8 @@ def _second_reading(
         for i, k in cells:
             doubted[i, k] = None
         first = lines[cells[0][0]].segments[cells[0][1]]
-        if len(cells) == 1 and words and min(w.confidence for w in words) > (first.confidence or 0.0):
+        surer = min((w.confidence for w in words), default=0.0)
+        if len(cells) == 1 and surer >= _SURER and surer > (first.confidence or 0.0):
             # One cell read better the second time (the engine broke a 6 into "eO" on the page): its text is
             # taken, but it stays unsure all the same.
             doubted[cells[0]] = " ".join(w.text for w in words)
