@@ -26,7 +26,8 @@ from intake.resubmission import named_replies, quoted_submission
 from intake.store import MessageRecord
 from intake.unit_of_work import UnitOfWork
 from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Mail, read_mail
-from parsers.types import Document, Unreadable
+from parsers.pages import PagesRead
+from parsers.types import Document, Form, Unreadable
 from rules.automatic import automatic_reason
 from rules.decision import Decision, Known, Message, Policy, claim_of, decide_message
 from rules.recipients import reply_address
@@ -214,8 +215,54 @@ def _read_files(
     for index, f in wanted:
         document = by_data[f.data]
         documents[index] = document if document.filename == f.filename else replace(document, filename=f.filename)
+    _join_pages(files, documents, definitions, today, pool=pool, deadline=deadline)
     kept = [(f, d) for f, d in zip(files, documents, strict=True) if d is not None and not _not_a_form(f, d)]
     return [f for f, _ in kept], tuple(d for _, d in kept)
+
+
+def _join_pages(
+    files: list[Attachment | Unreadable],
+    documents: list[Document | None],
+    definitions: FormDefinitions,
+    today: dt.date,
+    *,
+    pool: ParsePool,
+    deadline: float | None,
+) -> None:
+    """Read a form photographed page by page as one document, in place.
+
+    A phone photographs a form a page at a time; only the first page has the form's title, so each later page
+    alone holds no form and would be left out. The pictures holding no form that follow a picture read as a
+    form (in the order they were attached) are read again with it, as the pages of one document, in a worker.
+    When that gives the same form, it takes the first picture's place, its original becomes a PDF of the pages,
+    and the following pictures are no documents of their own. Only pictures already read and left out are
+    candidates, and only when a form's picture comes before them: other messages cost nothing more."""
+    done: dict[tuple[bytes, ...], PagesRead] = {}
+    index = 0
+    while index < len(files):
+        first, document = files[index], documents[index]
+        end = index + 1
+        if isinstance(first, Attachment) and first.kind == "image" and _read_by_ocr(document):
+            while end < len(files) and (following := documents[end]) is not None and _not_a_form(files[end], following):
+                end += 1
+        if end - index < 2 or not isinstance(first, Attachment) or not isinstance(document, Form):
+            index = end
+            continue
+        pictures = tuple(f.data for f in files[index:end] if isinstance(f, Attachment))
+        if pictures not in done:
+            done[pictures] = pool.read_pages(pictures, first.filename, definitions, today=today, deadline=deadline)
+        pages = done[pictures].document
+        if isinstance(pages, Form) and pages.kind == document.kind:
+            documents[index] = replace(pages, filename=first.filename)
+            pdf = done[pictures].pdf
+            files[index] = replace(first, data=pdf) if pdf is not None else first
+            for page in range(index + 1, end):
+                documents[page] = None
+        index = end
+
+
+def _read_by_ocr(document: Document | None) -> bool:
+    return isinstance(document, Form) and document.source == "ocr"
 
 
 def _not_a_form(file: Attachment | Unreadable, document: Document) -> bool:

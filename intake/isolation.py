@@ -47,6 +47,7 @@ import structlog
 from config.forms import FormDefinitions
 from parsers import is_image, parse_document
 from parsers.mail import Attachment, Mail, read_headers, read_mail
+from parsers.pages import PagesRead
 from parsers.types import PICTURE_WIDTH, Document, Form, PagePicture, Unreadable
 
 if TYPE_CHECKING:
@@ -115,6 +116,16 @@ class _Parse:
 
 
 @dataclass(frozen=True)
+class _Pages:
+    """Pictures to read as one document's pages: the worker sends back the ``PagesRead`` it makes of them."""
+
+    pictures: tuple[bytes, ...]
+    filename: str
+    definitions: FormDefinitions
+    today: dt.date
+
+
+@dataclass(frozen=True)
 class _Render:
     """A page of a PDF to draw: the worker sends back the ``PagePicture`` (or ``Unreadable``) it makes."""
 
@@ -123,7 +134,7 @@ class _Render:
     width: int
 
 
-_Request = _Parse | _Open | _Read | _Render
+_Request = _Parse | _Open | _Read | _Render | _Pages
 """A job as the parent holds it until a worker takes it."""
 
 Opened = tuple[Attachment, ...] | Unreadable
@@ -176,6 +187,8 @@ def _worker_main(conn: Connection, memory_bytes: int) -> None:
             keep_on = _read(conn, job, cap)
         elif isinstance(job, _Render):
             keep_on = _render(conn, job, cap)
+        elif isinstance(job, _Pages):
+            keep_on = _pages(conn, job, cap)
         else:
             return
         if not keep_on:
@@ -267,6 +280,14 @@ def _render(conn: Connection, job: _Render, cap: int) -> bool:
     return _answer(conn, cap, functools.partial(render_page, job.data, job.page, width=job.width), "")
 
 
+def _pages(conn: Connection, job: _Pages, cap: int) -> bool:
+    """Read pictures as one document's pages and send what came of it; False when the worker should retire."""
+    from parsers.pages import read_pages
+
+    work = functools.partial(read_pages, job.pictures, job.filename, job.definitions, today=job.today)
+    return _answer(conn, cap, work, job.filename)
+
+
 def _heavy(cap: int) -> bool:
     """Whether the last job took the worker's resident memory past ``_HEAVY_SHARE`` of its cap."""
     peak = _peak_memory()
@@ -315,7 +336,7 @@ class _Worker:
         return self.started
 
     def send(self, request: _Request) -> None:
-        if isinstance(request, _Open | _Read | _Render):
+        if isinstance(request, _Open | _Read | _Render | _Pages):
             self.conn.send(request)
             return
         key = id(request.definitions)
@@ -459,6 +480,28 @@ class ParsePool:
             [result] = self._run([_Read(head, max_attachment_bytes, headers_only=True)], deadline)
         return result if isinstance(result, Mail | Unreadable) else Unreadable("", "too_large")
 
+    def read_pages(
+        self,
+        pictures: Sequence[bytes],
+        filename: str,
+        definitions: FormDefinitions,
+        *,
+        today: dt.date,
+        deadline: float | None = None,
+    ) -> PagesRead:
+        """``pictures`` read as one document's pages, as ``parsers.pages.read_pages`` reads them, in a worker under
+        a document's time limit and memory cap, cut short by ``deadline``. Past them, ``PagesRead.document`` is
+        ``Unreadable`` "timeout" or "too_large" (with no PDF). A reading that overflowed a worker which had read
+        other files is made once more by a fresh one, as a single picture's is."""
+        request = _Pages(tuple(pictures), filename, definitions, today)
+        [result] = self._run([request], deadline)
+        if isinstance(result, Unreadable) and result.problem == "too_large":
+            self._retire_idle()
+            [result] = self._run([request], deadline)
+        if isinstance(result, PagesRead):
+            return result
+        return PagesRead(result if isinstance(result, Unreadable) else Unreadable(filename, "corrupt"))
+
     def render(self, data: bytes, page: int, *, width: int = PICTURE_WIDTH) -> PagePicture | Unreadable:
         """Page ``page`` of the PDF ``data`` drawn as ``parsers.pictures.render_page`` draws it, in a worker under
         the time limit and memory cap of a document; past them, ``Unreadable`` "timeout" or "too_large"."""
@@ -584,6 +627,8 @@ def _expected(request: _Request, result: object) -> bool:
         return isinstance(result, Mail | Unreadable)
     if isinstance(request, _Render):
         return isinstance(result, PagePicture | Unreadable)
+    if isinstance(request, _Pages):
+        return isinstance(result, PagesRead | Unreadable)
     return isinstance(result, Form | Unreadable)
 
 

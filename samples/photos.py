@@ -4,9 +4,14 @@ the drawn flat forms (samples/scans.py), for the tests and the demo."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import random
 from collections.abc import Mapping
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from zoneinfo import ZoneInfo
 
 import docx
 import pypdfium2
@@ -15,7 +20,10 @@ from PIL import Image
 
 from config.forms import FormKind
 from parsers.types import Value
+from samples.emails import referral_email
 from samples.flat import flat_pdf
+from samples.forms import complete_values, fillable_pdf
+from samples.people import patient, seeded
 from samples.scans import Condition, paper_style, spoil
 
 PHONE = Condition("phone photo", dpi=200, skew=1.0, noise=4.0)
@@ -56,6 +64,13 @@ def scanned_tiff(pages: list[Image.Image]) -> bytes:
     return out.getvalue()
 
 
+def scanned_pdf(pages: list[Image.Image]) -> bytes:
+    """All ``pages`` in one PDF of pictures, a page each at 200 dpi, as a copier's "scan to email" saves them."""
+    out = io.BytesIO()
+    pages[0].save(out, format="PDF", save_all=True, append_images=pages[1:], resolution=200.0, quality=85)
+    return out.getvalue()
+
+
 def logo(width: int = 120, height: int = 40) -> bytes:
     """A small PNG such as an email signature carries: never a page."""
     picture = Image.new("RGB", (width, height), (0, 94, 184))
@@ -87,3 +102,26 @@ def docx_of_pictures(pictures: list[bytes]) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def photographed_referral(day: dt.date, *, seed: int) -> tuple[bytes, list[bytes]]:
+    """A referral from the patient's pharmacy whose Form 2 was photographed page by page with a phone and sent
+    as one JPEG a page ("IMG_0412.jpg", "IMG_0413.jpg", …, ``image/jpeg``), Form 1 and the MIAT as fillable
+    PDFs; with the photos, in the order attached."""
+    person = patient(seeded("photographed", seed), today=day)
+    values = {kind: complete_values(kind, person, today=day, seed=seed) for kind in ("form1", "form2", "miat")}
+    photos = [picture_bytes(page, "JPEG") for page in form_pages("form2", values["form2"], seed=seed)]
+    raw = referral_email(
+        attachments=[
+            ("Form1.pdf", fillable_pdf("form1", values["form1"])),
+            ("MIAT.pdf", fillable_pdf("miat", values["miat"])),
+        ],
+        sender=person.pharmacy.email,
+        subject="NMSS referral",
+        date=dt.datetime.combine(day, dt.time(9, 45), tzinfo=ZoneInfo("Europe/London")),
+    )
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    for number, photo in enumerate(photos):
+        message.add_attachment(photo, maintype="image", subtype="jpeg", filename=f"IMG_{412 + number:04d}.jpg")
+    return message.as_bytes(), photos

@@ -108,11 +108,16 @@ def download(request: Request, account: Account, _form: FormData | None) -> Resp
         return _no_such_document(request, reference)
     if found.content is None:
         return _gone(request, found)
+    kind = file_kind(found.content)
+    filename = found.filename
+    if kind == "pdf" and not filename.lower().endswith(".pdf"):
+        # A form photographed page by page is kept as one PDF of its pictures, under its first picture's name.
+        filename += ".pdf"
     return Response(
         found.content,
-        media_type=TYPES.get(file_kind(found.content), "application/octet-stream"),
+        media_type=TYPES.get(kind, "application/octet-stream"),
         headers={
-            "Content-Disposition": content_disposition(found.filename),
+            "Content-Disposition": content_disposition(filename),
             "Content-Security-Policy": DOWNLOAD_POLICY,
             "X-Content-Type-Options": "nosniff",
         },

@@ -11,11 +11,21 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-from config.forms import load_form_definitions
+import pypdfium2
+from PIL.Image import Image
+
+from config.forms import FormKind, load_form_definitions
 from parsers import Form, parse_document
 from parsers.mail import read_mail
 from samples.emails import referral_email
-from samples.photos import docx_of_pictures, form_pages, logo, photo_of_something_else, picture_bytes
+from samples.photos import (
+    docx_of_pictures,
+    form_pages,
+    logo,
+    photo_of_something_else,
+    picture_bytes,
+    scanned_pdf,
+)
 from samples.scenarios import Scenario
 
 from .conftest import LONDON, Service, today
@@ -165,3 +175,99 @@ def test_a_phones_heic_photo_of_a_form_is_read_by_ocr(service: Service, scenario
     assert "form2" in decided["forms"]
     assert decided["outcome"] == "review"
     assert "ocr_uncertain" in decided["reasons"]
+
+
+def _photographed(scenarios: list[Scenario], kind: FormKind, seed: int) -> tuple[list[tuple[str, bytes]], list[Image]]:
+    """The accepted scenario's files but form ``kind``, and that form's pages photographed (``seed``)."""
+    files = _scenario_files(next(s for s in scenarios if s.expected_outcome == "accepted"))
+    form = next(form for _, _, form in files if form.kind == kind)
+    return [(name, data) for name, data, form in files if form.kind != kind], form_pages(kind, form.fields, seed=seed)
+
+
+def test_a_form_photographed_page_by_page_reaches_the_outcome_of_the_same_form_scanned_as_one_pdf(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    """A phone's way: Form 2 photographed a page at a time and sent as "IMG_0412.jpg", "IMG_0413.jpg", ….
+    Only page 1 has the form's title; the later pages are read as its next pages, not left out, so the
+    referral is decided on every page, as the same pages scanned into one PDF are, and the team can download
+    every page."""
+    others, pages = _photographed(scenarios, "form2", seed=7)
+    assert len(pages) >= 2
+    photos = [(f"IMG_{412 + n:04d}.jpg", picture_bytes(page, "JPEG")) for n, page in enumerate(pages)]
+    scan = scanned_pdf(pages)
+    (service.root / "scan.pdf").write_bytes(scan)
+    [read_from_scan] = json.loads(service.invoke("parse", "scan.pdf", "--json").stdout)
+    scanned = _check(service, _email([*others, ("Form 2 scanned.pdf", scan)], "scan"), "scan.eml")
+    raw = _with_photos(_email(others, "photos"), photos)
+
+    photographed = _check(service, raw, "photos.eml")
+
+    # The same decision; which values OCR was unsure of may differ (a photo is read from its pixels, a PDF
+    # drawn by pdfium), never whether a form or a field is missing.
+    keys = ("outcome", "forms", "reply", "reasons", "tasks")
+    assert {k: photographed[k] for k in keys} == {k: scanned[k] for k in keys}
+    assert _not_ocr(photographed["problems"]) == _not_ocr(scanned["problems"])
+
+    (service.mailbox / "new").mkdir(parents=True)
+    (service.mailbox / "new" / "photos.eml").write_bytes(raw)
+    run = service.invoke("run", "--once")
+    assert run.exit_code == 0, run.output
+    line = next(line for line in run.stdout.splitlines() if line.strip().startswith("NMSS-"))
+    assert line.split()[1] == scanned["outcome"]
+    rows = service.rows(
+        "SELECT f.filename, f.fields_json, ff.content FROM form f JOIN form_file ff ON ff.form_id = f.id"
+    )
+    assert [name for name, _, _ in rows].count("IMG_0412.jpg") == 1
+    assert not {name for name, _, _ in rows} & {name for name, _ in photos[1:]}, "no page is a document of its own"
+    [(fields_json, kept)] = [(fields, bytes(content)) for name, fields, content in rows if name == "IMG_0412.jpg"]
+    fields = json.loads(fields_json)
+    assert {k: v for k, v in fields.items() if k in read_from_scan["fields"]} == read_from_scan["fields"], (
+        "every value read from the scan's pages was read from the photos"
+    )
+    later = set(read_from_scan["fields"]) - set(_first_page_fields(service, photos[0][1]))
+    assert later, "the scan's later pages hold values page 1 does not"
+    assert later <= set(fields)
+    pdf = pypdfium2.PdfDocument(kept)
+    try:
+        assert len(pdf) == len(pages), "every page is kept for the team, in the order attached"
+    finally:
+        pdf.close()
+
+
+def _with_photos(raw: bytes, photos: list[tuple[str, bytes]]) -> bytes:
+    """``raw`` with each ``(name, JPEG)`` attached as a phone's mail app attaches it (``image/jpeg``)."""
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    for name, data in photos:
+        message.add_attachment(data, maintype="image", subtype="jpeg", filename=name)
+    return message.as_bytes()
+
+
+def _not_ocr(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [p for p in problems if p["code"] != "ocr_uncertain"]
+
+
+def _first_page_fields(service: Service, photo: bytes) -> dict[str, Any]:
+    (service.root / "IMG_0412.jpg").write_bytes(photo)
+    [read] = json.loads(service.invoke("parse", "IMG_0412.jpg", "--json").stdout)
+    return dict(read["fields"])
+
+
+def test_two_forms_each_photographed_on_a_page_of_its_own_are_two_forms(
+    service: Service, scenarios: list[Scenario]
+) -> None:
+    """Form 1's photo and Form 2's, each a form alone (Form 1 by its name: the drawn sample's title runs off
+    its page), in either order: neither is read as the other's next page, and neither is left out."""
+    others, form2_pages = _photographed(scenarios, "form2", seed=3)
+    form1 = next(form for _, _, form in _scenario_files(scenarios[0]) if form.kind == "form1")
+    photos = [
+        ("Form 1.jpg", picture_bytes(form_pages("form1", form1.fields, seed=4)[0], "JPEG")),
+        ("Form 2.jpg", picture_bytes(form2_pages[0], "JPEG")),
+    ]
+    miat = [(name, data) for name, data in others if "MIAT" in name]
+
+    for order, sent in (("form1-first", photos), ("form2-first", photos[::-1])):
+        decided = _check(service, _with_photos(_email(miat, order), sent), f"{order}.eml")
+
+        assert sorted(decided["forms"]) == ["form1", "form2", "miat"], order
+        assert not any(p["code"] == "missing_form" for p in decided["problems"]), order

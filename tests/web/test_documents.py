@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import io
 import re
+from zoneinfo import ZoneInfo
 
+import pypdfium2
 import pytest
+from PIL import Image
 from sqlalchemy import text
 
+from config.settings import load_settings
 from intake.web.documents import DOWNLOAD_POLICY, content_disposition
-from tests.web.conftest import Workspace
+from samples.photos import photographed_referral
+from samples.scenarios import Scenario, deliver_to_maildir
+from tests.web.conftest import Workspace, invoke
 from tests.web.test_governance import first_reference
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -123,3 +131,36 @@ def test_a_download_s_file_name_is_made_safe(filename: str, expected: str) -> No
     assert header.startswith(expected)
     assert not set(header) & {"\r", "\n", "\u202e"}
     assert header.count('"') == 2
+
+
+def test_a_form_photographed_page_by_page_downloads_as_one_pdf_of_every_page(workspace: Workspace) -> None:
+    """Form 2 sent as one phone photo a page: the referral lists it once, and its download holds every page, in
+    the order the photos were attached, as a PDF named after the first photo."""
+    settings = load_settings()
+    day = dt.datetime.now(ZoneInfo(settings.service.timezone)).date()
+    raw, photos = photographed_referral(day, seed=21)
+    deliver_to_maildir(settings.mailbox.path, [Scenario("photographed", "", raw, "review")])
+    ran = invoke("run", "--once")
+    reference = next(line.split()[0] for line in ran.splitlines() if line.strip().startswith("NMSS-"))
+    workspace.sign_in()
+
+    page = workspace.client.get(f"/referrals/{reference}").text
+    links = document_links(page, reference)
+    downloads = [workspace.client.get(link) for link in dict.fromkeys(links)]
+
+    assert len(downloads) == 3, "Form 1, the MIAT and Form 2: the later photos are no documents of their own"
+    [photographed] = [d for d in downloads if "IMG_0412" in d.headers["content-disposition"]]
+    assert photographed.headers["content-type"] == "application/pdf"
+    assert 'filename="IMG_0412.jpg.pdf"' in photographed.headers["content-disposition"]
+    pdf = pypdfium2.PdfDocument(photographed.content)
+    try:
+        assert len(pdf) == len(photos)
+        sizes = [pdf[n].get_size() for n in range(len(pdf))]
+    finally:
+        pdf.close()
+    assert [round(w / h, 2) for w, h in sizes] == [round(_ratio(photo), 2) for photo in photos]
+
+
+def _ratio(photo: bytes) -> float:
+    with Image.open(io.BytesIO(photo)) as picture:
+        return float(picture.width / picture.height)
