@@ -4,7 +4,8 @@
 to read a message itself (``read``: its headers and MIME structure, which the ``email`` package can take minutes
 over), :func:`parsers.parse_document` for a document, :func:`parsers.containers.unpack` to open an Outlook item
 or a ``winmail.dat`` (``open_all``), :func:`parsers.pictures.render_page` to draw a page of a PDF for the
-workspace (``render``).
+workspace (``render``), :func:`parsers.pages.read_pages` to read a form photographed page by page
+(``read_pages``).
 Each child caps its own address space (``RLIMIT_AS``) at start; the parent gives each job a time limit,
 counted from when its worker has started and cut short by the message's deadline. A job that runs past the
 limit, or kills its worker (out of memory, a crash in a C library), comes back as
