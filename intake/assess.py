@@ -26,8 +26,7 @@ from intake.resubmission import named_replies, quoted_submission
 from intake.store import MessageRecord
 from intake.unit_of_work import UnitOfWork
 from parsers.mail import DEFAULT_MAX_ATTACHMENT_BYTES, Attachment, Mail, read_mail
-from parsers.pages import PagesRead
-from parsers.types import Document, Form, Unreadable
+from parsers.types import Document, Form, PagesRead, Unreadable
 from rules.automatic import automatic_reason
 from rules.decision import Decision, Known, Message, Policy, claim_of, decide_message
 from rules.recipients import reply_address

@@ -48,8 +48,7 @@ import structlog
 from config.forms import FormDefinitions
 from parsers import is_image, parse_document
 from parsers.mail import Attachment, Mail, read_headers, read_mail
-from parsers.pages import PagesRead
-from parsers.types import PICTURE_WIDTH, Document, Form, PagePicture, Unreadable
+from parsers.types import PICTURE_WIDTH, Document, Form, PagePicture, PagesRead, Unreadable
 
 if TYPE_CHECKING:
     # Only a type here: the fork server imports this module, and pydantic-settings would add half a second

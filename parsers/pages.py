@@ -15,26 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from config.forms import FormDefinitions
 from parsers import may_be_a_page
-from parsers.types import Document, Form, Unreadable
+from parsers.types import Form, PagesRead, Unreadable
 
 _A4_WIDTH_POINTS: Final = 595.0
 """A picture's shorter side is taken as an A4 page's width in the PDF (a photo says nothing true of its size)."""
 
 _JPEG_QUALITY: Final = 90
-
-
-@dataclass(frozen=True)
-class PagesRead:
-    """What :func:`read_pages` made of pictures: the form on them as pages of one document (``Form.pages`` says
-    how many), and those pages as one PDF (``pdf``); or, with ``pdf`` None, why they are not one document."""
-
-    document: Document
-    pdf: bytes | None = None
 
 
 def read_pages(pictures: Sequence[bytes], filename: str, definitions: FormDefinitions, *, today: dt.date) -> PagesRead:

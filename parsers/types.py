@@ -117,3 +117,13 @@ class PagePicture:
     pages: int
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class PagesRead:
+    """What :func:`parsers.pages.read_pages` made of pictures: the form on them as pages of one document
+    (``Form.pages`` says how many), and those pages as one PDF (``pdf``); or, with ``pdf`` None, why they are
+    not one document."""
+
+    document: Document
+    pdf: bytes | None = None

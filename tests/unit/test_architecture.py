@@ -140,11 +140,13 @@ def test_the_workspace_reads_through_views_and_writes_through_commands() -> None
 
 
 def test_pages_are_drawn_only_by_the_parse_workers() -> None:
-    """pdfium (pypdfium2) reads hostile PDFs in C: only the page pictures, OCR and the PDF reader's glyphs call
-    it, and only the worker pool reaches those modules (the glyphs through the PDF reader, which only
-    ``parse_document`` imports); the workspace asks the pool for a page picture, never draws one itself."""
+    """pdfium (pypdfium2) reads hostile PDFs in C: only the page pictures, OCR, the PDF reader's glyphs and the
+    PDF a form photographed page by page is kept as call it, and only the worker pool reaches those modules (the
+    glyphs through the PDF reader, which only ``parse_document`` imports); the workspace asks the pool for a
+    page picture, never draws one itself."""
     assert modules_importing("pypdfium2") - {"samples/scans.py", "samples/photos.py"} == {
         "parsers/pictures.py",
+        "parsers/pages.py",
         "parsers/ocr/__init__.py",
         "parsers/glyphs.py",
     }
@@ -153,3 +155,4 @@ def test_pages_are_drawn_only_by_the_parse_workers() -> None:
         "intake/isolation.py"
     }
     assert {p for p in modules_importing("parsers.pictures") if not p.startswith("tests/")} == {"intake/isolation.py"}
+    assert {p for p in modules_importing("parsers.pages") if not p.startswith("tests/")} == {"intake/isolation.py"}
