@@ -33,7 +33,8 @@ def deliver_in_order(service: Service, *messages: bytes) -> None:
 
 def attack() -> bytes:
     return referral_email(
-        attachments=[(f"Form 2 part {n}.pdf", nested_forms()) for n in range(40)],
+        # Forty different files: identical ones are parsed once.
+        attachments=[(f"Form 2 part {n}.pdf", nested_forms() + b"%% part %d\n" % n) for n in range(40)],
         sender="pharmacy.attacked@nhs.net",
         subject="Referral",
         date=dt.datetime.combine(today(), dt.time(9), tzinfo=LONDON),
