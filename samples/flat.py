@@ -123,6 +123,7 @@ MARGIN, BOTTOM = 45.0, 55.0
 LABEL_WIDTH = 200.0
 VALUE_X = MARGIN + LABEL_WIDTH + 12.0
 SIZE, LEADING = 9.5, 12.0
+TITLE_SIZE = 15.0
 
 _DEJAVU: Final = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 _DEJAVU_BOLD: Final = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
@@ -179,8 +180,8 @@ class _Pen:
         self.canvas.setFont(self.bold if bold else self.regular, size)
         self.canvas.drawString(x, self.y, text)
 
-    def wrap(self, text: str, width: float, *, bold: bool = False) -> list[str]:
-        return simpleSplit(text, self.bold if bold else self.regular, SIZE, width) or [""]
+    def wrap(self, text: str, width: float, *, bold: bool = False, size: float = SIZE) -> list[str]:
+        return simpleSplit(text, self.bold if bold else self.regular, size, width) or [""]
 
 
 def numbered_labels(definition: FormDefinition) -> dict[str, str]:
@@ -220,9 +221,10 @@ def flat_pdf(
     canvas = Canvas(buffer, pagesize=A4, invariant=1)
     canvas.setTitle(definition.title)
     pen = _Pen(canvas, regular, bold, handwriting_font() if handwritten else None)
-    for line in pen.wrap(definition.title, PAGE_WIDTH - 2 * MARGIN, bold=True):
+    # Wrapped at the size it is printed, as a form's long title runs onto a second line rather than off the page.
+    for line in pen.wrap(definition.title, PAGE_WIDTH - 2 * MARGIN, bold=True, size=TITLE_SIZE):
         pen.y -= 20
-        pen.write(MARGIN, line, bold=True, size=15)
+        pen.write(MARGIN, line, bold=True, size=TITLE_SIZE)
     pen.y -= 14
     pen.write(MARGIN, "Sample form: every name, number and address on it is invented.", size=7.5)
     pen.y -= 10
