@@ -11,11 +11,14 @@ the soak's: read the growth, not the size.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
+import traceback
 import tracemalloc
 from collections import Counter
 from pathlib import Path
+from types import TracebackType
 
 import intake.cli
 
@@ -32,31 +35,58 @@ TOP = 15
 
 _IGNORED = (
     tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
-    tracemalloc.Filter(inclusive=False, filename_pattern=__file__),
+    tracemalloc.Filter(inclusive=False, filename_pattern=__file__, all_frames=True),
 )
 
 
 def main() -> None:
     """The command, with the probe running beside it."""
     tracemalloc.start(FRAMES)
+    logging.getLogger("apscheduler.executors").addHandler(_JobErrors(Path.cwd() / "probe-errors.txt"))
     threading.Thread(target=_watch, args=(Path.cwd() / "probe.txt",), name="soak-probe", daemon=True).start()
     intake.cli.main()
 
 
-def _counts() -> Counter[str]:
+class _JobErrors(logging.Handler):
+    """Where each exception that escaped a scheduler job was raised (the service logs only that one did): its
+    class and its stack's places, never its text, which may quote a message."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.ERROR)
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        lines = []
+        while error is not None:
+            lines.append(f"{type(error).__module__}.{type(error).__qualname__}")
+            lines += [f"    {place}" for place in _places(error.__traceback__)]
+            error = error.__cause__ or error.__context__
+        with self.path.open("a") as out:
+            out.write("\n".join([time.strftime("== %H:%M:%S"), *lines]) + "\n")
+
+
+def _places(stack: TracebackType | None) -> list[str]:
+    # lookup_lines=False: reading the source would fill linecache, the growth being looked for.
+    summary = traceback.StackSummary.extract(traceback.walk_tb(stack), lookup_lines=False)
+    return [f"{frame.filename}:{frame.lineno} {frame.name}" for frame in summary]
+
+
+def _snapshot() -> tuple[tracemalloc.Snapshot, Counter[str]]:
+    """What is allocated and alive once garbage in reference cycles is gone: the cycles the collector has not
+    reached yet would otherwise show as growth."""
     gc.collect()
-    return Counter(type(item).__qualname__ for item in gc.get_objects())
+    snapshot = tracemalloc.take_snapshot().filter_traces(_IGNORED)
+    return snapshot, Counter(type(item).__qualname__ for item in gc.get_objects())
 
 
 def _watch(report: Path) -> None:
     started = time.monotonic()
     time.sleep(SETTLE_SECONDS)
-    baseline = tracemalloc.take_snapshot().filter_traces(_IGNORED)
-    counts = _counts()
+    baseline, counts = _snapshot()
     while True:
         time.sleep(REPORT_SECONDS)
-        snapshot = tracemalloc.take_snapshot().filter_traces(_IGNORED)
-        now = _counts()
+        snapshot, now = _snapshot()
         current, peak = tracemalloc.get_traced_memory()
         age = (time.monotonic() - started) / 60
         lines = [
