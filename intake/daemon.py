@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import FrameType
 from typing import Protocol, runtime_checkable
@@ -17,6 +17,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from intake.bootstrap import App, Poller, retention_periods
 from intake.commands import purge
@@ -44,6 +45,27 @@ _sending = threading.Lock()
 could send the same pending row twice."""
 
 
+DATABASE_OUTAGES = (OperationalError, InterfaceError)
+"""What the database driver raises when the server is restarting, unreachable or dropped the connection."""
+
+
+@contextmanager
+def database_outage_ends_run(job: str) -> Iterator[None]:
+    """End a job's run with one warning line when the database does not answer; the next run tries again.
+
+    Each job reads from the database what is due, so a run cut short loses nothing. Left to the scheduler, the
+    error would be logged with a traceback whose formatting fills the interpreter's source-line cache with
+    every file on the stack: megabytes of the daemon's memory that are never given back, over a few restarts
+    of the database.
+    """
+    try:
+        yield
+    except DATABASE_OUTAGES as exc:
+        # The driver's class (AdminShutdown, ...) says more than SQLAlchemy's wrapper; the text may quote
+        # the statement's parameters, so it stays out.
+        log.warning("database_unavailable", job=job, error_type=type(exc.orig or exc).__name__)
+
+
 def send_outbox_alone(app: App) -> SendReport:
     """``send_outbox``, one thread at a time."""
     with _sending:
@@ -60,6 +82,11 @@ def poll_once(app: App, stopping: threading.Event | None = None, poller: Poller 
     takes no further message (the one in hand is finished first).
     """
     poller = poller or app.pollers[0]
+    with database_outage_ends_run(named("poll", app, poller)):
+        _poll(app, stopping, poller)
+
+
+def _poll(app: App, stopping: threading.Event | None, poller: Poller) -> None:
     taken: Sequence[Taken] = []
     if poller.lease.hold():
         try:
@@ -102,15 +129,17 @@ finds in the database whatever the skipped one would have done."""
 
 def send_pending(app: App) -> None:
     """Send what is pending in the outbox (replies, the digest, reminders, alerts)."""
-    report = send_outbox_alone(app)
-    if report:
-        log.info("outbox_sent", sent=report.sent, deferred=report.deferred, failed=report.failed)
+    with database_outage_ends_run("outbox"):
+        report = send_outbox_alone(app)
+        if report:
+            log.info("outbox_sent", sent=report.sent, deferred=report.deferred, failed=report.failed)
 
 
 def digest_tick(app: App) -> None:
     """Queue and send today's digest if it is due and not queued yet (a working day, after its time)."""
+    key = None
     try:
-        with app.services.unit_of_work() as uow:
+        with database_outage_ends_run("digest"), app.services.unit_of_work() as uow:
             key = queue_digest_if_due(uow, app.settings, now=app.services.clock(), tz=app.services.timezone)
     except InsecureRecipient:
         log.error("digest_not_queued", error_type="InsecureRecipient")
@@ -121,8 +150,9 @@ def digest_tick(app: App) -> None:
 
 def reminders_tick(app: App) -> None:
     """Queue and send a reminder for each follow-up call that has fallen due and has not been reminded."""
+    queued = 0
     try:
-        with app.services.unit_of_work() as uow:
+        with database_outage_ends_run("reminders"), app.services.unit_of_work() as uow:
             queued = queue_reminders(
                 uow,
                 now=app.services.clock(),
@@ -183,7 +213,7 @@ def named(base: str, app: App, poller: Poller) -> str:
 
 def retention_tick(app: App) -> None:
     """Purge what the retention settings make due today (``nmss-intake purge`` does the same by hand)."""
-    with app.services.unit_of_work() as uow:
+    with database_outage_ends_run("retention"), app.services.unit_of_work() as uow:
         purge(
             uow,
             retention_periods(app.settings),

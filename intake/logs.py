@@ -55,6 +55,7 @@ SAFE_KEYS = frozenset(
         "revision",
         "interval_seconds",
         "signal",
+        "job",  # a scheduler job's name: poll, outbox, digest, reminders, retention
         "database",
         "version",
         "attempts",

@@ -47,6 +47,9 @@ PRELOAD = (
 )
 """What the commands import only when they run (so that ``--help`` stays quick): imported once, here."""
 
+ENTRY = "intake.cli:main"
+"""The command's entry point, as ``module:function``: the console script's."""
+
 POLL_SECONDS = 0.001
 """How often the helper looks for the database among a running child's open files."""
 
@@ -77,11 +80,15 @@ class Ended:
 
 
 class Launcher:
-    """Starts the helper process; use as a context manager. One command at a time."""
+    """Starts the helper process; use as a context manager. One command at a time.
 
-    def __init__(self) -> None:
+    ``entry`` is the ``module:function`` each child runs: the console script's, or a wrapper round it that
+    watches the command from inside (bench/soak's memory probe).
+    """
+
+    def __init__(self, entry: str = ENTRY) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from tests.launcher import serve; serve()"],
+            [sys.executable, "-c", f"from tests.launcher import serve; serve(entry={entry!r})"],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -178,11 +185,11 @@ class Launcher:
         return answer
 
 
-def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
+def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout, entry: str = ENTRY) -> None:
     """The helper's loop: import the command and what its commands import once; per request fork, watch
     (killing on time), answer."""
-    import intake.cli
-
+    module_name, _, function = entry.partition(":")
+    main = getattr(importlib.import_module(module_name), function)
     for module in PRELOAD:
         importlib.import_module(module)
     answers.write(json.dumps({"ready": True}) + "\n")
@@ -199,7 +206,7 @@ def serve(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> None:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns here
-            _child(intake.cli.main, request)
+            _child(main, request)
         if request.get("spawn"):
             spawned[pid] = started
             answers.write(json.dumps({"pid": pid}) + "\n")

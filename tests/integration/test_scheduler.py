@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,11 +23,13 @@ from config.settings import MailboxSettings, OutgoingSettings, ServiceSettings, 
 from intake.bootstrap import App, bootstrap
 from intake.commands import record_assessment
 from intake.daemon import add_jobs, new_scheduler, poll_once, send_pending
+from intake.logs import configure_logging
 from intake.mailbox import IncomingMail, Mailbox, MailRef
 from intake.migrate import upgrade
-from intake.store import FollowUpRecord, MessageRecord, OutboxRecord, ReferralRecord
+from intake.store import FollowUpRecord, MessageRecord, OutboxRecord, ReferralRecord, make_engine
 from intake.unit_of_work import UnitOfWork
 from notifier.sender import Sender
+from tests.conftest import _free_port
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -147,6 +151,28 @@ def test_the_daily_retention_job_purges_the_digest_a_month_after_it_was_sent(app
     with Session(app.engine) as session:
         referral = session.exec(select(ReferralRecord)).one()
     assert referral.nhs_number == "9990000018", "a referral never assessed keeps its details"
+
+
+def test_while_the_database_does_not_answer_each_job_says_so_in_one_line_and_the_next_run_catches_up(
+    app: App,
+) -> None:
+    log = io.StringIO()
+    configure_logging("json", "info", stream=log)
+    # A PostgreSQL server being restarted: nothing answers on its port.
+    down = make_engine(f"postgresql+psycopg://nmss@127.0.0.1:{_free_port()}/nmss")
+    restarting = dataclasses.replace(app, services=dataclasses.replace(app.services, engine=down))
+
+    with time_machine.travel(dt.datetime(2026, 11, 30, 8, 31, tzinfo=LONDON), tick=False):
+        for job in jobs_of(restarting).values():
+            job()  # nothing escapes to the scheduler, which would log a traceback
+        assert digests(app) == {}
+        jobs_of(app)["digest"]()
+
+    events = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert sorted((e["job"], e["error_type"], e["level"]) for e in events if e["event"] == "database_unavailable") == [
+        (job, "OperationalError", "warning") for job in sorted(["poll", "outbox", "digest", "reminders", "retention"])
+    ]
+    assert list(digests(app)) == ["digest-2026-11-30"]
 
 
 def test_without_team_addresses_there_is_no_digest_or_reminder_job(app: App) -> None:
