@@ -377,10 +377,17 @@ def run_daemon(app: App) -> None:
             wake = wakes[poller.mailbox.name]
             threading.Thread(target=poller.mailbox.watch, args=(wake, stopping), name="watch", daemon=True).start()
 
+    stopper: list[threading.Thread] = []
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", signal=signal.Signals(signum).name)
         stopping.set()
-        scheduler.shutdown(wait=True)
+        if stopper:
+            return
+        # Shut down on a thread of its own, never in the handler: the signal may land while this (main) thread
+        # holds the scheduler's job-store lock, which a running poll needs to end (a wake adds a job), and
+        # ``shutdown(wait=True)`` waits for that poll: a daemon stopped so hung until it was killed.
+        stopper.append(threading.Thread(target=_shut_down, args=(scheduler, signum), name="nmss-stop"))
+        stopper[0].start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -397,13 +404,22 @@ def run_daemon(app: App) -> None:
     if not app.settings.service.team_addresses:
         log.warning("team_mail_off_no_team_addresses")  # no digest and no follow-up reminders
     try:
-        scheduler.start()
+        if not stopping.is_set():
+            scheduler.start()
     finally:
+        for thread in stopper:
+            thread.join()  # the running jobs have ended: only then may another instance take the mailbox
         for poller in pollers:
             poller.lease.release()
         if monitoring is not None:
             monitoring.close()
     log.info("daemon_stopped")
+
+
+def _shut_down(scheduler: BaseScheduler, signum: int) -> None:
+    log.info("stopping", signal=signal.Signals(signum).name)
+    with suppress(SchedulerNotRunningError):  # stopped before it started: the daemon does not start it
+        scheduler.shutdown(wait=True)
 
 
 def serve_monitoring(app: App, metrics: Metrics, *, alive: Callable[[], bool]) -> MonitoringServer | None:
