@@ -15,6 +15,7 @@ message's own headers.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -23,6 +24,7 @@ from email.utils import getaddresses
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from config.settings import RetrySettings
 from intake.store import OutboxRecord
@@ -35,6 +37,9 @@ from rules.tasks import send_failed_task
 log = structlog.get_logger("intake.outbox")
 
 Clock = Callable[[], dt.datetime]
+
+_RECORD_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
+"""Seconds between tries to record a send whose commit was lost: about a minute, a PostgreSQL restart's time."""
 
 
 @dataclass(frozen=True)
@@ -67,17 +72,27 @@ def backoff(attempts: int, retry: RetrySettings) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, retry.max_seconds))
 
 
-def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettings) -> SendReport:
+def send_due(
+    engine: Engine,
+    sender: Sender,
+    *,
+    clock: Clock,
+    retry: RetrySettings,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
     """Send every pending row whose ``next_attempt_at`` has come (or was never set), oldest first.
 
     Each row is taken in a transaction of its own, locked while it is sent (``Outbox.claim_next_due``) and
     committed with its result: other instances sending at the same time take other rows, and a crash repeats
-    at most the email being sent. An email given up on becomes a task for the team ("send it by hand"), in the
-    same commit.
+    at most the email being sent. When the database goes away between the server taking an email and the
+    commit (a PostgreSQL restart), the row is marked sent as soon as it is back rather than sent again. An
+    email given up on becomes a task for the team ("send it by hand"), in the same commit.
     """
     sent = deferred = failed = 0
     last = 0
     while True:
+        delivered: tuple[int, dt.datetime, int] | None = None
+        lost = False  # the commit of a delivered email failed
         with UnitOfWork(engine) as uow:
             item = uow.outbox.claim_next_due(clock(), after=last)
             if item is None:
@@ -123,9 +138,53 @@ def send_due(engine: Engine, sender: Sender, *, clock: Clock, retry: RetrySettin
                 item.next_attempt_at = None
                 sent += 1
                 log.info("sent", outbox_id=item.id, kind=item.kind, attempts=item.attempts)
+                delivered = (item.id, item.sent_at, item.attempts)
             uow.outbox.save(item)
-            uow.commit()
+            try:
+                uow.commit()
+            except DBAPIError:
+                if delivered is None:
+                    raise  # nothing left the building: the row is tried again as it was
+                lost = True
+        if lost and delivered is not None and not _committed(engine, delivered[0]):
+            _record_sent(engine, *delivered, sleep=sleep)
     return SendReport(sent=sent, deferred=deferred, failed=failed)
+
+
+def _committed(engine: Engine, outbox_id: int) -> bool:
+    """Whether the row's "sent" reached the database (asked only after a send; a failing read means no)."""
+    try:
+        with UnitOfWork(engine) as uow:
+            row = uow.outbox.get(outbox_id)
+            return row is not None and row.state == "sent"
+    except DBAPIError:
+        return False
+
+
+def _record_sent(
+    engine: Engine, outbox_id: int, at: dt.datetime, attempts: int, *, sleep: Callable[[float], None]
+) -> None:
+    """Mark a row sent whose "sent" was lost with the database connection (a restart, a fail-over) after the
+    server had taken the email: retried while the database comes back, as otherwise the row, pending again,
+    would be sent a second time.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database stayed away for all of ``_RECORD_WAITS`` (the row is sent again).
+    """
+    for wait in (*_RECORD_WAITS, None):
+        try:
+            with UnitOfWork(engine) as uow:
+                row = uow.outbox.get(outbox_id)
+                if row is not None and row.state != "sent":
+                    row.state, row.sent_at, row.next_attempt_at, row.attempts = "sent", at, None, attempts
+                    uow.outbox.save(row)
+                    uow.commit()
+            log.warning("sent_recorded_late", outbox_id=outbox_id)
+            return
+        except DBAPIError:
+            if wait is None:
+                raise
+            sleep(wait)
 
 
 def envelope_recipients(recipient: str) -> list[str]:

@@ -237,3 +237,40 @@ def test_a_standby_s_poll_takes_no_mail_until_the_holder_gives_the_lease_up(
         app.engine.dispose()
     assert list((tmp_path / "mailbox" / "new").iterdir()) == []
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1, "taken over, it took the mail and replied"
+
+
+class CutOff:
+    """A sender whose server takes the email, after which every other connection to the database is cut (as a
+    PostgreSQL restart or fail-over does) before the outbox can record the send."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sent: list[str] = []
+
+    def send(self, message: EmailMessage, *, key: str, recipients: Sequence[str]) -> None:
+        self.sent.append(key)
+        with self.engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+
+
+def test_an_email_whose_send_the_database_lost_is_recorded_as_sent_when_it_is_back_not_sent_again(
+    postgres_engine: Engine,
+) -> None:
+    upgrade(postgres_engine)
+    with UnitOfWork(postgres_engine) as uow:
+        uow.outbox.enqueue("reply-1", "reply_incomplete", reply(1), now=NOW)
+        uow.commit()
+    sender = CutOff(postgres_engine)
+
+    send_due(postgres_engine, sender, clock=lambda: NOW, retry=RetrySettings(), sleep=lambda _seconds: None)
+    send_due(postgres_engine, sender, clock=lambda: NOW, retry=RetrySettings(), sleep=lambda _seconds: None)
+
+    assert sender.sent == ["reply-1"], "sent once"
+    with Session(postgres_engine) as session:
+        [row] = session.exec(select(OutboxRecord)).all()
+    assert (row.state, row.attempts) == ("sent", 1)
