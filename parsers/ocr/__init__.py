@@ -297,20 +297,25 @@ def read_page(image: Image.Image, dpi: float, number: int) -> list[Line]:
 def _read_page(image: Image.Image, dpi: float, number: int) -> tuple[list[Line], Image.Image]:
     """The page's lines, and its picture as they were read from it (upright and level)."""
     reader = engine()
-    turn = reader.orientation(image)
-    if turn:
-        image = image.rotate(turn, expand=True, fillcolor=255)
+    seen = reader.orientation(image)
+    if seen.turn:
+        image = image.rotate(seen.turn, expand=True, fillcolor=255)
+    if not seen.writing and not any(_like_text(word) for word in _words(image)):
+        # A photo (a kitten, a holiday snap): the detector saw no script in it and the engine read nothing
+        # like a word. No turn of it reads better, and looking for tick boxes in its texture or a second look
+        # at its ink would cost seconds to find only specks.
+        return [], image
     skew = _skew(image)
     if abs(skew) >= 0.05:
         image = image.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
-    words = reader.words(_without_boxes(image, boxes := _boxes(image, dpi)))
-    if turn is None and _unsure(words):
+    words = _words(_without_boxes(image, boxes := _boxes(image, dpi)))
+    if seen.turn is None and _unsure(words):
         # No orientation was detected and the words read badly: the page may be upside down or sideways.
         tries = [(words, image, boxes)]
         for angle in (180, 90, 270):
             turned = image.rotate(angle, expand=True, fillcolor=255)
             turned_boxes = _boxes(turned, dpi)
-            tries.append((reader.words(_without_boxes(turned, turned_boxes)), turned, turned_boxes))
+            tries.append((_words(_without_boxes(turned, turned_boxes)), turned, turned_boxes))
         words, image, boxes = max(tries, key=lambda t: sum(w.confidence for w in t[0]))
     # A bar alone is the edge of a ruled line (a photo bends them out of the boxes' way), never writing: left
     # in, it stands before a label's last line and the label is not known.
@@ -483,6 +488,24 @@ def _without_boxes(image: Image.Image, boxes: list[TickBox]) -> Image.Image:
     for box in boxes:
         cleaned.paste(255, (box.x0 - 1, box.top - 1, box.x1 + 2, box.bottom + 2))
     return cleaned
+
+
+def _words(image: Image.Image) -> list[Word]:
+    """The engine's words on the page, or none when it fails on the page: one page it cannot read (a blank
+    page between a form's pages) leaves the file's other pages to be read."""
+    try:
+        return engine().words(image)
+    except RuntimeError:
+        return []
+
+
+_LIKE_TEXT: Final = 0.6
+"""A word read at least this surely, of three letters or digits or more, looks like writing (a kitten's fur
+reads as 130-odd "words" of a mark or two, at 0.14 on average)."""
+
+
+def _like_text(word: Word) -> bool:
+    return word.confidence >= _LIKE_TEXT and sum(c.isalnum() for c in word.text) >= 3
 
 
 def _unsure(words: list[Word]) -> bool:

@@ -30,6 +30,10 @@ _TESSDATA: Final = (
 _MIN_OSD_CONFIDENCE: Final = 2.0
 """Below this, Tesseract's guess at a page's orientation is not taken (it gives about 15-20 on a form)."""
 
+_NO_SCRIPT: Final = 1.0
+"""Below this, the detector's confidence in the script it found says it found no writing at all: a photo of a
+kitten scores 0.13, two rows of a table 2.9 however they lie."""
+
 
 class EngineMissing(RuntimeError):
     """Tesseract's language data is not installed: the service cannot read scans until it is."""
@@ -60,6 +64,18 @@ def tessdata() -> Path:
     raise EngineMissing("Tesseract's English language data is missing: install tesseract-ocr-eng")
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """Which way up a page is, as the orientation detector sees it."""
+
+    turn: int | None
+    """Degrees (0, 90, 180, 270) the page must be turned anticlockwise to stand upright, or None when the
+    detector cannot tell."""
+    writing: bool
+    """False when the detector looked at the page's marks and saw no script in them (a photo): no turn of it
+    will read as text. True when it saw writing, or saw too little to tell."""
+
+
 class Engine:
     """Tesseract with the English model, and its orientation detector when the osd model is installed."""
 
@@ -74,19 +90,23 @@ class Engine:
             else None
         )
 
-    def orientation(self, image: Image.Image) -> int | None:
-        """How many degrees (0, 90, 180, 270) the page must be turned anticlockwise to stand upright, or None
-        when the detector cannot tell (too little text, or no orientation model installed)."""
+    def orientation(self, image: Image.Image) -> Orientation:
+        """Which way up ``image`` is (nothing known when there is too little text, or no orientation model)."""
         if self._osd is None:
-            return None
+            return Orientation(None, writing=True)
         try:
             self._osd.SetImage(image)
             found = self._osd.DetectOrientationScript()
         except RuntimeError:
-            return None
-        if not found or found.get("orient_conf", 0.0) < _MIN_OSD_CONFIDENCE:
-            return None
-        return int(found.get("orient_deg", 0)) % 360
+            return Orientation(None, writing=True)
+        finally:
+            self._osd.Clear()
+        if not found:
+            return Orientation(None, writing=True)
+        writing = found.get("script_conf", 0.0) >= _NO_SCRIPT
+        if found.get("orient_conf", 0.0) < _MIN_OSD_CONFIDENCE:
+            return Orientation(None, writing=writing)
+        return Orientation(int(found.get("orient_deg", 0)) % 360, writing=writing)
 
     def words(self, image: Image.Image) -> list[Word]:
         """The words on ``image`` with their boxes and confidences, in no particular order.
@@ -116,23 +136,25 @@ class Engine:
 
     def _read(self, image: Image.Image) -> list[Word]:
         api = self._words
-        api.SetImage(image)
-        api.Recognize()
-        word_level, symbol_level = tesserocr.RIL.WORD, tesserocr.RIL.SYMBOL
-        found: list[Word] = []
-        current: _Reading | None = None
-        for item in tesserocr.iterate_level(api.GetIterator(), symbol_level):
-            if item.IsAtBeginningOf(word_level):
+        try:
+            api.SetImage(image)
+            api.Recognize()
+            word_level, symbol_level = tesserocr.RIL.WORD, tesserocr.RIL.SYMBOL
+            found: list[Word] = []
+            current: _Reading | None = None
+            for item in tesserocr.iterate_level(api.GetIterator(), symbol_level):
+                if item.IsAtBeginningOf(word_level):
+                    if current is not None:
+                        found.append(current.word())
+                    current = _Reading.start(item, word_level)
                 if current is not None:
-                    found.append(current.word())
-                current = _Reading.start(item, word_level)
+                    current.characters.append(_Character.read(item, symbol_level))
             if current is not None:
-                current.characters.append(_Character.read(item, symbol_level))
-        if current is not None:
-            found.append(current.word())
-        # The page's picture and what the engine made of it are freed now, not at the next page: the worker's
-        # memory cap is on the peak.
-        api.Clear()
+                found.append(current.word())
+        finally:
+            # The page's picture and what the engine made of it are freed now, not at the next page: the
+            # worker's memory cap is on the peak.
+            api.Clear()
         return [word for word in found if word.text]
 
 
@@ -150,7 +172,7 @@ class _Character:
         rival = min(1.0, scores[1] / scores[0]) if len(scores) > 1 and scores[0] > 0 else 0.0
         box = item.BoundingBox(level)
         width = (box[2] - box[0]) / (box[3] - box[1]) if box is not None and box[3] > box[1] else None
-        return cls(item.GetUTF8Text(level) or "", rival, width)
+        return cls(_text(item, level), rival, width)
 
     def shaped_as(self) -> str | None:
         """The other of O and 0 when this character was read as one of them and is shaped as the other."""
@@ -173,7 +195,7 @@ class _Reading:
 
     @classmethod
     def start(cls, item: tesserocr.PyResultIterator, level: int) -> _Reading | None:
-        text = (item.GetUTF8Text(level) or "").strip()
+        text = _text(item, level).strip()
         box = item.BoundingBox(level)
         if not text or box is None:
             return None
@@ -198,6 +220,16 @@ class _Reading:
             text = "".join("0" if c.shaped_as() == "0" else c.text for c in self.characters)
         x0, top, x1, bottom = self.box
         return Word(x0, top, x1, bottom, self.baseline, text, confidence)
+
+
+def _text(item: tesserocr.PyResultIterator, level: int) -> str:
+    """What the engine read at ``item``, or nothing: tesserocr raises "No text returned" for a word or a
+    character it found on the page and then could not read (a speck on a blank page), and one such mark must
+    not cost the page's other words."""
+    try:
+        return item.GetUTF8Text(level) or ""
+    except RuntimeError:
+        return ""
 
 
 _ZERO_WIDTH: Final = 0.74

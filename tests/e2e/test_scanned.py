@@ -8,13 +8,16 @@ import email
 import json
 from email import policy
 
+import numpy as np
+import pypdfium2
 import pytest
+from PIL import Image
 
 from config.forms import load_form_definitions
 from parsers import Form, parse_document
 from parsers.mail import read_mail
 from samples.emails import referral_email
-from samples.scans import Condition, scanned_form
+from samples.scans import Condition, picture_pdf, scanned_form
 from samples.scenarios import Scenario
 
 from .conftest import LONDON, Service, today
@@ -77,3 +80,26 @@ def test_a_scanned_form_is_read_by_ocr_and_an_unsure_reading_goes_to_the_team(
     assert "could not be read" in text
     assert "is empty" not in text, "no incomplete reply on the strength of OCR"
     assert "not valid" not in text
+
+
+def test_a_blank_page_between_a_scanned_forms_pages_loses_none_of_the_form(scenarios: list[Scenario]) -> None:
+    _, scan = referral_with_form2_scanned(scenarios)
+    pdf = pypdfium2.PdfDocument(scan)
+    try:
+        pages = [pdf[n].render(scale=300 / 72, grayscale=True).to_pil().convert("L") for n in range(len(pdf))]
+    finally:
+        pdf.close()
+    assert len(pages) >= 2
+    # The back of a sheet fed through the scanner: paper grey, a scanner's noise, nothing written.
+    rng = np.random.default_rng(5)
+    back = np.clip(rng.normal(240, 6, (pages[0].height, pages[0].width)), 0, 255).astype(np.uint8)
+    with_blank = picture_pdf([pages[0], Image.fromarray(back), *pages[1:]], Condition("300 dpi grey", dpi=300))
+    definitions = load_form_definitions()
+
+    read = parse_document(with_blank, "form2-scan.pdf", definitions, today=today())
+    alone = parse_document(scan, "form2-scan.pdf", definitions, today=today())
+
+    assert isinstance(read, Form), read
+    assert isinstance(alone, Form)
+    assert (read.kind, read.source, read.pages) == ("form2", "ocr", len(pages) + 1)
+    assert read.fields == alone.fields

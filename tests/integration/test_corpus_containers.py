@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import io
 from email import policy
 from email.message import EmailMessage
+
+from PIL import Image, ImageOps
 
 from config.forms import load_form_definitions
 from intake.assess import read_documents
 from intake.isolation import ParsePool
 from parsers.containers import msg_files, tnef_files
 from parsers.mail import read_mail
+from parsers.ocr import read_page
 from parsers.types import Unreadable
 from tests.corpora import require_corpora
 from tests.unit.test_containers import opened
@@ -69,6 +73,13 @@ def test_a_real_winmail_dat_opens_and_its_pictures_are_not_taken_for_forms() -> 
     assert [(a.filename, a.kind) for a in opened((CORPORA / relative).read_bytes())] == [
         ("kitten-playing-with-a-christmas-tree.jpg", "image")
     ] * 2
+
+
+def test_a_real_photo_read_as_a_page_has_no_lines_in_any_orientation() -> None:
+    kitten = next(f for f in tnef_files(winmail_in_raw(RICH_TEXT)) if f.name.endswith(".jpg"))
+    picture = ImageOps.exif_transpose(Image.open(io.BytesIO(kitten.data))).convert("L")
+
+    assert read_page(picture, min(picture.size) / 8.27, 1) == []
 
 
 def test_a_file_named_winmail_dat_that_is_not_tnef_is_kept_as_a_container_that_could_not_be_opened() -> None:

@@ -76,3 +76,14 @@ def test_a_skewed_page_of_a_few_rows_is_read_row_by_row(angle: float) -> None:
     lines = read_page(page, DPI, 1)
 
     assert cells(lines) == [[label, value] for label, value in rows]
+
+
+@pytest.mark.parametrize("turned", [180, 270])
+def test_a_page_of_a_few_rows_lying_sideways_or_upside_down_is_read_upright(turned: int) -> None:
+    # Little text for the orientation detector to go on, and no script it can name on a photo: still turned.
+    rows = [("Date signed by pharmacy", "13/06/2025"), ("First MAR chart date", "22/06/2025")]
+    page = table(rows).rotate(turned, expand=True, fillcolor=255)
+
+    lines = read_page(page, DPI, 1)
+
+    assert cells(lines) == [[label, value] for label, value in rows]
