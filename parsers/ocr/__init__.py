@@ -26,7 +26,6 @@ from typing import Final
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
-import numpy.typing as npt
 import pypdfium2
 from PIL import Image, ImageOps, ImageSequence
 
@@ -320,138 +319,9 @@ def _read_page(image: Image.Image, dpi: float, number: int) -> tuple[list[Line],
     # A bar alone is the edge of a ruled line (a photo bends them out of the boxes' way), never writing: left
     # in, it stands before a label's last line and the label is not known.
     words = [word for word in words if set(word.text) != {"|"}]
-    # The engine drops a character standing on its own (a MIAT score's 0, 1, 2 beside their boxes, a total).
-    words = words + unread_words(reader.words, dark_pixels(np.asarray(image, dtype=np.uint8)), words, boxes)
-    # Any other ink passed over (a value alone in its cell, a word) gets a second look, a patch at a time.
-    words += _unread_ink(image, words, boxes, dpi)
+    # Ink the page's reading passed over (a MIAT score's lone 0 1 2, a value alone in its cell) gets a second look.
+    words += unread_words(reader, image, words, boxes, dpi)
     return page_lines(_with_boxes(words, boxes), number, dpi), image
-
-
-_RULE: Final = 0.18
-"""Inches: a dark run longer than this, across or down, is a ruled line (a table's, even one row of it), not
-writing (a 10-point l is 0.14 inch tall)."""
-
-_TEXT_HEIGHT: Final = (0.04, 0.4)
-"""Inches: how tall a patch of unread ink may be to be a line's worth of writing, and not a speck or a blot."""
-
-_LEAST_INK: Final = 0.0006
-"""Square inches of ink, at the least, in a patch worth a second look (a 9-point 1 has about 0.001)."""
-
-_SAME_PATCH: Final = 0.12
-"""Inches: ink closer than this across a line is one patch (the gap between words is less)."""
-
-_BESIDE: Final = 0.06
-"""Inches: ink this close to the side of a word read is taken to be part of it."""
-
-_FAINT: Final = 200
-"""Grey levels below this may be a ruled line's pixels, however faint."""
-
-_TALLEST: Final = 2.0
-"""A second look's word standing more than this many times as high above its baseline as the page's usual
-word is a table's corner or a bracket of lines, not writing."""
-
-_WORTH_KEEPING: Final = 0.3
-"""What a second look reads less surely than this is taken for no writing at all (a photo's bent ruled line
-reads as "[paar" at 0.02)."""
-
-_MOST_PATCHES: Final = 40
-"""Second looks a page gets at most: each costs a few hundredths of a second."""
-
-
-def _unread_ink(image: Image.Image, words: list[Word], boxes: list[TickBox], dpi: float) -> list[Word]:
-    """Words the page's reading passed over (a lone digit in a table's cell, a faint or handwritten value):
-    the ink left once the words read, the tick boxes and ruled lines are taken away, each patch of it read
-    again as one line of text."""
-    # What is left to read, on paper and as ink: the page less its ruled lines and what was read already.
-    left = np.array(image, dtype=np.uint8)
-    ink = dark_pixels(left)
-    # Found on every pixel short of white: a thin ruled line scanned grey breaks up at the ink's threshold.
-    ruled = _ruled(left < _FAINT, max(8, round(_RULE * dpi)))
-    ink &= ~ruled
-    left[ruled] = 255
-    del ruled
-    height, width = ink.shape
-    # Ink just beside a word is that word's (a letter's tail, a photo's bent rule), not a word of its own; a
-    # tick box's option stands that close to its box, so boxes take only their own ink.
-    beside = round(_BESIDE * dpi)
-    for x0, top, x1, bottom, reach in [(w.x0, w.top, w.x1, w.bottom, beside) for w in words] + [
-        (b.x0, b.top, b.x1, b.bottom, 2) for b in boxes
-    ]:
-        taken = slice(max(0, int(top) - 2), int(bottom) + 3), slice(max(0, int(x0) - reach), int(x1) + reach + 1)
-        ink[taken] = False
-        left[taken] = 255
-    unread = Image.fromarray(left)
-    shortest, tallest = _TEXT_HEIGHT[0] * dpi, _TEXT_HEIGHT[1] * dpi
-    risen = sorted(w.baseline - w.top for w in words if w.baseline > w.top)
-    typical = risen[len(risen) // 2] if risen else shortest
-    least = _LEAST_INK * dpi * dpi
-    reader = engine()
-    found: list[Word] = []
-    for top, bottom in _runs(np.any(ink, axis=1), gap=1):
-        if bottom - top > tallest:
-            continue
-        band = ink[top:bottom]
-        for x0, x1 in _runs(np.any(band, axis=0), gap=round(_SAME_PATCH * dpi)):
-            patch = band[:, x0:x1]
-            rows = np.flatnonzero(patch.any(axis=1))
-            if rows[-1] - rows[0] + 1 < shortest or int(patch.sum()) < least:
-                continue
-            if len(found) >= _MOST_PATCHES:
-                return found
-            pad = round(0.05 * dpi)
-            x_left, upper = max(0, x0 - pad), max(0, top + int(rows[0]) - pad)
-            right, lower = min(width, x1 + pad), min(height, top + int(rows[-1]) + 1 + pad)
-            for word in reader.line(unread.crop((x_left, upper, right, lower))):
-                if (
-                    word.confidence < _WORTH_KEEPING
-                    or not any(c.isalnum() for c in word.text)
-                    or word.baseline - word.top > _TALLEST * typical
-                ):
-                    continue  # the end of a bent ruled line, a table's corner, a speck: nothing written
-                found.append(
-                    Word(
-                        word.x0 + x_left,
-                        word.top + upper,
-                        word.x1 + x_left,
-                        word.bottom + upper,
-                        word.baseline + upper,
-                        word.text,
-                        word.confidence,
-                    )
-                )
-    return found
-
-
-def _ruled(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
-    """The pixels of ``ink`` on a straight dark run of at least ``length``, down or across."""
-    ruled = np.zeros_like(ink)
-    for column, start, end in _long_runs(ink.T, length):
-        ruled[start:end, column] = True
-    for row, start, end in _long_runs(ink, length):
-        ruled[row, start:end] = True
-    return ruled
-
-
-def _long_runs(ink: npt.NDArray[np.bool_], length: int) -> list[tuple[int, int, int]]:
-    """Each dark run along the rows of ``ink`` at least ``length`` long, as (row, start, end)."""
-    padded = np.zeros((ink.shape[0], ink.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = ink
-    edges = np.diff(padded, axis=1)
-    del padded
-    starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)
-    long = ends[:, 1] - starts[:, 1] >= length
-    return [(int(r), int(a), int(b)) for (r, a), b in zip(starts[long], ends[long][:, 1], strict=True)]
-
-
-def _runs(flags: npt.NDArray[np.bool_] | np.bool_, *, gap: int) -> list[tuple[int, int]]:
-    """The stretches (start, end) where ``flags`` is True, joined across gaps of at most ``gap``."""
-    where = np.flatnonzero(flags)
-    if where.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(where) > gap + 1)
-    starts = np.concatenate([[where[0]], where[breaks + 1]])
-    ends = np.concatenate([where[breaks], [where[-1]]]) + 1
-    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
 _MOST_SKEW: Final = 4.0

@@ -1,43 +1,85 @@
-"""Ink the page's reading left out: the characters standing on their own that Tesseract's layout drops.
+"""Ink the page's reading passed over, read again: one pass after the page's words and tick boxes.
 
-A MIAT score row printed ``0 ☐   1 ☒   2 ☐`` comes back from the page's reading as its boxes alone, and a
-score of ``9`` alone in its table cell as nothing: the engine takes a lone character, far from any other
-text, for a speck or a rule. So the ink that no word or box accounts for (less a table's rules) is gathered
-into marks, a mark of about a character's height is cut out, the cuts are set side by side on one line, and
-that line is read once: far cheaper than a second look at the page, and the engine reads a lone character
-well when it stands in a line of others.
+Tesseract's page reading drops what stands on its own: a MIAT score's ``0 ☐   1 ☒   2 ☐`` comes back as its
+boxes alone, a total of ``9`` alone in its table cell as nothing (the engine takes a lone character, far from
+any other text, for a speck or a rule), and now and then a faint or handwritten value. So the page's ink is
+taken once, less its ruled lines and less what was read already (words and tick boxes), and what is left is
+read in two ways, cheapest first:
+
+- marks of about a character's height, away from any word, are cut out, set side by side on one line and read
+  at once: the engine reads a lone character well when it stands in a line of others;
+- any patch of ink still unread after that (a value of a few words, a mark the line could not read) is read
+  on its own as one line of text, from the page's grey with its rules and read text painted out.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from parsers.ocr.engine import Word
-from parsers.ocr.ticks import TickBox
+from parsers.ocr.ticks import TickBox, dark_pixels
 
-Read = Callable[[Image.Image], list[Word]]
-"""The engine's reading of a picture: its words, in the picture's pixels."""
 
-_RULE: Final = 3.0
-"""A straight run of ink longer than this many text heights is a table's rule or an underline, not print."""
+class Reader(Protocol):
+    """The engine's readings of a picture, in the picture's pixels (parsers/ocr/engine.py)."""
+
+    def words(self, image: Image.Image) -> list[Word]: ...
+
+    def line(self, image: Image.Image) -> list[Word]: ...
+
+
+_RULE: Final = 0.18
+"""Inches: a dark run longer than this, across or down, is a ruled line (a table's, even one row of it), not
+writing (a 10-point l is 0.14 inch tall)."""
+
+_FAINT: Final = 200
+"""Grey levels below this may be a ruled line's pixels, however faint."""
+
+_BESIDE: Final = 0.06
+"""Inches: ink this close to the side of a word read is taken to be part of it (a letter's tail, a photo's
+bent rule), not a word of its own."""
+
+# Lone marks, read side by side on one line.
 
 _SHORTEST: Final = 0.5
-_TALLEST: Final = 2.0
+_TALLEST_MARK: Final = 2.0
 _WIDEST: Final = 8.0
-"""A mark worth reading is from half to twice the text's height, and at most this many heights wide."""
+"""A lone mark is from half to twice the text's height, and at most this many heights wide."""
 
 _INK: Final = 0.08
 """... and holds at least this share of a text height squared in ink (a 1 does; a speck of noise does not)."""
 
 _MAX_MARKS: Final = 200
-"""A page with more unread marks than this is noise or a picture, not a form's lone characters."""
+"""A page with more lone marks than this is noise or a picture, not a form's lone characters."""
+
+# Patches, read one at a time.
+
+_TEXT_HEIGHT: Final = (0.04, 0.4)
+"""Inches: how tall a patch of unread ink may be to be a line's worth of writing, and not a speck or a blot."""
+
+_LEAST_INK: Final = 0.0006
+"""Square inches of ink, at the least, in a patch worth a look (a 9-point 1 has about 0.001)."""
+
+_SAME_PATCH: Final = 0.12
+"""Inches: ink closer than this across a line is one patch (the gap between words is less)."""
+
+_TALLEST: Final = 2.0
+"""A patch's word standing more than this many times as high above its baseline as the page's usual word is
+a table's corner or a bracket of lines, not writing."""
+
+_WORTH_KEEPING: Final = 0.3
+"""What a patch reads less surely than this is taken for no writing at all (a photo's bent ruled line reads
+as "[paar" at 0.02)."""
+
+_MOST_PATCHES: Final = 40
+"""Patches a page has read at most: each costs a few hundredths of a second."""
 
 
 @dataclass(frozen=True)
@@ -49,44 +91,72 @@ class _Mark:
 
 
 def unread_words(
-    read: Read, dark: npt.NDArray[np.bool_], words: Sequence[Word], boxes: Sequence[TickBox]
+    reader: Reader, image: Image.Image, words: Sequence[Word], boxes: Sequence[TickBox], dpi: float
 ) -> list[Word]:
-    """The words the page's reading (``words``, and the tick ``boxes``) left out, read from the page's ink
-    (``dark``, True where there is ink), in the page's pixels."""
+    """The words the page's reading (``words``, and the tick ``boxes``) passed over on ``image`` (grey, at
+    ``dpi``), in its pixels."""
+    page = np.array(image, dtype=np.uint8)
+    ruled = _ruled(page < _FAINT, max(8, round(_RULE * dpi)))
+    ink = dark_pixels(page)
+    ink &= ~ruled
+    page[ruled] = 255
+    del ruled
+    _take(ink, page, words, boxes, round(_BESIDE * dpi))
     heights = [w.bottom - w.top for w in words if any(c.isalnum() for c in w.text) and w.bottom > w.top]
-    if not heights:
-        return []
-    height = float(statistics.median(heights))
-    unread = _without_rules(dark, round(_RULE * height))
-    for word in words:
-        unread[max(0, int(word.top) - 2) : int(word.bottom) + 3, max(0, int(word.x0) - 2) : int(word.x1) + 3] = False
-    for box in boxes:
-        unread[max(0, box.top - 3) : box.bottom + 4, max(0, box.x0 - 3) : box.x1 + 4] = False
+    found = _lone_marks(reader, ink, words, float(statistics.median(heights))) if heights else []
+    _take(ink, page, found, (), round(_BESIDE * dpi))
+    return found + _patches(reader, ink, page, [*words, *found], dpi)
+
+
+def _take(
+    ink: npt.NDArray[np.bool_],
+    page: npt.NDArray[np.uint8],
+    words: Sequence[Word],
+    boxes: Sequence[TickBox],
+    beside: int,
+) -> None:
+    """Takes what ``words`` and ``boxes`` cover out of ``ink`` and paints it out of ``page``. A tick box's
+    option stands close to its box, so a box takes only its own ink."""
+    for x0, top, x1, bottom, reach in [(w.x0, w.top, w.x1, w.bottom, beside) for w in words] + [
+        (b.x0, b.top, b.x1, b.bottom, 3) for b in boxes
+    ]:
+        taken = slice(max(0, int(top) - 3), int(bottom) + 4), slice(max(0, int(x0) - reach), int(x1) + reach + 1)
+        ink[taken] = False
+        page[taken] = 255
+
+
+def _ruled(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
+    """The pixels of ``ink`` on a straight dark run of at least ``length``, down or across. Found on every
+    pixel short of white: a thin ruled line scanned grey breaks up at the ink's threshold."""
+    ruled = np.zeros_like(ink)
+    for column, start, end in _long_runs(ink.T, length):
+        ruled[start:end, column] = True
+    for row, start, end in _long_runs(ink, length):
+        ruled[row, start:end] = True
+    return ruled
+
+
+def _long_runs(ink: npt.NDArray[np.bool_], length: int) -> list[tuple[int, int, int]]:
+    """Each dark run along the rows of ``ink`` at least ``length`` long, as (row, start, end)."""
+    padded = np.zeros((ink.shape[0], ink.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = ink
+    edges = np.diff(padded, axis=1)
+    del padded
+    starts, ends = np.argwhere(edges == 1), np.argwhere(edges == -1)
+    long = ends[:, 1] - starts[:, 1] >= length
+    return [(int(r), int(a), int(b)) for (r, a), b in zip(starts[long], ends[long][:, 1], strict=True)]
+
+
+def _lone_marks(reader: Reader, ink: npt.NDArray[np.bool_], words: Sequence[Word], height: float) -> list[Word]:
+    """The characters standing on their own in ``ink`` (text ``height`` pixels tall), read side by side."""
     marks = [
         m
-        for m in (_fitted(unread, m, height) for m in _marks(unread, height))
+        for m in (_fitted(ink, m, height) for m in _marks(ink, height))
         if m is not None and not _beside_words(m, words, height)
     ]
     if not marks or len(marks) > _MAX_MARKS:
         return []
-    return _read_marks(read, unread, marks, round(height))
-
-
-def _without_rules(dark: npt.NDArray[np.bool_], longest: int) -> npt.NDArray[np.bool_]:
-    """``dark`` less its horizontal and vertical runs longer than ``longest`` pixels. A run is measured
-    across two neighbouring rows (columns), as a rule a little off level steps from one row to the next, and
-    cleared from both: what is left of a rule must not join the characters near it into one mark."""
-    clean = dark.copy()
-    for view in (clean, clean.T):
-        band = view[:-1] | view[1:]
-        padded = np.zeros((band.shape[0], band.shape[1] + 2), dtype=np.int8)
-        padded[:, 1:-1] = band
-        steps = np.diff(padded, axis=1)
-        starts, ends = np.argwhere(steps == 1), np.argwhere(steps == -1)
-        long = (ends[:, 1] - starts[:, 1]) > longest
-        for row, start, end in zip(starts[long, 0], starts[long, 1], ends[long, 1], strict=True):
-            view[row : row + 2, start:end] = False
-    return clean
+    return _read_marks(reader, ink, marks, round(height))
 
 
 def _marks(unread: npt.NDArray[np.bool_], height: float) -> list[_Mark]:
@@ -125,7 +195,7 @@ def _fitted(unread: npt.NDArray[np.bool_], mark: _Mark, height: float) -> _Mark 
     if rows.size == 0:
         return None
     tall, wide = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
-    if not (_SHORTEST * height <= tall <= _TALLEST * height and wide <= _WIDEST * height):
+    if not (_SHORTEST * height <= tall <= _TALLEST_MARK * height and wide <= _WIDEST * height):
         return None
     if int(ink.sum()) < _INK * height**2:
         return None
@@ -143,7 +213,7 @@ def _beside_words(mark: _Mark, words: Sequence[Word], height: float) -> bool:
     )
 
 
-def _read_marks(read: Read, unread: npt.NDArray[np.bool_], marks: list[_Mark], height: int) -> list[Word]:
+def _read_marks(reader: Reader, unread: npt.NDArray[np.bool_], marks: list[_Mark], height: int) -> list[Word]:
     """The marks' ink, black on white (the grey edges of a rule or a painted-out box would have the engine
     drop them again), set side by side on one line two text heights apart, their bottoms level (most
     characters stand on the baseline), read at once. Side by side, not stacked: a column of lone digits is
@@ -166,9 +236,9 @@ def _read_marks(read: Read, unread: npt.NDArray[np.bool_], marks: list[_Mark], h
             places.append((x, y, mark))
         x += ink.shape[1] + gap
     try:
-        words = read(Image.fromarray(line))
+        words = reader.words(Image.fromarray(line))
     except RuntimeError:
-        return []  # tesserocr's iterator can raise on a word it found and then could not read: nothing added
+        return []  # the engine failed on the line: the patches' reading below still looks at the marks
     found: list[Word] = []
     for word in words:
         middle = (word.x0 + word.x1) / 2
@@ -187,3 +257,64 @@ def _read_marks(read: Read, unread: npt.NDArray[np.bool_], marks: list[_Mark], h
                 )
                 break
     return found
+
+
+def _patches(
+    reader: Reader, ink: npt.NDArray[np.bool_], page: npt.NDArray[np.uint8], words: Sequence[Word], dpi: float
+) -> list[Word]:
+    """Each patch of ``ink`` a line of writing might be (a value of a few words, a faint or handwritten one),
+    read on its own as one line from ``page`` (the grey, its rules and read text painted out)."""
+    unread = Image.fromarray(page)
+    height, width = ink.shape
+    shortest, tallest = _TEXT_HEIGHT[0] * dpi, _TEXT_HEIGHT[1] * dpi
+    risen = sorted(w.baseline - w.top for w in words if w.baseline > w.top)
+    typical = risen[len(risen) // 2] if risen else shortest
+    least = _LEAST_INK * dpi * dpi
+    found: list[Word] = []
+    for top, bottom in _runs(np.any(ink, axis=1), gap=1):
+        if bottom - top > tallest:
+            continue
+        band = ink[top:bottom]
+        for x0, x1 in _runs(np.any(band, axis=0), gap=round(_SAME_PATCH * dpi)):
+            patch = band[:, x0:x1]
+            rows = np.flatnonzero(patch.any(axis=1))
+            if rows[-1] - rows[0] + 1 < shortest or int(patch.sum()) < least:
+                continue
+            if len(found) >= _MOST_PATCHES:
+                return found
+            pad = round(0.05 * dpi)
+            x_left, upper = max(0, x0 - pad), max(0, top + int(rows[0]) - pad)
+            right, lower = min(width, x1 + pad), min(height, top + int(rows[-1]) + 1 + pad)
+            try:
+                read = reader.line(unread.crop((x_left, upper, right, lower)))
+            except RuntimeError:
+                continue  # the engine failed on this patch: the others are still read
+            for word in read:
+                if (
+                    word.confidence < _WORTH_KEEPING
+                    or not any(c.isalnum() for c in word.text)
+                    or word.baseline - word.top > _TALLEST * typical
+                ):
+                    continue  # the end of a bent ruled line, a table's corner, a speck: nothing written
+                found.append(
+                    replace(
+                        word,
+                        x0=word.x0 + x_left,
+                        top=word.top + upper,
+                        x1=word.x1 + x_left,
+                        bottom=word.bottom + upper,
+                        baseline=word.baseline + upper,
+                    )
+                )
+    return found
+
+
+def _runs(flags: npt.NDArray[np.bool_] | np.bool_, *, gap: int) -> list[tuple[int, int]]:
+    """The stretches (start, end) where ``flags`` is True, joined across gaps of at most ``gap``."""
+    where = np.flatnonzero(flags)
+    if where.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(where) > gap + 1)
+    starts = np.concatenate([[where[0]], where[breaks + 1]])
+    ends = np.concatenate([where[breaks], [where[-1]]]) + 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
