@@ -380,7 +380,9 @@ class _Reader:
         previous = match.spans[-1][0]
         for i in range(previous + 1, len(self.lines)):
             line = self.lines[i]
-            if not self._close(previous, i) and not self._next_page_top(previous, i):
+            # A value may go on at the top of the next page, but not begin there: what starts a page after a
+            # label with nothing beside it (an empty last row) is the next section.
+            if not self._close(previous, i) and not (rows and self._next_page_top(previous, i)):
                 break
             if not self._may_continue(field, rows, in_cell=in_cell):
                 break

@@ -189,3 +189,21 @@ def test_a_numbered_label_ends_the_value_above_it_and_a_value_starting_with_a_nu
 )
 def test_numbering_counts_the_words_that_number_a_question(text: str, count: int) -> None:
     assert numbering(words(text)) == count
+
+
+def test_a_value_goes_on_over_a_page_but_an_empty_last_row_does_not_take_the_next_page_s_heading(
+    definitions: FormDefinitions,
+) -> None:
+    page_one = [
+        Line(1, 700.0, 10.0, (Segment(0, 40, "Address"), Segment(200, 240, "1 High St"))),
+        Line(1, 760.0, 10.0, (Segment(0, 40, "Telephone"),)),
+    ]
+    page_two = [Line(2, 70.0, 10.0, (Segment(0, 40, "Section: Description"),))]
+    fields = read_lines(page_one + page_two, definitions["form2"], TODAY).fields
+    assert "patient.phone" not in fields
+
+    continued = [
+        Line(1, 760.0, 10.0, (Segment(0, 40, "Address"), Segment(200, 240, "1 High St"))),
+        Line(2, 70.0, 10.0, (Segment(200, 240, "Norwich"),)),
+    ]
+    assert read_lines(continued, definitions["form2"], TODAY).fields["patient.address"] == "1 High St\nNorwich"
