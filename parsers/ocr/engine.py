@@ -10,7 +10,7 @@ stack counts against the worker's address-space cap.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -53,6 +53,17 @@ class Word:
     confidence: float
     box: bool = False
     """A tick box read from its ink (parsers/ocr/ticks.py), not a word the engine read."""
+
+    def moved(self, dx: float, dy: float) -> Word:
+        """The word as it stands on the page, read from a cut-out of it whose corner is ``dx``, ``dy`` in."""
+        return replace(
+            self,
+            x0=self.x0 + dx,
+            x1=self.x1 + dx,
+            top=self.top + dy,
+            bottom=self.bottom + dy,
+            baseline=self.baseline + dy,
+        )
 
 
 def tessdata() -> Path:

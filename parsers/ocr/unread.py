@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 import numpy as np
@@ -244,17 +244,7 @@ def _read_marks(reader: Reader, unread: npt.NDArray[np.bool_], marks: list[_Mark
         middle = (word.x0 + word.x1) / 2
         for start, y, mark in places:
             if start <= middle < start + mark.x1 - mark.x0 and any(c.isalnum() for c in word.text):
-                dx, dy = mark.x0 - start, mark.top - y
-                found.append(
-                    replace(
-                        word,
-                        x0=word.x0 + dx,
-                        x1=word.x1 + dx,
-                        top=word.top + dy,
-                        bottom=word.bottom + dy,
-                        baseline=word.baseline + dy,
-                    )
-                )
+                found.append(word.moved(mark.x0 - start, mark.top - y))
                 break
     return found
 
@@ -296,16 +286,7 @@ def _patches(
                     or word.baseline - word.top > _TALLEST * typical
                 ):
                     continue  # the end of a bent ruled line, a table's corner, a speck: nothing written
-                found.append(
-                    replace(
-                        word,
-                        x0=word.x0 + x_left,
-                        top=word.top + upper,
-                        x1=word.x1 + x_left,
-                        bottom=word.bottom + upper,
-                        baseline=word.baseline + upper,
-                    )
-                )
+                found.append(word.moved(x_left, upper))
     return found
 
 
