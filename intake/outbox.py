@@ -92,7 +92,7 @@ def send_due(
     last = 0
     while True:
         delivered: tuple[int, dt.datetime, int] | None = None
-        lost = False  # the commit of a delivered email failed
+        lost: tuple[int, dt.datetime, int] | None = None  # delivered, but its commit failed
         with UnitOfWork(engine) as uow:
             item = uow.outbox.claim_next_due(clock(), after=last)
             if item is None:
@@ -145,20 +145,10 @@ def send_due(
             except DBAPIError:
                 if delivered is None:
                     raise  # nothing left the building: the row is tried again as it was
-                lost = True
-        if lost and delivered is not None and not _committed(engine, delivered[0]):
-            _record_sent(engine, *delivered, sleep=sleep)
+                lost = delivered
+        if lost is not None:
+            _record_sent(engine, *lost, sleep=sleep)
     return SendReport(sent=sent, deferred=deferred, failed=failed)
-
-
-def _committed(engine: Engine, outbox_id: int) -> bool:
-    """Whether the row's "sent" reached the database (asked only after a send; a failing read means no)."""
-    try:
-        with UnitOfWork(engine) as uow:
-            row = uow.outbox.get(outbox_id)
-            return row is not None and row.state == "sent"
-    except DBAPIError:
-        return False
 
 
 def _record_sent(
@@ -175,11 +165,11 @@ def _record_sent(
         try:
             with UnitOfWork(engine) as uow:
                 row = uow.outbox.get(outbox_id)
-                if row is not None and row.state != "sent":
+                if row is not None and row.state != "sent":  # else the commit did land, its answer was lost
                     row.state, row.sent_at, row.next_attempt_at, row.attempts = "sent", at, None, attempts
                     uow.outbox.save(row)
                     uow.commit()
-            log.warning("sent_recorded_late", outbox_id=outbox_id)
+                    log.warning("sent_recorded_late", outbox_id=outbox_id)
             return
         except DBAPIError:
             if wait is None:
