@@ -75,7 +75,9 @@ def test_a_holder_whose_connection_is_cut_knows_it_has_lost_the_lease_and_anothe
         with postgres_engine.connect() as connection:
             ended = connection.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    # Waits (up to a minute) for the backend to have ended, not only been signalled: on a busy machine
+                    # the lock is still held for a moment after the signal.
+                    "SELECT pg_terminate_backend(pid, 60000) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             ).all()
@@ -252,7 +254,7 @@ class CutOff:
         with self.engine.connect() as connection:
             connection.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    "SELECT pg_terminate_backend(pid, 60000) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
