@@ -79,23 +79,29 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The suite runs a test file per core (up to four; each worker starts its own servers and browser): most of
+# its time is spent waiting on Dovecot, PostgreSQL, daemons and Chromium, not computing. TEST_WORKERS=0 runs
+# it in one process. The slowest tests are listed at the end, to see what a change cost.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=12
+
 # The whole suite on SQLite (PostgreSQL-only tests included), then every test that uses the service's database
 # again on PostgreSQL: a throwaway cluster, a fresh database per test.
 test: install system-packages lint
-	$(BIN)/pytest
+	$(PYTEST)
 	$(MAKE) test-postgres
 
 test-postgres: install system-packages
-	NMSS_TEST_DATABASE=postgresql $(BIN)/pytest -m database
+	NMSS_TEST_DATABASE=postgresql $(PYTEST) -m database
 
 unit: install
 	$(BIN)/pytest tests/unit
 
 integration: install system-packages
-	$(BIN)/pytest tests/integration
+	$(PYTEST) tests/integration
 
 e2e: install
-	$(BIN)/pytest tests/e2e
+	$(PYTEST) tests/e2e
 
 # Median parse time per form against plain pdfplumber on the same files, measured in the same run.
 bench: install

@@ -63,8 +63,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     A test that uses a PostgreSQL fixture gets the ``postgres`` marker (``-m postgres``), one that uses the
     chosen database the ``database`` marker (``-m database``). With ``NMSS_TEST_DATABASE=postgresql`` a test
-    marked ``sqlite_only`` (its file, permissions or locks, or the embedded defaults) is deselected: it ran in
-    the SQLite pass and has no PostgreSQL meaning.
+    marked ``sqlite_only`` (its file, permissions or locks, or the embedded defaults) or ``reading_only`` (how a
+    scan or a photo is read, which no database changes) is deselected: it ran in the SQLite pass and has no
+    PostgreSQL meaning.
     """
     on_postgres = chosen_database() == "postgresql"
     kept, dropped = [], []
@@ -76,7 +77,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.database)
             if on_postgres:
                 item.add_marker(pytest.mark.postgres)
-        (dropped if on_postgres and item.get_closest_marker("sqlite_only") else kept).append(item)
+        left_out = item.get_closest_marker("sqlite_only") or item.get_closest_marker("reading_only")
+        (dropped if on_postgres and left_out else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from config.forms import load_form_definitions
 from parsers import Form, parse_document
 from parsers.mail import read_mail
@@ -16,6 +18,8 @@ from samples.scenarios import Scenario
 from samples.wordfile import word_document
 
 from .conftest import Service, today
+
+pytestmark = pytest.mark.reading_only
 
 
 def _accepted_forms(scenarios: list[Scenario]) -> tuple[Scenario, list[Form]]:

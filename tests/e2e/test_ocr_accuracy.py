@@ -25,6 +25,8 @@ from samples.scans import CONDITIONS, Condition, same_value, scanned_form
 
 from .conftest import Service
 
+pytestmark = pytest.mark.reading_only
+
 TODAY = dt.date(2025, 6, 15)
 SEED = 2
 """A patient and print style bench/ocr's default seeds (0 and 1) do not use."""

@@ -12,6 +12,7 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from PIL.Image import Image
 from pypdf import PdfReader
 
@@ -30,6 +31,8 @@ from samples.photos import (
 from samples.scenarios import Scenario
 
 from .conftest import LONDON, Service, today
+
+pytestmark = pytest.mark.reading_only
 
 
 def _scenario_files(scenario: Scenario) -> list[tuple[str, bytes, Form]]:
