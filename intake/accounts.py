@@ -50,6 +50,10 @@ class LastAdmin(AccountError):
     """Raised when a change would leave no admin who can sign in."""
 
 
+class NoPassword(AccountError):
+    """Raised when a password is to be reset for an account that signs in with NHSmail and has none."""
+
+
 @dataclass(frozen=True)
 class Account:
     """Someone who may sign in (or could, before they were disabled)."""
@@ -60,6 +64,8 @@ class Account:
     disabled: bool = False
     must_change_password: bool = False
     last_signed_in_at: dt.datetime | None = None
+    session_epoch: int = 0
+    """A session signed in while the account had another epoch no longer counts (a password reset ends it)."""
 
     @property
     def is_admin(self) -> bool:
@@ -75,11 +81,12 @@ def account_of(row: UserAccount) -> Account:
         disabled=row.disabled_at is not None,
         must_change_password=row.password_must_change,
         last_signed_in_at=row.last_signed_in_at,
+        session_epoch=row.session_epoch,
     )
 
 
 def new_one_time_password() -> str:
-    """A password an admin hands to someone for their first sign-in (20 characters, 120 bits)."""
+    """A password an admin hands to someone for their next sign-in (20 characters, 120 bits)."""
     return secrets.token_urlsafe(15)
 
 

@@ -2,12 +2,12 @@
 
 Record a home assessment, record a follow-up call, resolve a team task, reply by hand, accept a referral
 from review, decline one, add a note, record who saw a referral, send a failed email again, add an account,
-change its role, disable or enable it, choose a password and sign in — and, in their own modules for their
-size, replay a quarantined message (``intake.replay.replay``) and import the practice list
-(``intake.practices.import_practice_list``). Each checks what it is asked, changes the store through the unit
-of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message is one line for
-the person, and changes nothing. The CLI's commands and the web pages call these, never the store. Purging
-what retention makes due is one too, committing a batch at a time.
+change its role, disable or enable it, give it a new one-time password, choose a password and sign in — and,
+in their own modules for their size, replay a quarantined message (``intake.replay.replay``) and import the
+practice list (``intake.practices.import_practice_list``). Each checks what it is asked, changes the store
+through the unit of work's repositories and commits once; a refusal raises an ``IntakeError`` whose message
+is one line for the person, and changes nothing. The CLI's commands and the web pages call these, never the
+store. Purging what retention makes due is one too, committing a batch at a time.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from intake.accounts import (
     AccountError,
     AccountExists,
     LastAdmin,
+    NoPassword,
     UnknownAccount,
     account_of,
     check_role,
     hash_password,
+    new_one_time_password,
     normalise_email,
     password_matches,
 )
@@ -62,6 +64,8 @@ __all__ = [
     "InvalidAssessmentDate",
     "InvalidHandReply",
     "LastAdmin",
+    "NewPassword",
+    "NoPassword",
     "NotAReferral",
     "NotForReview",
     "ReferralClosed",
@@ -87,6 +91,7 @@ __all__ = [
     "record_listing",
     "record_view",
     "replay",
+    "reset_password",
     "resolve_task",
     "send_again",
     "send_hand_reply",
@@ -502,6 +507,39 @@ def enable_account(uow: UnitOfWork, email: str, *, by: str, now: dt.datetime) ->
     uow.commit()
     log.info("account_enabled")
     return account_of(user)
+
+
+@dataclass(frozen=True)
+class NewPassword:
+    """What ``reset_password`` did: the account, and the one-time password to hand its owner (kept nowhere)."""
+
+    account: Account
+    one_time_password: str
+
+
+def reset_password(uow: UnitOfWork, email: str, *, by: str, now: dt.datetime) -> NewPassword:
+    """Give the account of ``email``, whose owner forgot their password, a new one-time password.
+
+    Only its hash is kept; it works for one sign-in, after which its owner chooses their own. Every session
+    signed in as the account ends at its next request (whoever had the old password is signed out). ``by``
+    goes into the audit trail, never the password.
+
+    Raises:
+        AccountError: no such account (UnknownAccount), or it signs in with NHSmail and has no password here
+            (NoPassword).
+    """
+    user = _account_row(uow, email)
+    if user.password_hash is None:
+        raise NoPassword(f"{user.email} signs in with NHSmail: there is no password here to reset")
+    one_time = new_one_time_password()
+    user.password_hash = hash_password(one_time)
+    user.password_must_change = True
+    user.session_epoch += 1
+    uow.users.save(user)
+    uow.audit.record("password_reset", at=now, by=by, email=user.email)
+    uow.commit()
+    log.info("password_reset")
+    return NewPassword(account_of(user), one_time)
 
 
 def choose_password(uow: UnitOfWork, email: str, password: str, *, now: dt.datetime) -> Account:

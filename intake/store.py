@@ -266,6 +266,9 @@ class UserAccount(SQLModel, table=True):
     # by an admin, which works for one sign-in only: the person then chooses their own.
     disabled_at: dt.datetime | None = None
     password_must_change: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Migration 0011: a session keeps the number its account had when it signed in, and counts only while the
+    # account still has it; an admin's password reset moves it on, which ends whoever is signed in as them.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 # -- team tasks (migration 0006_tasks) -------------------------------------------------------------------------

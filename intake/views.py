@@ -305,6 +305,7 @@ ACCOUNT_EVENTS = (
     "account_disabled",
     "account_enabled",
     "password_chosen",
+    "password_reset",
 )
 
 

@@ -67,6 +67,7 @@ def account_change(change: Any) -> str:
         "account_disabled": f"Disabled {change.email}",
         "account_enabled": f"Enabled {change.email}",
         "password_chosen": f"{change.email} chose a new password",
+        "password_reset": f"Gave {change.email} a new one-time password",
     }
     return words.get(str(change.event), str(change.event))
 

@@ -69,4 +69,4 @@ def test_the_migrations_end_in_one_head_so_the_next_one_has_one_parent() -> None
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
 
-    assert ScriptDirectory.from_config(config).get_heads() == ["0010_form_confidence"]
+    assert ScriptDirectory.from_config(config).get_heads() == ["0011_session_epoch"]
