@@ -1,10 +1,11 @@
 """Who is signed in: local accounts (argon2) and OpenID Connect (NHSmail through Microsoft Entra ID, authlib).
 
-A session is a signed cookie holding the account's address, when it was last used and a CSRF token. Every
-page goes through ``page()``, which turns away a signed-out request (to the sign-in page), a session idle
-for longer than ``web.idle_minutes`` (ended, then to the sign-in page), an account whose role may not see the
-page (403) and a form without its CSRF token (403). The account is read again on every request, so a
-changed role or a removed account counts at once.
+A session is a signed cookie holding the account's address, its session epoch when it signed in, when it
+was last used and a CSRF token. Every page goes through ``page()``, which turns away a signed-out request (to
+the sign-in page), a session idle for longer than ``web.idle_minutes`` (ended, then to the sign-in page), an
+account whose role may not see the page (403) and a form without its CSRF token (403). The account is read
+again on every request, so a changed role, a disabled account or a reset password counts at once: a session
+whose epoch is no longer its account's (an admin gave it a new one-time password) is ended.
 """
 
 from __future__ import annotations
@@ -145,8 +146,18 @@ def _signed_in(request: Request) -> Account | None:
     if found is None:
         _end_session(request, notice=None)
         return None
+    # A cookie from before sessions kept an epoch counts as 0, as every account began: it goes on.
+    if request.session.get("epoch", 0) != found.session_epoch:
+        _end_session(request, notice="password_reset")
+        return None
     request.session["seen"] = now
     return found
+
+
+def keep_session(request: Request, account: Account) -> None:
+    """Let this session go on as ``account`` after a change that ends the account's other sessions (the person
+    reset their own password): it takes the account's new epoch."""
+    request.session["epoch"] = account.session_epoch
 
 
 def _end_session(request: Request, *, notice: str | None) -> None:
@@ -178,7 +189,7 @@ def _safe_next(value: object) -> str:
 def start_session(request: Request, found: Account, *, next_path: str = "/") -> Response:
     """Sign ``found`` in: a fresh session (nothing carried over from before), then on to ``next_path``."""
     request.session.clear()
-    request.session.update({"user": found.email, "seen": now_of(request).timestamp()})
+    request.session.update({"user": found.email, "epoch": found.session_epoch, "seen": now_of(request).timestamp()})
     log.info("signed_in", role=found.role)
     return RedirectResponse(_safe_next(next_path), status_code=303)
 

@@ -1,5 +1,6 @@
-"""The users page, for admins: every account, adding one, changing a role, disabling and enabling; and the page
-where someone who signed in with a one-time password chooses their own.
+"""The users page, for admins: every account, adding one, changing a role, disabling and enabling, giving a
+new one-time password to someone who forgot theirs; and the page where someone who signed in with a one-time
+password chooses their own.
 
 Every change goes through ``intake.accounts`` in a unit of work and is audited with the admin's address; the
 newest changes are listed on the page. A one-time password is shown once, in the answer to the form that
@@ -20,12 +21,13 @@ from intake.accounts import (
     AccountError,
     AccountExists,
     LastAdmin,
+    NoPassword,
     UnknownAccount,
     new_one_time_password,
     normalise_email,
 )
 from intake.views import account_changes, accounts
-from intake.web.auth import now_of, page, service_of
+from intake.web.auth import keep_session, now_of, page, service_of
 from intake.web.render import error_page, render
 
 SIGN_IN_WAYS = ("nhsmail", "one-time", "password")
@@ -104,17 +106,20 @@ def add_user(request: Request, account: Account, form: FormData | None) -> Respo
     except AccountExists:
         return _users(request, 400, errors={"email": "This email address has an account already"}, values=values)
     address = normalise_email(values["email"])
-    added = {"email": address, "password": chosen if one_time and chosen else ""}
+    added = {"heading": f"Account added for {address}", "password": chosen if one_time and chosen else ""}
     # Answered here rather than redirected: the one-time password is shown in this answer only.
     return _users(request, added=added)
 
 
 @page(role="admin")
 def change_user(request: Request, account: Account, form: FormData | None) -> Response:
-    """POST: change an account's role (``role``), or disable or enable it (``action``)."""
+    """POST: change an account's role (``role``), disable or enable it, or give it a new one-time password
+    (``action``)."""
     assert form is not None
     email = str(form.get("email", ""))
     action = str(form.get("action", ""))
+    if action == "reset-password":
+        return _reset_password(request, account, email)
     app = service_of(request)
     by, now = account.email, now_of(request)
     try:
@@ -140,6 +145,27 @@ def change_user(request: Request, account: Account, form: FormData | None) -> Re
     if changed.email == account.email and (changed.disabled or not changed.is_admin):
         return RedirectResponse("/", status_code=303)  # the users page is no longer theirs to see
     return RedirectResponse("/users", status_code=303)
+
+
+def _reset_password(request: Request, account: Account, email: str) -> Response:
+    """Answered here rather than redirected, as adding an account is: the one-time password is shown once."""
+    app = service_of(request)
+    try:
+        with app.services.unit_of_work() as uow:
+            reset = commands.reset_password(uow, email, by=account.email, now=now_of(request))
+    except NoPassword as exc:
+        return _users(request, 400, errors={"accounts": _sentence(str(exc))})
+    except AccountError:
+        return _users(request, 400, errors={"accounts": "That account no longer exists"})
+    yours = reset.account.email == account.email
+    if yours:
+        keep_session(request, reset.account)  # their other sessions end; here they go on to choose their own
+    added = {
+        "heading": f"New one-time password for {reset.account.email}",
+        "password": reset.one_time_password,
+        "reset": "yours" if yours else "theirs",
+    }
+    return _users(request, added=added)
 
 
 @page(password_page=True)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from click.testing import CliRunner
+
+from intake.cli import cli
 from tests.web.conftest import ADMIN, PASSWORD, TEAM, Workspace, csrf_of
 
 NEWCOMER = "technician@nhs.net"
@@ -160,3 +163,120 @@ def test_every_change_is_in_the_audit_trail_with_who_made_it(workspace: Workspac
     ]
     # the accounts made by `nmss-intake users add` before the workspace started are there too
     assert (f"Added {TEAM} as a team member", "command line") in recent_changes(workspace)
+
+
+def reset_button(email: str) -> str:
+    return f'aria-label="Give a new one-time password to {email}"'
+
+
+def shown_password(html: str, whose: str = "Their") -> str:
+    shown = re.search(rf"{whose} one-time password is <code>([^<]+)</code>", html)
+    assert shown, "the one-time password is shown"
+    return shown.group(1)
+
+
+def choose(workspace: Workspace, password: str) -> Any:
+    page = workspace.client.get("/account/password")
+    assert "You signed in with a one-time password" in page.text
+    return workspace.client.post(
+        "/account/password", data={"password": password, "password-again": password, "csrf_token": csrf_of(page.text)}
+    )
+
+
+def test_an_admin_gives_a_forgotten_password_a_new_one_time_one_and_signs_out_whoever_had_the_old(
+    workspace: Workspace,
+) -> None:
+    somebody = workspace.client
+    workspace.sign_in(TEAM)  # someone who has the old password, signed in before the reset
+    assert somebody.get("/").status_code == 200
+    with type(somebody)(somebody.app, base_url="https://testserver", follow_redirects=False) as admin:
+        admin_space = Workspace(workspace.app, admin, workspace.clock, workspace.root)
+        admin_space.sign_in(ADMIN)
+        assert reset_button(TEAM) in admin.get("/users").text
+
+        response = change(admin_space, TEAM, "reset-password")
+
+        assert response.status_code == 200
+        assert f"New one-time password for {TEAM}" in response.text
+        assert "Anyone who was signed in as them has been signed out." in response.text
+        one_time = shown_password(response.text)
+        assert one_time not in admin.get("/users").text, "shown once"
+        assert "one-time, not used yet" in admin.get("/users").text
+        assert recent_changes(admin_space)[0] == (f"Gave {TEAM} a new one-time password", ADMIN)
+
+    signed_out = somebody.get("/")
+    assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/sign-in")
+    assert "an administrator gave your account a new one-time password" in somebody.get("/sign-in").text
+    assert sign_in(workspace, TEAM, PASSWORD).status_code == 400, "the old password no longer signs in"
+
+    assert sign_in(workspace, TEAM, one_time).status_code == 303
+    assert somebody.get("/").headers["location"] == "/account/password"
+    chosen = "my own new password, remembered"
+    assert choose(workspace, chosen).headers["location"] == "/"
+    assert somebody.get("/").status_code == 200, "choosing one's password keeps one signed in"
+    assert sign_in(workspace, TEAM, one_time).status_code == 400, "the one-time password is spent"
+    assert sign_in(workspace, TEAM, chosen).status_code == 303
+
+
+def test_an_admin_may_give_themself_a_new_one_time_password(workspace: Workspace) -> None:
+    here = workspace.client
+    workspace.sign_in(ADMIN)
+    with type(here)(here.app, base_url="https://testserver", follow_redirects=False) as elsewhere:
+        Workspace(workspace.app, elsewhere, workspace.clock, workspace.root).sign_in(ADMIN)
+
+        response = change(workspace, ADMIN, "reset-password")
+
+        assert response.status_code == 200
+        assert "Your one-time password is" in response.text
+        assert elsewhere.get("/").headers["location"] == "/sign-in", "their other session is signed out"
+    assert here.get("/users").headers["location"] == "/account/password", "this one goes on, to choose"
+    assert choose(workspace, "an admin's own new password").headers["location"] == "/"
+    assert here.get("/users").status_code == 200
+    assert sign_in(workspace, ADMIN, PASSWORD).status_code == 400
+
+
+def test_an_nhsmail_account_has_no_password_to_reset(workspace: Workspace) -> None:
+    workspace.sign_in(ADMIN)
+    nhsmail = "pharmacist.two@nhs.net"
+    add(workspace, nhsmail, signin="nhsmail")
+
+    page = workspace.client.get("/users").text
+    assert reset_button(TEAM) in page
+    assert nhsmail in page
+    assert reset_button(nhsmail) not in page
+
+    refused = change(workspace, nhsmail, "reset-password")
+    unknown = change(workspace, "nobody@nhs.net", "reset-password")
+
+    assert refused.status_code == 400
+    assert problems(refused.text) == {
+        "accounts": f"{nhsmail.capitalize()} signs in with NHSmail: there is no password here to reset"
+    }
+    assert (unknown.status_code, problems(unknown.text)) == (400, {"accounts": "That account no longer exists"})
+    assert "a new one-time password" not in " ".join(what for what, _ in recent_changes(workspace))
+
+
+def test_a_team_member_cannot_reset_a_password(workspace: Workspace) -> None:
+    workspace.sign_in(TEAM)
+    token = csrf_of(workspace.client.get("/").text)
+
+    response = workspace.client.post(
+        "/users/change", data={"csrf_token": token, "email": ADMIN, "action": "reset-password"}
+    )
+
+    assert response.status_code == 403
+    assert "This page is for the service" in response.text
+    assert sign_in(workspace, ADMIN, PASSWORD).status_code == 303, "the admin's password still works"
+
+
+def test_a_one_time_password_from_the_command_line_signs_in_once(workspace: Workspace) -> None:
+    result = CliRunner().invoke(cli, ["users", "reset-password", TEAM.upper()], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    [one_time] = result.stdout.splitlines()
+    assert sign_in(workspace, TEAM, PASSWORD).status_code == 400
+    assert sign_in(workspace, TEAM, one_time).status_code == 303
+    assert workspace.client.get("/").headers["location"] == "/account/password"
+    assert choose(workspace, "chosen after the command line").headers["location"] == "/"
+    workspace.sign_in(ADMIN)
+    assert recent_changes(workspace)[0] == (f"Gave {TEAM} a new one-time password", "command line")
