@@ -56,6 +56,36 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
     click.echo(f"{'Added' if created else 'Updated'} {email.strip().lower()} ({role}, signs in with {how}).")
 
 
+@users.command("reset-password")
+@click.argument("email")
+@click.pass_context
+def users_reset_password(ctx: click.Context, email: str) -> None:
+    """Give EMAIL, who forgot their password, a new one-time password: printed once, on standard output.
+
+    It works for one sign-in, after which they choose their own; anyone signed in as EMAIL is signed out.
+    Accounts that sign in with NHSmail have no password here to reset.
+
+    \b
+    Example:
+        nmss-intake users reset-password technician@example.org
+    """
+    from intake.commands import AccountError, reset_password
+
+    app = upgraded_app_of(ctx)
+    try:
+        with app.services.unit_of_work() as uow:
+            reset = reset_password(uow, email, by="command line", now=app.services.clock())
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # The password alone on standard output, so that it can be piped; what it is for goes to standard error.
+    click.echo(
+        f"A one-time password for {reset.account.email}, shown only now; it works for one sign-in, "
+        "after which they choose their own:",
+        err=True,
+    )
+    click.echo(reset.one_time_password)
+
+
 @users.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from config import load_form_definitions
 from intake.cli import cli
@@ -266,3 +267,28 @@ def test_samples_forms_writes_forms_that_parse_reads(service: Service) -> None:
     complete = [item for name, item in parsed.items() if name != "Form 1 incomplete.pdf"]
     assert all((item["missing"], item["invalid"]) == ([], []) for item in complete)
     assert re.search(r"NHS number 999\d{7}\)", written.stdout)
+
+
+def test_users_reset_password_prints_the_one_time_password_alone_and_refuses_in_one_line(service: Service) -> None:
+    added = CliRunner().invoke(
+        cli, ["users", "add", "technician@example.org", "--role", "team", "--password-stdin"], "an old password\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert service.invoke("users", "add", "pharmacist@nhs.net", "--role", "team").exit_code == 0
+
+    reset = service.invoke("users", "reset-password", "technician@example.org")
+    again = service.invoke("users", "reset-password", "technician@example.org")
+    nhsmail = service.invoke("users", "reset-password", "pharmacist@nhs.net")
+    unknown = service.invoke("users", "reset-password", "nobody@example.org")
+
+    assert reset.exit_code == 0, reset.output
+    [one_time] = reset.stdout.splitlines()
+    assert len(one_time) == 20
+    assert "shown only now" in reset.stderr
+    [other] = again.stdout.splitlines()
+    assert other != one_time, "a new one each time"
+    assert (nhsmail.exit_code, nhsmail.stdout) == (1, "")
+    assert nhsmail.stderr == "Error: pharmacist@nhs.net signs in with NHSmail: there is no password here to reset\n"
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: nobody@example.org has no account\n")
+    [(hashed,)] = service.rows("SELECT password_hash FROM user_account WHERE email = 'technician@example.org'")
+    assert str(hashed).startswith("$argon2"), "only its hash is kept"
