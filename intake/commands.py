@@ -543,7 +543,10 @@ def reset_password(uow: UnitOfWork, email: str, *, by: str, now: dt.datetime) ->
 
 
 def choose_password(uow: UnitOfWork, email: str, password: str, *, now: dt.datetime) -> Account:
-    """Replace the password of ``email`` with one its owner chose (after a one-time password).
+    """Replace the password of ``email`` with one its owner chose (after a one-time password, or their own).
+
+    The account's other sessions end, as after a reset: whoever had the old password is signed out. The caller
+    keeps its own session going with the returned account (``intake.web.auth.keep_session``).
 
     Raises:
         AccountError: no such account, or the password is too short.
@@ -552,6 +555,7 @@ def choose_password(uow: UnitOfWork, email: str, password: str, *, now: dt.datet
     user = _account_row(uow, email)
     user.password_hash = hashed
     user.password_must_change = False
+    user.session_epoch += 1
     uow.users.save(user)
     uow.audit.record("password_chosen", at=now, by=user.email, email=user.email)
     uow.commit()

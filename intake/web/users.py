@@ -191,7 +191,8 @@ def choose_password_page(request: Request, account: Account, form: FormData | No
         return render(request, "password.jinja", 400, errors=errors, forced=account.must_change_password)
     app = service_of(request)
     with app.services.unit_of_work() as uow:
-        commands.choose_password(uow, account.email, password, now=now_of(request))
+        chosen = commands.choose_password(uow, account.email, password, now=now_of(request))
+    keep_session(request, chosen)  # the account's other sessions end; this one goes on
     return RedirectResponse("/", status_code=303)
 
 

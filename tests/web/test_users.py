@@ -175,9 +175,9 @@ def shown_password(html: str, whose: str = "Their") -> str:
     return shown.group(1)
 
 
-def choose(workspace: Workspace, password: str) -> Any:
+def choose(workspace: Workspace, password: str, *, one_time: bool = True) -> Any:
     page = workspace.client.get("/account/password")
-    assert "You signed in with a one-time password" in page.text
+    assert ("You signed in with a one-time password" in page.text) == one_time
     return workspace.client.post(
         "/account/password", data={"password": password, "password-again": password, "csrf_token": csrf_of(page.text)}
     )
@@ -206,7 +206,7 @@ def test_an_admin_gives_a_forgotten_password_a_new_one_time_one_and_signs_out_wh
 
     signed_out = somebody.get("/")
     assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/sign-in")
-    assert "an administrator gave your account a new one-time password" in somebody.get("/sign-in").text
+    assert "signed out because the password of your account was changed" in somebody.get("/sign-in").text
     assert sign_in(workspace, TEAM, PASSWORD).status_code == 400, "the old password no longer signs in"
 
     assert sign_in(workspace, TEAM, one_time).status_code == 303
@@ -254,6 +254,19 @@ def test_an_nhsmail_account_has_no_password_to_reset(workspace: Workspace) -> No
     }
     assert (unknown.status_code, problems(unknown.text)) == (400, {"accounts": "That account no longer exists"})
     assert "a new one-time password" not in " ".join(what for what, _ in recent_changes(workspace))
+
+
+def test_choosing_ones_own_password_signs_out_ones_other_sessions_and_not_this_one(workspace: Workspace) -> None:
+    here = workspace.client
+    workspace.sign_in(TEAM)
+    with type(here)(here.app, base_url="https://testserver", follow_redirects=False) as elsewhere:
+        Workspace(workspace.app, elsewhere, workspace.clock, workspace.root).sign_in(TEAM)
+
+        assert choose(workspace, "a password only I know now", one_time=False).headers["location"] == "/"
+
+        assert elsewhere.get("/").headers["location"] == "/sign-in", "whoever had the old password is signed out"
+    assert here.get("/").status_code == 200
+    assert sign_in(workspace, TEAM, PASSWORD).status_code == 400
 
 
 def test_a_team_member_cannot_reset_a_password(workspace: Workspace) -> None:
