@@ -444,6 +444,7 @@ def add_account(
     if hashed is not None:
         user.password_hash = hashed
         user.password_must_change = one_time
+        user.session_epoch += 1  # a replaced password signs out whoever was signed in with the old one
     uow.users.save(user)
     event = "account_added" if created else "account_changed"
     uow.audit.record(event, at=now, by=by, email=address, role=role, password=hashed is not None)

@@ -293,3 +293,16 @@ def test_a_one_time_password_from_the_command_line_signs_in_once(workspace: Work
     assert choose(workspace, "chosen after the command line").headers["location"] == "/"
     workspace.sign_in(ADMIN)
     assert recent_changes(workspace)[0] == (f"Gave {TEAM} a new one-time password", "command line")
+
+
+def test_a_password_replaced_from_the_command_line_signs_out_whoever_had_the_old_one(workspace: Workspace) -> None:
+    workspace.sign_in(TEAM)
+    assert workspace.client.get("/").status_code == 200
+
+    result = CliRunner().invoke(
+        cli, ["users", "add", TEAM, "--role", "team", "--password-stdin"], input="a replaced password, long\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert workspace.client.get("/").headers["location"] == "/sign-in"
+    assert sign_in(workspace, TEAM, "a replaced password, long").status_code == 303
