@@ -65,7 +65,7 @@ class Account:
     must_change_password: bool = False
     last_signed_in_at: dt.datetime | None = None
     session_epoch: int = 0
-    """A session signed in while the account had another epoch no longer counts (a password reset ends it)."""
+    """A session signed in while the account had another epoch no longer counts (a changed password ends it)."""
 
     @property
     def is_admin(self) -> bool:

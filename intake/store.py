@@ -267,7 +267,7 @@ class UserAccount(SQLModel, table=True):
     disabled_at: dt.datetime | None = None
     password_must_change: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # Migration 0011: a session keeps the number its account had when it signed in, and counts only while the
-    # account still has it; an admin's password reset moves it on, which ends whoever is signed in as them.
+    # account still has it; every change of its password moves it on, which ends whoever is signed in as them.
     session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 

@@ -4,8 +4,8 @@ A session is a signed cookie holding the account's address, its session epoch wh
 was last used and a CSRF token. Every page goes through ``page()``, which turns away a signed-out request (to
 the sign-in page), a session idle for longer than ``web.idle_minutes`` (ended, then to the sign-in page), an
 account whose role may not see the page (403) and a form without its CSRF token (403). The account is read
-again on every request, so a changed role, a disabled account or a reset password counts at once: a session
-whose epoch is no longer its account's (an admin gave it a new one-time password) is ended.
+again on every request, so a changed role, a disabled account or a changed password counts at once: a session
+whose epoch is no longer its account's (its password changed since it signed in) is ended.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def _signed_in(request: Request) -> Account | None:
         return None
     # A cookie from before sessions kept an epoch counts as 0, as every account began: it goes on.
     if request.session.get("epoch", 0) != found.session_epoch:
-        _end_session(request, notice="password_reset")
+        _end_session(request, notice="password_changed")
         return None
     request.session["seen"] = now
     return found
@@ -156,7 +156,7 @@ def _signed_in(request: Request) -> Account | None:
 
 def keep_session(request: Request, account: Account) -> None:
     """Let this session go on as ``account`` after a change that ends the account's other sessions (the person
-    reset their own password): it takes the account's new epoch."""
+    changed or reset their own password): it takes the account's new epoch."""
     request.session["epoch"] = account.session_epoch
 
 
